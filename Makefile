@@ -1,0 +1,69 @@
+# Chinese first-line support bot. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+WITH_ENV := scripts/with-env.sh
+
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+# Rasa's paths, passed once here and nowhere else.
+RASA_DATA := --data bot/data --domain domain.yml --config config.yml
+RASA_OUT := --out bot/models
+RASA_ACTIONS := --actions bot.actions
+
+# The model is named after a fingerprint of everything that shapes it, including the jieba
+# dictionary and the custom NLU components, which Rasa's own training cache does not watch.
+TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nlu -type f \
+	-not -name '*.pyc' -not -path '*/__pycache__/*' | LC_ALL=C sort)
+FINGERPRINT = $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
+MODEL = bot/models/shop-$(FINGERPRINT).tar.gz
+
+.PHONY: help install train model-path run shell test lint validate lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: ## Create .venv/ with Python 3.10 and the pinned dependencies (no-op when up to date)
+	@scripts/setup.sh
+
+train: install ## Train the model, only when data, config, domain or dictionary changed
+	@if [ -f "$(MODEL)" ]; then \
+		echo "==> model up to date: $(MODEL)"; \
+	else \
+		echo "==> training $(MODEL)"; \
+		$(RASA) train $(RASA_DATA) $(RASA_OUT) --fixed-model-name shop-$(FINGERPRINT) --force \
+			&& ls -1t bot/models/shop-*.tar.gz | tail -n +4 | xargs -r rm -f; \
+	fi
+
+model-path: ## Print the path of the model that matches the current data
+	@echo $(MODEL)
+
+run: train ## Start the Rasa server (REST, HTTP API) and the action server; Ctrl-C stops all
+	@$(WITH_ENV) scripts/run.sh "$(MODEL)" "$(RASA_ACTIONS)"
+
+shell: train ## Chat with the bot in the terminal
+	@$(WITH_ENV) scripts/shell.sh "$(MODEL)" "$(RASA_ACTIONS)"
+
+test: install ## Run the linter and the whole test suite (trains a model if needed)
+	@$(VENV)/bin/ruff check bot tests handoff
+	@$(WITH_ENV) $(PY) -m pytest
+
+validate: install ## Check the training data and domain for consistency
+	@$(RASA) data validate $(RASA_DATA) --fail-on-warnings
+
+lint: install ## Lint the Python code
+	@$(VENV)/bin/ruff check bot tests handoff
+
+lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
+	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \
+		&& .venv-lock/bin/pip install --quiet -r requirements.in \
+		&& .venv-lock/bin/pip freeze --all --exclude pip | LC_ALL=C sort > requirements.lock \
+		&& rm -rf .venv-lock && echo "==> requirements.lock updated"
+
+clean: ## Remove trained models, caches and runtime data (keeps .venv/)
+	rm -rf bot/models/*.tar.gz .rasa results var .pytest_cache

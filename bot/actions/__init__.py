@@ -1,0 +1,1 @@
+"""Custom actions of the shop bot; rasa-sdk imports every module of this package."""

@@ -1,0 +1,67 @@
+"""Turns messages that cannot be understood as words into nlu_fallback with a reason."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.normalize import has_words
+from bot.nlu.tokenizer import TRUNCATED_TO
+
+# Parse-result key the fallback action reads to explain what was wrong with the message.
+INPUT_ISSUE = "input_issue"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class InputGuard(GraphComponent):
+    """Marks empty, wordless (emoji, punctuation) and over-long messages as not understood.
+
+    DIET is confidently wrong on such input, so the intent is replaced by nlu_fallback and
+    `input_issue` says why: "empty", "no_text" or "too_long".
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> InputGuard:
+        """Create the component (it has no state)."""
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Flag the messages that carry no understandable words."""
+        for message in messages:
+            issue = self._issue(message)
+            if issue:
+                message.set(INPUT_ISSUE, issue, add_to_output=True)
+                message.set(
+                    INTENT,
+                    {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0},
+                    add_to_output=True,
+                )
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        return messages
+
+    @staticmethod
+    def _issue(message: Message) -> str | None:
+        text = message.get(TEXT)
+        if not isinstance(text, str):
+            return None
+        if message.get(TRUNCATED_TO):
+            return "too_long"
+        if not text:
+            return "empty"
+        if not has_words(text):
+            return "no_text"
+        return None

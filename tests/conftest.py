@@ -1,0 +1,172 @@
+"""Shared fixtures: one trained model per session, a real action server, the bot in process
+and a real Rasa server speaking REST."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _load_env_defaults() -> None:
+    """Apply .env.example defaults the way scripts/with-env.sh does (the environment wins)."""
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.isupper() and not key.startswith("#"):
+            os.environ.setdefault(key, value)
+
+
+_load_env_defaults()
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
+def free_port() -> int:
+    """Ask the OS for a free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    """Poll `url` until it answers 200, failing early with the log if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def start_process(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start a service in the project root with its output in `log`."""
+    handle = log.open("w")
+    return subprocess.Popen(
+        args, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a service and wait for it."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """Train once per session through the Makefile, or reuse the model whose fingerprint matches."""
+    subprocess.run(["make", "-s", "train"], cwd=ROOT, check=True)
+    out = subprocess.run(
+        ["make", "-s", "model-path"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    path = ROOT / out.stdout.strip()
+    assert path.is_file(), f"training did not produce {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder for the logs of the services the tests start."""
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def action_server(logs_dir: Path) -> Iterator[str]:
+    """A real rasa-sdk action server running bot.actions; yields its webhook URL."""
+    port = free_port()
+    log = logs_dir / "actions.log"
+    process = start_process(
+        [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)], log
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def event_loop_session() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for every in-process conversation."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def agent(model_path: Path, action_server: str, event_loop_session: asyncio.AbstractEventLoop):
+    """The trained bot loaded in this process, calling the real action server."""
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    return Agent.load(str(model_path), action_endpoint=EndpointConfig(url=action_server))
+
+
+class Chat:
+    """A customer talking to the in-process bot."""
+
+    def __init__(self, agent: Any, loop: asyncio.AbstractEventLoop, sender: str) -> None:
+        self.agent, self.loop, self.sender = agent, loop, sender
+
+    def send(self, text: str) -> list[dict[str, Any]]:
+        """Send one message and return the bot's replies."""
+        return self.loop.run_until_complete(self.agent.handle_text(text, sender_id=self.sender))
+
+    def say(self, text: str) -> str:
+        """Send one message and return the bot's reply texts joined, for simple assertions."""
+        return "\n".join(reply.get("text", "") for reply in self.send(text))
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """The NLU parse result of a message."""
+        return self.loop.run_until_complete(self.agent.parse_message(text))
+
+
+@pytest.fixture
+def chat(agent: Any, event_loop_session: asyncio.AbstractEventLoop, request) -> Chat:
+    """A fresh conversation with the in-process bot."""
+    return Chat(agent, event_loop_session, sender=f"test-{request.node.name}-{time.time_ns()}")
+
+
+@pytest.fixture(scope="session")
+def rasa_server(
+    model_path: Path, action_server: str, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real `rasa run` with the REST channel and the HTTP API; yields its base URL."""
+    port = free_port()
+    log = logs_dir / "rasa.log"
+    env = {
+        "ACTION_SERVER_URL": action_server,
+        "TRACKER_DB": str(tmp_path_factory.mktemp("tracker") / "tracker.db"),
+    }
+    args = [
+        str(BIN / "rasa"), "run", "--model", str(model_path), "--enable-api",
+        "--auth-token", os.environ["RASA_AUTH_TOKEN"], "--port", str(port),
+        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+    ]
+    process = start_process(args, log, env)
+    try:
+        token = os.environ["RASA_AUTH_TOKEN"]
+        wait_until_up(f"http://127.0.0.1:{port}/status?token={token}", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
