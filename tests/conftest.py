@@ -29,6 +29,8 @@ def _load_env_defaults() -> None:
 
 _load_env_defaults()
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+# Services started by the tests import bot.* from the project root.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def free_port() -> int:

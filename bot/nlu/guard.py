@@ -16,16 +16,19 @@ from bot.nlu.tokenizer import TRUNCATED_TO
 
 # Parse-result key the fallback action reads to explain what was wrong with the message.
 INPUT_ISSUE = "input_issue"
+# Trained intent for keyboard mashes: recognised, then treated as not understood.
+NONSENSE_INTENT = "nonsense"
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
 )
 class InputGuard(GraphComponent):
-    """Marks empty, wordless (emoji, punctuation) and over-long messages as not understood.
+    """Marks empty, wordless (emoji, punctuation), over-long and nonsense messages as not
+    understood.
 
-    DIET is confidently wrong on such input, so the intent is replaced by nlu_fallback and
-    `input_issue` says why: "empty", "no_text" or "too_long".
+    DIET is confidently wrong on such input, so the intent is replaced by nlu_fallback;
+    `input_issue` says why: "empty", "no_text" or "too_long" (absent for nonsense).
     """
 
     @classmethod
@@ -45,6 +48,8 @@ class InputGuard(GraphComponent):
             issue = self._issue(message)
             if issue:
                 message.set(INPUT_ISSUE, issue, add_to_output=True)
+            intent = message.get(INTENT) or {}
+            if issue or intent.get("name") == NONSENSE_INTENT:
                 message.set(
                     INTENT,
                     {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0},
