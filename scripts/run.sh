@@ -17,12 +17,13 @@ stop_all() {
   wait 2>/dev/null || true
   echo "==> stopped"
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 wait_for() {  # name url pid
   local i
   for i in $(seq 1 180); do
-    if curl -fsS -o /dev/null "$2"; then return 0; fi
+    if curl -fs -o /dev/null "$2"; then return 0; fi
     if ! kill -0 "$3" 2>/dev/null; then echo "ERROR: $1 exited; see var/log/$1.log" >&2; return 1; fi
     sleep 1
   done
