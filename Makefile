@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 WITH_ENV := scripts/with-env.sh
+PY_DIRS := bot tests handoff evaluation
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -23,7 +24,7 @@ TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nl
 FINGERPRINT = $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL = bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install train model-path run shell test lint validate lock clean
+.PHONY: help install train model-path run shell test lint validate faq eval-faq lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,14 +51,22 @@ shell: train ## Chat with the bot in the terminal
 	@$(WITH_ENV) scripts/shell.sh "$(MODEL)" "$(RASA_ACTIONS)"
 
 test: install ## Run the linter and the whole test suite (trains a model if needed)
-	@$(VENV)/bin/ruff check bot tests handoff
+	@$(VENV)/bin/ruff check $(PY_DIRS)
 	@$(WITH_ENV) $(PY) -m pytest
 
 validate: install ## Check the training data and domain for consistency
 	@$(RASA) data validate $(RASA_DATA) --fail-on-warnings
 
 lint: install ## Lint the Python code
-	@$(VENV)/bin/ruff check bot tests handoff
+	@$(VENV)/bin/ruff check $(PY_DIRS)
+
+faq: install ## After editing bot/data/faq/: map new entries to topics, validate, retrain
+	@$(PY) -m bot.faq
+	@$(WITH_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/test_faq_content.py tests/test_data_quality.py
+	@$(MAKE) -s train
+
+eval-faq: train ## FAQ retrieval accuracy on held-out phrasings (writes reports/faq.md)
+	@$(PY) -m evaluation.faq $(MODEL) --out reports/faq.md
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
 	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \

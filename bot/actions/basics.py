@@ -1,4 +1,5 @@
-"""Actions of the conversational basics: not understood input and bare order details."""
+"""Actions of the conversational basics: not understood input, a request for a human and
+bare order details."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,28 +7,45 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.faq import SUGGESTIONS_SLOT, suggest, suggestions
+from bot.faq import load_policy
+
 FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_ACTION = "action_fallback"
 
 
-def consecutive_fallbacks(tracker: Tracker) -> int:
-    """Count the customer's latest messages in a row that the bot did not understand."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        if intent.get("name") != FALLBACK_INTENT:
-            break
-        count += 1
-    return count
+def earlier_misses(events: list[dict[str, Any]]) -> int:
+    """Count the customer's earlier turns in a row that the bot failed to understand.
+
+    The current turn is not counted. A turn where the bot offered "您是想问" suggestions
+    is neither a miss nor a success: the count goes on past it.
+    """
+    misses, seen_current = 0, False
+    actions: set[str] = set()
+    suggested = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "action":
+            actions.add(event.get("name") or "")
+        elif kind == "slot" and event.get("name") == SUGGESTIONS_SLOT and event.get("value"):
+            suggested = True
+        elif kind == "user":
+            if seen_current and not suggested:
+                if FALLBACK_ACTION not in actions:
+                    break
+                misses += 1
+            seen_current = True
+            actions, suggested = set(), False
+    return misses
 
 
 class ActionFallback(Action):
-    """Explain what was wrong with the message, or ask to rephrase, or offer a human."""
+    """Explain what was wrong with the message, suggest questions, ask to rephrase, or
+    offer a human after the second miss in a row."""
 
     def name(self) -> str:
         """Name used in the domain."""
-        return "action_fallback"
+        return FALLBACK_ACTION
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -43,10 +61,27 @@ class ActionFallback(Action):
             dispatcher.utter_message(
                 response="utter_input_too_long", max_chars=message.get("truncated_to")
             )
-        elif consecutive_fallbacks(tracker) >= 2:
-            dispatcher.utter_message(response="utter_fallback_offer_human")
+        elif earlier_misses(tracker.events) >= 1:
+            dispatcher.utter_message(response="utter_fallback_offer_human", **load_policy())
+        elif message.get("intent", {}).get("name") == FALLBACK_INTENT and suggestions(message):
+            return suggest(dispatcher, suggestions(message))
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
+
+
+class ActionRequestHuman(Action):
+    """Tell the customer honestly how a human will follow up."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_request_human"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Reply with the service hours from the shop's policy."""
+        dispatcher.utter_message(response="utter_request_human", **load_policy())
         return []
 
 

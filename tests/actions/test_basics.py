@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.basics import (
     ActionAcknowledgeDetails,
     ActionFallback,
-    consecutive_fallbacks,
+    ActionRequestHuman,
+    earlier_misses,
     mask_phone,
 )
 
@@ -33,23 +34,44 @@ def run(action: Any, tracker: Tracker) -> list[str]:
     return [m.get("response") for m in dispatcher.messages]
 
 
-def test_consecutive_fallbacks_stop_at_an_understood_message() -> None:
+def turn(intent: str, *actions: str, suggested: bool = False) -> list[dict[str, Any]]:
+    """A customer turn followed by the bot's actions, as the tracker records it."""
+    events = [user_event(intent)]
+    for action in actions:
+        events.append({"event": "action", "name": action})
+        if suggested and action != "action_listen":
+            events.append({"event": "slot", "name": "suggested_faq", "value": ["faq/x"]})
+    return events
+
+
+def test_earlier_misses_count_back_to_the_last_understood_turn() -> None:
     events = [
-        user_event("nlu_fallback"),
-        {"event": "bot", "text": "?"},
-        user_event("greet"),
-        user_event("nlu_fallback"),
-        {"event": "action", "name": "action_fallback"},
-        user_event("nlu_fallback"),
+        *turn("greet", "utter_greet", "action_listen"),
+        *turn("nlu_fallback", "action_fallback", "action_listen"),
+        *turn("faq", "action_answer_faq", "action_listen", suggested=True),
+        *turn("deny", "action_fallback", "action_listen"),
+        *turn("nlu_fallback"),
     ]
-    assert consecutive_fallbacks(make_tracker(events)) == 2
+    # The suggestion turn is neither a miss nor a success; the greeting stops the count.
+    assert earlier_misses(events) == 2
+    assert earlier_misses([*turn("faq", "action_answer_faq", "action_listen"),
+                           *turn("deny")]) == 0
 
 
 def test_first_miss_asks_to_rephrase_second_offers_a_human() -> None:
-    first = make_tracker([user_event("greet"), user_event("nlu_fallback")])
+    first = make_tracker([*turn("greet", "utter_greet", "action_listen"), *turn("nlu_fallback")])
     assert run(ActionFallback(), first) == ["utter_ask_rephrase"]
-    second = make_tracker([user_event("nlu_fallback"), user_event("nlu_fallback")])
+    second = make_tracker([*turn("nlu_fallback", "action_fallback", "action_listen"),
+                           *turn("nlu_fallback")])
     assert run(ActionFallback(), second) == ["utter_fallback_offer_human"]
+
+
+def test_human_offer_and_request_carry_the_service_hours_from_the_policy() -> None:
+    from bot.faq import load_policy
+
+    dispatcher = CollectingDispatcher()
+    ActionRequestHuman().run(dispatcher, make_tracker(turn("request_human")), DOMAIN)
+    assert dispatcher.messages[0]["service_hours"] == load_policy()["service_hours"]
 
 
 def test_input_issues_get_their_own_explanation() -> None:

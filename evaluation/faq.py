@@ -1,0 +1,148 @@
+"""FAQ retrieval on held-out phrasings (tests/faq/heldout.yml), which are never trained on.
+
+Usage: python -m evaluation.faq MODEL [--out reports/faq.md]
+Prints retrieval accuracy overall and per area, what the bot would do with each phrasing
+(answer, suggest, something else) and how the answer threshold trades those off.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.actions.faq import ANSWER_CONFIDENCE, decide, selector_ranking, suggestions
+from bot.faq import RETRIEVAL_INTENT, load_faq
+
+ROOT = Path(__file__).resolve().parents[1]
+HELDOUT_FILE = ROOT / "tests" / "faq" / "heldout.yml"
+OUTCOMES = ("answered_right", "suggested_right", "answered_wrong", "suggested_wrong", "other")
+SWEEP = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+
+def load_heldout(path: Path = HELDOUT_FILE) -> dict[str, list[str]]:
+    """Held-out phrasings per FAQ key."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["heldout"]
+
+
+@dataclass
+class Parsed:
+    """One held-out phrasing and the model's parse of it."""
+
+    key: str
+    text: str
+    parse: dict[str, Any]
+
+    @property
+    def retrieved(self) -> str | None:
+        """The retriever's best entry, whatever the intent classifier said."""
+        ranking = selector_ranking(self.parse)
+        return ranking[0][0].key if ranking else None
+
+
+def outcome(parse: dict[str, Any], expected: str, threshold: float = ANSWER_CONFIDENCE) -> str:
+    """What the bot does with this parse (rules + action_answer_faq / action_fallback)."""
+    intent = (parse.get("intent") or {}).get("name")
+    if intent == RETRIEVAL_INTENT:
+        action, entries = decide(parse, threshold)
+    elif intent == "nlu_fallback":
+        entries = suggestions(parse)
+        action = "suggest" if entries else "rephrase"
+    else:
+        return "other"
+    keys = [entry.key for entry in entries]
+    if action == "answer":
+        return "answered_right" if keys == [expected] else "answered_wrong"
+    if action == "suggest":
+        return "suggested_right" if expected in keys else "suggested_wrong"
+    return "other"
+
+
+def parse_all(
+    parse: Callable[[str], dict[str, Any]], heldout: dict[str, list[str]]
+) -> list[Parsed]:
+    """Parse every held-out phrasing with the trained model."""
+    return [Parsed(key, text, parse(text)) for key, texts in heldout.items() for text in texts]
+
+
+def summary(parsed: list[Parsed], threshold: float = ANSWER_CONFIDENCE) -> dict[str, dict]:
+    """Per area (and "all"): retrieval top-1 accuracy and the share of each bot outcome."""
+    faq = load_faq()
+    groups: dict[str, list[Parsed]] = defaultdict(list)
+    for item in parsed:
+        groups["all"].append(item)
+        groups[faq[item.key].area].append(item)
+    table = {}
+    for area, items in sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])):
+        counts = Counter(outcome(i.parse, i.key, threshold) for i in items)
+        row = {"n": len(items), "retrieval": sum(i.retrieved == i.key for i in items) / len(items)}
+        row.update({name: counts[name] / len(items) for name in OUTCOMES})
+        row["resolved"] = row["answered_right"] + row["suggested_right"]
+        table[area] = row
+    return table
+
+
+def markdown(parsed: list[Parsed]) -> str:
+    """The report: per-area table, threshold sweep, then every phrasing not answered right."""
+    lines = [
+        f"Answer threshold {ANSWER_CONFIDENCE}. *Resolved* = answered right, or the right "
+        "question among the 您是想问 suggestions.",
+        "",
+        "| area | n | retrieval top-1 | answered right | right among suggestions | resolved "
+        "| answered wrong | wrong suggestions | other intent |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for area, row in summary(parsed).items():
+        cells = [f"{row[k]:.1%}" for k in ("retrieval", "answered_right", "suggested_right",
+                                           "resolved", "answered_wrong", "suggested_wrong",
+                                           "other")]
+        lines.append(f"| {area} | {row['n']} | " + " | ".join(cells) + " |")
+    lines += ["", "| answer threshold | answered directly | right when answered | resolved |",
+              "|---|---|---|---|"]
+    for threshold in SWEEP:
+        row = summary(parsed, threshold)["all"]
+        answered = row["answered_right"] + row["answered_wrong"]
+        lines.append(
+            f"| {threshold:.2f} | {answered:.1%} "
+            f"| {row['answered_right'] / answered if answered else 0:.1%} | {row['resolved']:.1%} |"
+        )
+    lines += ["", "Misses (text : expected -> retrieved):", ""]
+    lines += [
+        f"- [{outcome(i.parse, i.key)}] {i.text} : {i.key} -> {i.retrieved}"
+        for i in parsed if outcome(i.parse, i.key) != "answered_right"
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Evaluate a model on the held-out phrasings; print and save the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model")
+    parser.add_argument("--out", default="reports/faq.md")
+    args = parser.parse_args()
+    from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(args.model)
+    loop = asyncio.new_event_loop()
+    parsed = parse_all(lambda text: loop.run_until_complete(agent.parse_message(text)),
+                       load_heldout())
+    report = markdown(parsed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"# FAQ retrieval on held-out phrasings\n\n{report}", encoding="utf-8")
+    print(report.split("\nMisses")[0])
+    print(f"full report: {out}")
+
+
+if __name__ == "__main__":
+    main()
