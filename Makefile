@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 WITH_ENV := scripts/with-env.sh
-PY_DIRS := bot tests handoff evaluation
+PY_DIRS := bot tests handoff evaluation shop_api
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -19,12 +19,12 @@ RASA_ACTIONS := --actions bot.actions
 
 # The model is named after a fingerprint of everything that shapes it, including the jieba
 # dictionary and the custom NLU components, which Rasa's own training cache does not watch.
-TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nlu -type f \
+TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nlu bot/emotion -type f \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' | LC_ALL=C sort)
 FINGERPRINT = $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL = bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install train model-path run shell test lint validate faq eval-faq lock clean
+.PHONY: help install train model-path run shell test lint validate shop-api faq eval-faq lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ validate: install ## Check the training data and domain for consistency
 
 lint: install ## Lint the Python code
 	@$(VENV)/bin/ruff check $(PY_DIRS)
+
+shop-api: install ## Run only the demo shop API (RESET=1 reseeds var/shop/shop.db)
+	@$(WITH_ENV) bash -c '$(PY) -m shop_api --port "$$SHOP_API_PORT" --db "$$SHOP_DB" $(if $(RESET),--reset)'
 
 faq: install ## After editing bot/data/faq/: map new entries to topics, validate, retrain
 	@$(PY) -m bot.faq

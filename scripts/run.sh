@@ -45,6 +45,14 @@ pids+=($!)
 wait_for actions "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}"
 wait_for rasa "http://127.0.0.1:$RASA_PORT/status?token=$RASA_AUTH_TOKEN" "${pids[1]}"
 
+# The demo shop API runs only when the bot is pointed at it (a real shop sets SHOP_API_URL).
+if [ "$SHOP_API_URL" = "http://127.0.0.1:$SHOP_API_PORT" ]; then
+  echo "==> starting the demo shop API on port $SHOP_API_PORT ($SHOP_DB)"
+  "$BIN/python" -m shop_api --port "$SHOP_API_PORT" --db "$SHOP_DB" >var/log/shop_api.log 2>&1 &
+  pids+=($!)
+  wait_for shop_api "$SHOP_API_URL/health" "$!"
+fi
+
 cat <<MSG
 
   Ready.
@@ -52,6 +60,7 @@ cat <<MSG
                       -d '{"sender": "demo-1", "message": "你好"}'
   Rasa HTTP API:    http://localhost:$RASA_PORT  (token in RASA_AUTH_TOKEN)
   Action server:    http://localhost:$ACTION_PORT/health
+  Shop API (demo):  $SHOP_API_URL  (scenarios: shop_api/README.md)
   Conversations:    $TRACKER_DB (SQLite)
   Logs:             var/log/rasa.log, var/log/actions.log
   Press Ctrl-C to stop everything.

@@ -9,8 +9,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.faq import RETRIEVAL_INTENT, FaqEntry, choice_payload, load_faq, render
 
-# The ResponseSelector's confidence needed to answer directly (tuned with `make eval-faq`).
-ANSWER_CONFIDENCE = 0.5
+# The retriever's confidence needed to answer directly. `make eval-faq` on held-out phrasings:
+# 0.35 answers 48% directly, 95% of them right; below it the bot suggests (top-3 has 97%).
+ANSWER_CONFIDENCE = 0.35
 # A suggestion must reach this confidence to be worth a button.
 SUGGESTION_CONFIDENCE = 0.05
 MAX_SUGGESTIONS = 3

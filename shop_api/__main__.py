@@ -1,0 +1,65 @@
+"""Serve the demo shop API: `python -m shop_api --port 8100 --db var/shop/shop.db`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sanic.log import logger
+
+from shop_api.app import create_app
+from shop_api.seed import prepare
+
+DEV_TOKEN = "dev-only-shop-token"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings from the environment; the only reader of it in the shop API."""
+
+    token: str
+    environment: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Read SHOP_API_TOKEN and APP_ENV; refuse the development token in production."""
+        settings = cls(
+            token=environ.get("SHOP_API_TOKEN") or DEV_TOKEN,
+            environment=environ.get("APP_ENV", "development"),
+        )
+        if settings.environment == "production" and settings.token == DEV_TOKEN:
+            raise SystemExit(
+                "SHOP_API_TOKEN is unset or the development default; "
+                "set a secret token when APP_ENV=production."
+            )
+        return settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m shop_api", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--db", type=Path, default=Path("var/shop/shop.db"),
+                        help="SQLite file; created and seeded with demo data if missing")
+    parser.add_argument("--reset", action="store_true", help="delete the database and reseed")
+    parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Prepare the database and serve until interrupted."""
+    args = parse_args(argv)
+    settings = Settings.from_env()
+    app = create_app(str(args.db), settings.token)  # also sets up Sanic's loggers
+    logger.info(prepare(args.db, reset=args.reset))
+    if settings.token == DEV_TOKEN:
+        logger.warning("using the development token; set SHOP_API_TOKEN outside development")
+    app.run(host=args.host, port=args.port, access_log=not args.no_access_log, motd=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Checks of request parameters and bodies; each returns clean values or raises a 400."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from shop_api import rules
+from shop_api.errors import invalid
+
+ORDER_ID = re.compile(r"\d{12}")
+PHONE = re.compile(r"1[3-9]\d{9}")
+CASE_TYPES = ("return", "exchange", "repair", "delivery_issue")
+MAX_LIMIT = 20
+MAX_AMOUNT = 1_000_000
+ADDRESS_FIELDS = {"name": 20, "phone": 11, "province": 20, "city": 20, "detail": 100}
+
+
+def json_body(raw: bytes, required: bool = True) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is `{}` when not required."""
+    if not raw.strip():
+        if required:
+            raise invalid("The request body must be a JSON object.")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise invalid("The request body is not valid JSON.") from error
+    if not isinstance(body, dict):
+        raise invalid("The request body must be a JSON object.")
+    return body
+
+
+def order_id(value: str) -> str:
+    """An order number: 12 digits."""
+    if not ORDER_ID.fullmatch(value):
+        raise invalid("order_id must be 12 digits.")
+    return value
+
+
+def phone(value: str | None) -> str:
+    """A mainland mobile number: 11 digits starting with 13-19."""
+    if not value or not PHONE.fullmatch(value):
+        raise invalid("phone must be an 11-digit mainland mobile number.")
+    return value
+
+
+def limit(value: str | None, default: int = 5) -> int:
+    """The `limit` query parameter: 1 to 20."""
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    return int(value)
+
+
+def text(body: dict[str, Any], field: str, max_length: int, required: bool = True) -> str:
+    """A string field, stripped, within a length."""
+    value = body.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_length:
+        raise invalid(f"{field} must be a non-empty string of at most {max_length} characters.")
+    return value.strip()
+
+
+def address(body: dict[str, Any]) -> dict[str, str]:
+    """A new delivery address; every field is required."""
+    clean = {field: text(body, field, length) for field, length in ADDRESS_FIELDS.items()}
+    phone(clean["phone"])
+    return clean
+
+
+def delivery_slot(body: dict[str, Any], today: date) -> tuple[date, str]:
+    """A delivery day from tomorrow up to two weeks ahead, and a time window."""
+    try:
+        day = date.fromisoformat(body.get("date") or "")
+    except (TypeError, ValueError) as error:
+        raise invalid("date must be a date like 2026-11-25.") from error
+    if not today < day <= today + timedelta(days=rules.SLOT_HORIZON_DAYS):
+        raise invalid(f"date must be from tomorrow to {rules.SLOT_HORIZON_DAYS} days ahead.")
+    window = body.get("window")
+    if window not in rules.DELIVERY_WINDOWS:
+        raise invalid(f"window must be one of {', '.join(rules.DELIVERY_WINDOWS)}.")
+    return day, window
+
+
+def amount(value: Any) -> int | None:
+    """An optional positive amount of yuan with at most two decimals, in fen."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise invalid("amount must be a decimal string such as \"99.00\".")
+    try:
+        yuan = Decimal(str(value))
+        if not yuan.is_finite() or not 0 < yuan < MAX_AMOUNT:
+            raise InvalidOperation
+    except InvalidOperation as error:
+        raise invalid(f"amount must be a positive decimal below {MAX_AMOUNT}.") from error
+    if yuan != yuan.quantize(Decimal("0.01")):
+        raise invalid("amount must be positive with at most two decimals.")
+    return int(yuan * 100)
+
+
+def case_type(value: Any) -> str:
+    """The type of an after-sales case."""
+    if value not in CASE_TYPES:
+        raise invalid(f"type must be one of {', '.join(CASE_TYPES)}.")
+    return value
+
+
+def idempotency_key(value: str | None) -> str | None:
+    """An optional Idempotency-Key header: 1 to 100 printable characters."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 100 or not value.isprintable():
+        raise invalid("Idempotency-Key must be 1 to 100 printable characters.")
+    return value

@@ -1,0 +1,225 @@
+"""The emotion detector: message labels, conversation-level escalation, acknowledgements and
+the Rasa component's train / persist / load cycle. Sentences here are written for the tests."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.emotion.lexicon import load_lexicon
+from bot.emotion.model import EmotionModel, read_examples
+from bot.emotion_tracking import (
+    Thresholds,
+    acknowledgement,
+    assess,
+    assess_each,
+    bot_texts,
+    customer_turns,
+    load_thresholds,
+)
+
+CALM_QUESTIONS = [
+    "请问这个订单什么时候能发货",
+    "帮我查一下物流到哪了",
+    "退款一般多久能到账呀",
+    "能开电子发票吗",
+    "收货地址想改成公司的",
+    "怎么修改登录密码",
+    "在吗 想问一下尺码",
+    "订单号230817654321 麻烦看下",
+    "这款手机有没有256g的",
+    "好的 谢谢你",
+    "我没想投诉 只是问下退款到哪一步了",
+    "不着急 有空帮我看看就行",
+]
+ANGRY_MESSAGES = [
+    "你们这群骗子 赶紧退钱",
+    "垃圾东西 我要去12315投诉你们",
+    "再不给我处理我就报警",
+    "什么垃圾客服 滚蛋",
+    "黑心商家 等着差评吧！！！",
+]
+UPSET_MESSAGES = [
+    "怎么还没发货啊 都四天了",
+    "到底什么时候能到？？",
+    "太让人失望了",
+    "呵呵 你们效率可真高",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> EmotionModel:
+    """The model trained on the project's examples (well under a second)."""
+    return EmotionModel.train_default()
+
+
+def turns_for(model: EmotionModel, texts: list[str]) -> list[dict]:
+    """Customer turns as the actions see them: text plus the parse result's emotion."""
+    return [
+        {"text": text, "emotion": {"label": label, "score": round(score, 3)}}
+        for text, (label, score) in zip(texts, model.predict_many(texts))
+    ]
+
+
+def test_examples_are_many_varied_and_mostly_calm() -> None:
+    examples = read_examples()
+    counts = Counter(example.label for example in examples)
+    assert len(examples) >= 600
+    assert min(counts.values()) >= 100
+    assert counts["calm"] == max(counts.values())
+    assert len({example.text for example in examples}) == len(examples), "duplicate examples"
+
+
+@pytest.mark.parametrize("text", CALM_QUESTIONS)
+def test_calm_shop_questions_are_calm(model: EmotionModel, text: str) -> None:
+    assert model.predict(text)[0] == "calm"
+
+
+@pytest.mark.parametrize("text", ANGRY_MESSAGES)
+def test_insults_and_threats_are_angry(model: EmotionModel, text: str) -> None:
+    label, score = model.predict(text)
+    assert label == "angry"
+    assert score >= load_thresholds().angry_escalate_score
+
+
+@pytest.mark.parametrize("text", UPSET_MESSAGES)
+def test_chasing_disappointment_and_sarcasm_are_not_calm(model: EmotionModel, text: str) -> None:
+    assert model.predict(text)[0] in ("upset", "angry")
+
+
+def test_empty_text_is_calm_with_a_low_score(model: EmotionModel) -> None:
+    assert model.predict("") == ("calm", 0.0)
+    assert model.predict_many(["", "  ", "好的"])[:2] == [("calm", 0.0), ("calm", 0.0)]
+
+
+def test_lexicon_handles_negation_a_not_a_questions_and_numbers() -> None:
+    lexicon = load_lexicon()
+    negated = {h.term: h.negated for h in lexicon.hits("我不是要投诉 也没有不满意")}
+    assert negated == {"投诉": True, "不满": True}
+    assert not lexicon.hits("能不能快点")[0].negated  # 能不能 asks, it does not negate
+    assert lexicon.hits("订单230412315778到了吗") == []  # 12315 inside an order number
+    assert lexicon.hits("usb接口在哪") == []
+    boosted, plain = lexicon.hits("太失望了")[0], lexicon.hits("失望")[0]
+    assert boosted.weight > plain.weight
+
+
+def test_model_round_trips_through_json(model: EmotionModel, tmp_path: Path) -> None:
+    path = model.save(tmp_path)
+    json.loads(path.read_text(encoding="utf-8"))  # plain JSON, no pickle
+    restored = EmotionModel.load(tmp_path)
+    texts = CALM_QUESTIONS + ANGRY_MESSAGES + UPSET_MESSAGES
+    assert restored.predict_many(texts) == model.predict_many(texts)
+
+
+def test_repeated_chasing_escalates_with_rising_frustration(model: EmotionModel) -> None:
+    texts = [
+        "我的快递到哪了",
+        "怎么还没到啊 都三天了",
+        "到底什么时候能到？？",
+        "说了多少遍了 到底什么时候到",
+    ]
+    trajectory = assess_each(turns_for(model, texts))
+    assert not trajectory[0].escalate
+    levels = [a.frustration for a in trajectory[1:]]
+    assert levels == sorted(levels) and levels[-1] > levels[0]
+    final = trajectory[-1]
+    assert final.escalate and final.priority == "high"
+    assert final.reason in ("frustration", "rising_frustration")
+    assert final.peak["label"] in ("upset", "angry") and final.peak["turn"] >= 1
+
+
+def test_the_same_questions_asked_calmly_do_not_escalate(model: EmotionModel) -> None:
+    texts = ["请问我的快递到哪了", "麻烦再帮我看下快递到哪了", "请问快递到哪了 谢谢"] * 2
+    turns = turns_for(model, texts)
+    assert {t["emotion"]["label"] for t in turns} == {"calm"}
+    assert not any(a.escalate for a in assess_each(turns))
+    assert assess(turns).priority == "normal"
+
+
+def test_a_calm_turn_never_escalates_and_calm_turns_ease_frustration() -> None:
+    upset = {"text": "怎么还没到", "emotion": {"label": "upset", "score": 0.9}}
+    calm = {"text": "好的 谢谢", "emotion": {"label": "calm", "score": 0.9}}
+    before = assess([upset, upset])
+    after = assess([upset, upset, calm])
+    assert after.frustration < before.frustration
+    assert not after.escalate
+
+
+def test_one_clearly_angry_message_escalates_at_once(model: EmotionModel) -> None:
+    result = assess(turns_for(model, ["垃圾客服 再不退款我就去12315投诉"]))
+    assert result.escalate and result.reason == "angry_message"
+
+
+def test_thresholds_come_from_the_yaml_file(model: EmotionModel, tmp_path: Path) -> None:
+    path = tmp_path / "frustration.yml"
+    path.write_text("angry_escalate_score: 1.1\nescalate_frustration: 99\nrising_turns: 99\n")
+    thresholds = load_thresholds(path)
+    assert isinstance(thresholds, Thresholds) and thresholds.escalate_frustration == 99
+    turns = turns_for(model, ["垃圾客服 再不退款我就去12315投诉"])
+    assert not assess(turns, thresholds).escalate
+
+
+def test_acknowledgements_fit_vary_and_stay_quiet_for_calm_customers() -> None:
+    assert acknowledgement("calm", ["您好"]) is None
+    history: list[str] = []
+    lines = []
+    for _ in range(4):
+        line = acknowledgement("upset", history, text="怎么还没发货")
+        assert line and len(line) <= 25 and "您" in line
+        lines.append(line)
+        history += [line + "您的订单已出库。"]
+    assert all(a != b for a, b in zip(lines, lines[1:])), "same line twice in a row"
+    assert len(set(lines)) == 4
+    assert acknowledgement("upset", 3) == acknowledgement("upset", 3)
+    assert "抱歉" in (acknowledgement("angry", []) or "")
+
+
+def test_turns_and_bot_texts_come_from_tracker_events() -> None:
+    events = [
+        {"event": "user", "text": "到底什么时候发货",
+         "parse_data": {"emotion": {"label": "upset", "score": 0.8}}},
+        {"event": "bot", "text": "让您久等了，非常抱歉。"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    assert customer_turns(events) == [
+        {"text": "到底什么时候发货", "emotion": {"label": "upset", "score": 0.8}}
+    ]
+    assert bot_texts(events) == ["让您久等了，非常抱歉。"]
+
+
+def test_rasa_component_trains_persists_loads_and_sets_emotion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.emotion import EmotionClassifier
+
+    storage = LocalModelStorage.create(tmp_path)
+    resource = Resource("emotion_classifier")
+    context = ExecutionContext(GraphSchema({}), node_name="emotion_classifier")
+    config = EmotionClassifier.get_default_config()
+    trained = EmotionClassifier.create(config, storage, resource, context)
+    assert trained.train(TrainingData()) == resource
+
+    # Loading must restore the stored model, not fit a new one.
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("load() refitted the model")
+
+    monkeypatch.setattr(EmotionModel, "fit", no_fit)
+    loaded = EmotionClassifier.load(config, storage, resource, context)
+    messages = [Message(data={"text": t}) for t in ("垃圾客服 我要投诉", "请问能开发票吗")]
+    messages.append(Message(data={"text": ""}))
+    loaded.process(messages)
+    emotions = [m.as_dict(only_output_properties=True)["emotion"] for m in messages]
+    assert [e["label"] for e in emotions] == ["angry", "calm", "calm"]
+    assert emotions[2]["score"] == 0.0
+    for emotion in emotions:
+        assert set(emotion) == {"label", "score"} and 0.0 <= emotion["score"] <= 1.0
+        assert emotion["score"] == round(emotion["score"], 3)
+    assert EmotionClassifier.fingerprint_addon(config)
