@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.faq import SUGGESTIONS_SLOT, suggest, suggestions
 from bot.faq import load_policy
 
@@ -51,6 +52,7 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Choose the reply from the input issue and how often the bot failed in a row."""
+        acknowledge_if_upset(dispatcher, tracker)
         message = tracker.latest_message
         issue = message.get("input_issue")
         if issue == "empty":
@@ -81,6 +83,7 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Reply with the service hours from the shop's policy."""
+        acknowledge_if_upset(dispatcher, tracker)
         dispatcher.utter_message(response="utter_request_human", **load_policy())
         return []
 
@@ -101,6 +104,7 @@ class ActionAcknowledgeDetails(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Name the details that were understood, never echoing a full phone number."""
+        acknowledge_if_upset(dispatcher, tracker)
         entities = {e["entity"]: str(e["value"]) for e in tracker.latest_message["entities"]}
         parts = []
         if "order_id" in entities:

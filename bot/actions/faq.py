@@ -7,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.emotion import acknowledge_if_upset
 from bot.faq import RETRIEVAL_INTENT, FaqEntry, choice_payload, load_faq, render
 
 # The retriever's confidence needed to answer directly. `make eval-faq` on held-out phrasings:
@@ -84,6 +85,7 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Answer, suggest or ask to rephrase, as `decide` says."""
+        acknowledge_if_upset(dispatcher, tracker)
         action, entries = decide(tracker.latest_message)
         if action == "answer":
             dispatcher.utter_message(**render(entries[0]))

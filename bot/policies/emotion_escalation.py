@@ -1,0 +1,78 @@
+"""Hands angry or ever more frustrated customers to a human, whatever their intent."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.emotion_tracking import assess, customer_turns, load_thresholds
+
+ESCALATE_ACTION = "action_escalate_emotion"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class EmotionEscalationPolicy(Policy):
+    """Predicts the escalation action right after a customer message when the conversation's
+    emotion assessment (bot/emotion/frustration.yml) says so. Calm turns never escalate.
+
+    It outranks the rules (priority in config.yml), so an angry "我要退款" is not answered
+    with the refund steps. It escalates once per calm-to-angry episode: after escalating it
+    waits for a calm turn before it can fire again.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Above RulePolicy (6), so a certain escalation wins over a certain rule."""
+        return {"priority": 7, "thresholds_path": None}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Read the thresholds once, not on every turn."""
+        super().__init__(*args, **kwargs)
+        self._thresholds = load_thresholds(self.config["thresholds_path"])
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        """Nothing to learn: thresholds come from configuration."""
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Confidence 1 for the escalation action when the customer needs a human now."""
+        probabilities = self._default_predictions(domain)
+        if tracker.latest_action_name == ACTION_LISTEN_NAME and self._should_escalate(tracker):
+            probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
+        return self._prediction(probabilities)
+
+    def _should_escalate(self, tracker: DialogueStateTracker) -> bool:
+        events = [event.as_dict() for event in tracker.applied_events()]
+        turns = customer_turns(events)
+        if not turns:
+            return False
+        assessment = assess(turns, self._thresholds)
+        return assessment.escalate and not _escalated_since_calm(tracker)
+
+
+def _escalated_since_calm(tracker: DialogueStateTracker) -> bool:
+    """Whether the escalation already ran after the customer's last calm message."""
+    for event in reversed(tracker.applied_events()):
+        if isinstance(event, ActionExecuted) and event.action_name == ESCALATE_ACTION:
+            return True
+        if isinstance(event, UserUttered):
+            if (event.parse_data.get("emotion") or {}).get("label") == "calm":
+                return False
+    return False

@@ -1,0 +1,32 @@
+"""Emotion in conversation: care for upset customers, a human for angry ones, calm ones alone."""
+from __future__ import annotations
+
+ESCALATION = "优先处理"
+
+
+def test_increasingly_angry_customer_is_handed_to_a_human(chat) -> None:
+    replies = [
+        chat.say("我上周买的东西怎么还没到"),
+        chat.say("到底什么时候能到啊？？？"),
+        chat.say("说了多少遍了还没到 你们到底怎么回事"),
+        chat.say("垃圾平台 骗子 再不给我解决我就投诉12315"),
+    ]
+    assert any(ESCALATION in reply for reply in replies), replies
+    assert ESCALATION not in replies[0]
+
+
+def test_calm_customer_asking_the_same_questions_is_not_escalated(chat) -> None:
+    replies = [
+        chat.say("我上周买的东西还没到"),
+        chat.say("请问大概什么时候能到"),
+        chat.say("好的 那我再等等"),
+        chat.say("退货的运费谁出"),
+    ]
+    assert all(ESCALATION not in reply for reply in replies), replies
+
+
+def test_every_parse_carries_the_emotion_contract(chat) -> None:
+    for text in ["你好", "你们这什么破服务！！！", "", "😡"]:
+        emotion = chat.parse(text)["emotion"]
+        assert emotion["label"] in {"calm", "upset", "angry"}
+        assert 0.0 <= emotion["score"] <= 1.0
