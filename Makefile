@@ -24,7 +24,7 @@ TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nl
 FINGERPRINT = $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL = bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install train model-path run shell test lint validate shop-api faq eval-faq lock clean
+.PHONY: help install train model-path run shell test lint validate shop-api faq eval-faq eval-emotion lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ faq: install ## After editing bot/data/faq/: map new entries to topics, validate
 	@$(PY) -m bot.faq
 	@$(WITH_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/test_faq_content.py tests/test_data_quality.py
 	@$(MAKE) -s train
+
+eval-emotion: install ## Emotion detector figures on ../shared/data (writes reports/emotion.md)
+	@$(PY) -m evaluation.emotion --out reports/emotion.md
 
 eval-faq: train ## FAQ retrieval accuracy on held-out phrasings (writes reports/faq.md)
 	@$(PY) -m evaluation.faq $(MODEL) --out reports/faq.md

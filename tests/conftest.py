@@ -93,12 +93,31 @@ def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def action_server(logs_dir: Path) -> Iterator[str]:
-    """A real rasa-sdk action server running bot.actions; yields its webhook URL."""
+def shop_api(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[dict[str, str]]:
+    """A real demo shop API on a fresh seeded database; yields the env that points to it."""
+    port = free_port()
+    db = tmp_path_factory.mktemp("shop") / "shop.db"
+    token = "test-shop-token"
+    log = logs_dir / "shop_api.log"
+    process = start_process(
+        [sys.executable, "-m", "shop_api", "--port", str(port), "--db", str(db),
+         "--no-access-log"], log, {"SHOP_API_TOKEN": token},
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
+        yield {"SHOP_API_URL": f"http://127.0.0.1:{port}", "SHOP_API_TOKEN": token}
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def action_server(logs_dir: Path, shop_api: dict[str, str]) -> Iterator[str]:
+    """A real rasa-sdk action server running bot.actions against the demo shop API."""
     port = free_port()
     log = logs_dir / "actions.log"
     process = start_process(
-        [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)], log
+        [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
+        log, shop_api,
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log)

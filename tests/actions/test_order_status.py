@@ -1,0 +1,104 @@
+"""Order-status actions against the real demo shop API (seeded scenarios)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.order_status import (
+    ActionAskOrderId,
+    ActionOrderStatus,
+    ValidateOrderStatusForm,
+)
+from bot.clients.shop_api import ShopApiClient
+from shop_api.seed import scenario
+
+DOMAIN: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def point_to_shop(shop_api: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in shop_api.items():
+        monkeypatch.setenv(key, value)
+
+
+def tracker(**slots: Any) -> Tracker:
+    message = {"intent": {"name": "inform"}, "entities": [], "text": ""}
+    return Tracker("c1", slots, message, [], False, None, {"name": "action_listen"},
+                   "action_listen")
+
+
+def validate(slot: str, value: str, **slots: Any) -> tuple[dict[str, Any], list[dict]]:
+    dispatcher = CollectingDispatcher()
+    form = ValidateOrderStatusForm()
+    result = getattr(form, f"validate_{slot}")(value, dispatcher, tracker(**slots), DOMAIN)
+    return result, dispatcher.messages
+
+
+def test_existing_order_number_is_accepted_from_a_sentence() -> None:
+    order_id = scenario("shipped")
+    result, messages = validate("order_id", f"我的单号是{order_id}哈")
+    assert result == {"order_id": order_id, "lookup_attempts": 0} and messages == []
+
+
+def test_wrong_format_and_unknown_orders_are_explained_and_counted() -> None:
+    result, messages = validate("order_id", "12345")
+    assert result == {"order_id": None, "lookup_attempts": 1}
+    assert messages[0]["response"] == "utter_order_id_invalid"
+    result, messages = validate("order_id", "999999999999", lookup_attempts=1)
+    assert result["lookup_attempts"] == 2 and messages[0]["response"] == "utter_order_not_found"
+
+
+def test_third_failed_attempt_ends_the_lookup() -> None:
+    result, messages = validate("order_id", "12345", lookup_attempts=2)
+    assert result["journey_failure"] == "attempts" and messages == []
+
+
+def test_order_of_someone_elses_phone_is_refused() -> None:
+    # "shipped" belongs to 13812345678; the customer said their phone is another one.
+    result, messages = validate("order_id", scenario("shipped"), phone="15011112222")
+    assert result["order_id"] is None
+    assert messages[0]["response"] == "utter_order_not_yours"
+    assert messages[0]["phone"] == "150****2222"
+
+
+def test_known_phone_lists_its_recent_orders_as_buttons() -> None:
+    dispatcher = CollectingDispatcher()
+    ActionAskOrderId().run(dispatcher, tracker(phone="13812345678"), DOMAIN)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_pick_order"
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert f'/inform{{"order_id":"{scenario("shipped")}"}}' in payloads
+    assert 1 <= len(payloads) <= 5
+
+
+def test_status_answer_names_state_carrier_tracking_and_eta() -> None:
+    order_id = scenario("shipped")
+    order = ShopApiClient.from_env().order(order_id)
+    dispatcher = CollectingDispatcher()
+    ActionOrderStatus().run(dispatcher, tracker(order_id=order_id), DOMAIN)
+    text = dispatcher.messages[0]["text"]
+    assert order_id in text and "运输中" in text and order.carrier in text
+    assert order.latest_event.description in text
+    assert f"{order.eta:%m月%d日}" in text and order.eta >= date.today()
+
+
+def test_late_parcel_gets_an_apology_and_next_steps() -> None:
+    dispatcher = CollectingDispatcher()
+    ActionOrderStatus().run(dispatcher, tracker(order_id=scenario("shipped_stuck")), DOMAIN)
+    assert "晚了" in dispatcher.messages[0]["text"] and "转人工" in dispatcher.messages[0]["text"]
+
+
+def test_shop_api_down_gets_an_apology_and_a_human(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    result, _ = validate("order_id", scenario("shipped"))
+    assert result["journey_failure"] == "backend_down"
+    dispatcher = CollectingDispatcher()
+    events = ActionOrderStatus().run(
+        dispatcher, tracker(order_id=None, journey_failure="backend_down"), DOMAIN
+    )
+    assert dispatcher.messages[0]["response"] == "utter_shop_api_down"
+    assert {"event": "slot", "timestamp": None, "name": "journey_failure", "value": None} in events
