@@ -31,14 +31,17 @@ from evaluation import topics as topics_eval
 from evaluation.topics import (
     FALLBACK_INTENT,
     Parse,
+    Prediction,
     Row,
     TopicScores,
     evaluate_file,
     load_parser,
     load_topic_map,
     predict,
+    predicted_intent,
     score,
     summary_lines,
+    topic_of,
     topic_table,
     track,
 )
@@ -64,6 +67,8 @@ METRIC_LABELS = {
     "stories_total": "test stories",
     "topics_dev_accuracy": "topics_dev topic accuracy",
     "topics_dev_macro_f1": "topics_dev topic macro-F1",
+    "heldout_messages": "held-out messages (a change here changes every held-out score)",
+    "topics_dev_messages": "topics_dev messages scored",
 }
 
 
@@ -213,15 +218,15 @@ def plot_confidence(panels: Sequence[tuple[str, list[float], list[float], float]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     bins = [i / 20 for i in range(21)]
     for ax, (title, right, wrong, threshold) in zip(axes[0], panels):
-        ax.hist([right, wrong], bins=bins, label=["right", "wrong"], color=["#4c9a2a", "#d62728"],
-                stacked=True)
+        ax.hist([right, wrong], bins=bins, label=["right", "wrong"], color=["#4c9a2a", "#d62728"])
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold}")
         ax.set_title(title)
         ax.set_xlabel("confidence")
-        ax.set_ylabel("messages")
+        ax.set_yscale("log")
+        ax.set_ylabel("messages (log scale)")
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -244,6 +249,8 @@ class StoryResults:
     total: int = 0
     passed: int = 0
     failed: list[str] = field(default_factory=list)
+    # Failed story -> its steps where the bot did something else ("# predicted: ..." lines).
+    mistakes: dict[str, list[str]] = field(default_factory=dict)
     action_accuracy: float | None = None
     error: str = ""
 
@@ -253,8 +260,10 @@ def read_story_results(out_dir: Path) -> StoryResults:
     results = StoryResults()
     failed_file = out_dir / "failed_test_stories.yml"
     if failed_file.exists():
-        data = yaml.safe_load(failed_file.read_text(encoding="utf-8")) or {}
+        text = failed_file.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
         results.failed = [s.get("story", "?") for s in data.get("stories") or []]
+        results.mistakes = story_mistakes(text)
     report_file = out_dir / "story_report.json"
     if report_file.exists():
         report = json.loads(report_file.read_text(encoding="utf-8"))
@@ -267,6 +276,20 @@ def read_story_results(out_dir: Path) -> StoryResults:
         results.total = count_test_stories()
         results.passed = results.total - len(results.failed)
     return results
+
+
+def story_mistakes(text: str) -> dict[str, list[str]]:
+    """The steps Rasa marked `# predicted: ...` in failed_test_stories.yml, per story."""
+    mistakes: dict[str, list[str]] = {}
+    story = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- story:"):
+            story = stripped.removeprefix("- story:").strip()
+            mistakes[story] = []
+        elif story and "# predicted:" in stripped:
+            mistakes[story].append(stripped.removeprefix("- "))
+    return mistakes
 
 
 def count_test_stories(folder: Path = ROOT / "tests" / "stories") -> int:
@@ -298,47 +321,91 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    """Poll `url` until it answers, failing early if the process died."""
+def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Poll `url` until it answers, failing early (with the log's end) if the process died."""
     import requests
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the action server exited with code {process.returncode}")
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-1500:]}")
         try:
             if requests.get(url, timeout=2).ok:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"the action server did not answer on {url} within {timeout:.0f}s")
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s:\n{log.read_text()[-1500:]}")
+
+
+def start_service(args: list[str], env: dict[str, str], log: Path, health: str
+                  ) -> subprocess.Popen:
+    """Start a service in the project root, its output in `log`, and wait until it is up."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=handle,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_for_health(health, process, log)
+    except RuntimeError:
+        stop_service(process)
+        raise
+    return process
+
+
+def stop_service(process: subprocess.Popen) -> None:
+    """Stop a service and wait for it."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_backends(workdir: Path, env: dict[str, str]) -> list[subprocess.Popen]:
+    """The demo shop API on a fresh seeded database and the action server, as the test session
+    starts them (tests/conftest.py); `env` gets the URLs that point to them."""
+    started = []
+    try:
+        if (ROOT / "shop_api").is_dir():
+            port, token = free_port(), "eval-shop-token"
+            started.append(start_service(
+                [sys.executable, "-m", "shop_api", "--port", str(port), "--db",
+                 str(workdir / "shop.db"), "--no-access-log"], {**env, "SHOP_API_TOKEN": token},
+                workdir / "shop_api.log", f"http://127.0.0.1:{port}/health"))
+            env.update(SHOP_API_URL=f"http://127.0.0.1:{port}", SHOP_API_TOKEN=token)
+        port = free_port()
+        started.append(start_service(
+            [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
+            env, workdir / "actions.log", f"http://127.0.0.1:{port}/health"))
+        env.update(ACTION_SERVER_URL=f"http://127.0.0.1:{port}/webhook",
+                   TRACKER_DB=str(workdir / "tracker.db"))
+    except RuntimeError:
+        for process in started:
+            stop_service(process)
+        raise
+    return started
 
 
 def run_test_stories(model: str, workdir: Path) -> StoryResults:
     """Run `rasa test core` on tests/stories against a real action server started here."""
-    env, port = service_env(), free_port()
-    log = (workdir / "actions.log").open("w")
-    server = subprocess.Popen(
-        [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    env = service_env()
+    out_dir = workdir / "stories"
     try:
-        wait_for_health(f"http://127.0.0.1:{port}/health", server)
-        out_dir = workdir / "stories"
+        services = start_backends(workdir, env)
+    except RuntimeError as error:
+        return StoryResults(error=str(error))
+    try:
         result = subprocess.run(
             [str(BIN / "rasa"), "test", "core", "--model", model, "--stories", "tests/stories",
              "--endpoints", "endpoints.yml", "--out", str(out_dir), "--no-plot"],
-            cwd=ROOT, capture_output=True, text=True, timeout=1800,
-            env={**env, "ACTION_SERVER_URL": f"http://127.0.0.1:{port}/webhook",
-                 "TRACKER_DB": str(workdir / "tracker.db")},
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
         )
-    except (RuntimeError, subprocess.TimeoutExpired) as error:
+    except subprocess.TimeoutExpired as error:
         return StoryResults(error=str(error))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        for process in services:
+            stop_service(process)
     if result.returncode != 0 and not (out_dir / "story_report.json").exists():
         return StoryResults(error=(result.stdout + result.stderr)[-2000:])
     return read_story_results(out_dir)
@@ -358,11 +425,13 @@ def flat_metrics(
         "entity_micro_f1": entities.get("micro", {}).get("f1", 0.0),
         "faq_retrieval": faq_summary["all"]["retrieval"],
         "faq_resolved": faq_summary["all"]["resolved"],
+        "heldout_messages": heldout_topics.n,
     }
     if stories is not None and not stories.error:
         metrics.update(stories_passed=stories.passed, stories_total=stories.total)
     if dev is not None:
-        metrics.update(topics_dev_accuracy=dev.accuracy, topics_dev_macro_f1=dev.macro_f1)
+        metrics.update(topics_dev_accuracy=dev.accuracy, topics_dev_macro_f1=dev.macro_f1,
+                       topics_dev_messages=dev.n)
         for source, row in dev.per_source.items():
             metrics[f"topics_dev_accuracy_{source}"] = row["accuracy"]
     return metrics
@@ -465,7 +534,9 @@ def story_section(stories: StoryResults | None) -> list[str]:
     lines.append(f"**{stories.passed}/{stories.total}** stories passed.")
     if stories.action_accuracy is not None:
         lines[-1] += f" Action prediction accuracy {stories.action_accuracy:.1%}."
-    lines += [f"- failed: {name}" for name in stories.failed]
+    for name in stories.failed:
+        lines.append(f"- failed: {name}")
+        lines += [f"  - `{step}`" for step in stories.mistakes.get(name, [])]
     return lines
 
 
@@ -548,7 +619,6 @@ def measure_heldout(parse: Parse, out: Path) -> Heldout:
         entity_metrics([e.entities for e, _ in typed], [predicted_entities(p) for _, p in typed]),
     )
     plot_confusion(gold, predicted, out / "confusion_matrix.png")
-    plot_confidence(confidence_panels(examples, parses), out / "confidence.png")
     return heldout
 
 
@@ -579,7 +649,11 @@ def evaluate(model: str, out: Path, skip_stories: bool) -> Run:
     heldout = measure_heldout(parse, out)
     faq_summary, faq_report = measure_faq(parse, out)
     print("[4/5] topics on real customer messages", file=sys.stderr)
-    dev = topics_dev(parse, out)
+    dev, dev_predictions = topics_dev(parse, out)
+    panels = confidence_panels(heldout.examples, heldout.parses)
+    if dev_predictions:
+        panels.append(dev_panel(dev_predictions, parse))
+    plot_confidence(panels, out / "confidence.png")
     stories = None if skip_stories else timed_stories(model)
     metrics = flat_metrics(heldout.metrics, heldout.topics, heldout.entities, faq_summary,
                            stories, dev)
@@ -601,8 +675,10 @@ def heldout_sections(heldout: Heldout) -> list[str]:
         *summary_lines(heldout.topics), "", *topic_table(heldout.topics), "",
         "## Confidence", "",
         "Confidence of the classifier's best intent (before the fallback threshold) and of the "
-        "FAQ retriever's best entry, for right and wrong predictions. Wrong predictions above "
-        "the threshold are answered wrongly; right ones below it fall back needlessly.", "",
+        "FAQ retriever's best entry, for right and wrong predictions (held-out examples; the "
+        "third panel: real messages of topics_dev, right meaning the right topic). Wrong "
+        "predictions above the threshold get a wrong answer; right ones below it fall back "
+        "needlessly.", "",
         "![confidence histograms](confidence.png)", "", *entity_section(heldout.entities),
     ]
 
@@ -622,15 +698,32 @@ def confidence_panels(examples: Sequence[Example], parses: Sequence[dict[str, An
             ("FAQ retriever (FAQ phrasings)", faq_right, faq_wrong, faq_eval.ANSWER_CONFIDENCE)]
 
 
-def topics_dev(parse: Parse, out: Path, path: Path = TOPICS_DEV_FILE) -> TopicScores | None:
-    """Topic scores on the real customer messages, with the details in topics_dev.md."""
+def dev_panel(predictions: Sequence[Prediction], parse: Parse
+              ) -> tuple[str, list[float], list[float], float]:
+    """Confidence of the classifier's best intent on real messages, by whether its topic is
+    right: what a different fallback threshold would gain or lose."""
+    topic_map = load_topic_map()
+    right, wrong = [], []
+    for prediction in predictions:
+        parsed = parse(prediction.row.text)
+        name, confidence = top_classified(parsed)
+        if name == faq_eval.RETRIEVAL_INTENT:
+            name, _ = predicted_intent({**parsed, "intent": {"name": name}})
+        topic = topic_of(name, topic_map)
+        (right if topic == prediction.row.topic else wrong).append(confidence)
+    return "Intent classifier on topics_dev (topic)", right, wrong, fallback_threshold()
+
+
+def topics_dev(parse: Parse, out: Path, path: Path = TOPICS_DEV_FILE
+               ) -> tuple[TopicScores | None, list[Prediction]]:
+    """Topic scores and predictions on the real customer messages; details in topics_dev.md."""
     if not path.is_file():
         print(f"  {path} is missing, skipped", file=sys.stderr)
-        return None
+        return None, []
     scores, predictions = evaluate_file(path, parse)
     (out / "topics_dev.md").write_text(topics_eval.markdown(scores, predictions, path.name),
                                        encoding="utf-8")
-    return scores
+    return scores, predictions
 
 
 def timed_stories(model: str) -> StoryResults:

@@ -5,7 +5,8 @@ A message's predicted topic is the topic of its predicted intent in bot/topics.y
 `faq` retrieval intent, the topic of the FAQ entry the retriever picked); an `nlu_fallback`
 counts as out_of_scope. Columns are found by header name, extra columns are ignored; with a
 `source` column, accuracy is also given per source. Rows labelled with anything but the 14
-topics of ../shared/topics.md (e.g. `unclear`) are skipped and counted.
+topics of ../shared/topics.md (e.g. `unclear`) are skipped and counted. A labelled export of
+`python -m evaluation.export_traffic` is accepted as it is (conversation_id, suggested_topic).
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import argparse
 import asyncio
 import csv
 import logging
+import os
 import sys
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,21 +37,27 @@ FALLBACK_TOPIC = "out_of_scope"
 RETRIEVAL_INTENT = "faq"
 # Predicted intents missing from bot/topics.yml (never right, shown as such in the tables).
 UNMAPPED = "unmapped"
-REQUIRED_COLUMNS = ("id", "topic", "text")
+# Accepted header names, first found wins: a labelled export of evaluation.export_traffic
+# (conversation_id, suggested_topic) scores as it is.
+COLUMN_NAMES = {"id": ("id", "conversation_id"), "topic": ("topic", "suggested_topic"),
+                "text": ("text",)}
 
 Parse = Callable[[str], dict[str, Any]]
 T = TypeVar("T")
 
 
-def track(items: Sequence[T], label: str, every: int = 20) -> Iterator[T]:
-    """Yield the items, printing a counter with a percentage to stderr as they go."""
+def track(items: Sequence[T], label: str) -> Iterator[T]:
+    """Yield the items, printing a counter with a percentage to stderr as they go (in place
+    on a terminal, every quarter in a log)."""
     total = len(items)
+    live = sys.stderr.isatty()
+    step = max(1, total // 50) if live else max(1, -(-total // 4))
     for done, item in enumerate(items, start=1):
         yield item
-        if done % every == 0 or done == total:
-            end = "\n" if done == total else ""
-            print(f"\r  {label}: {done}/{total} ({done / total:.0%})", end=end, file=sys.stderr,
-                  flush=True)
+        if done % step == 0 or done == total:
+            start, end = ("\r", "\n" if done == total else "") if live else ("", "\n")
+            print(f"{start}  {label}: {done}/{total} ({done / total:.0%})", end=end,
+                  file=sys.stderr, flush=True)
 
 
 def load_topic_map(path: Path = TOPICS_FILE) -> dict[str, str]:
@@ -105,22 +114,27 @@ def read_rows(path: Path) -> tuple[list[Row], Counter[str]]:
     """The rows with a known topic, and how many rows were skipped per unknown label."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+        columns = {role: next((n for n in names if n in header), "")
+                   for role, names in COLUMN_NAMES.items()}
+        missing = [role for role, name in columns.items() if not name]
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-        return split_known(reader)
+        columns["source"] = "source"
+        return split_known([{role: r.get(name) or "" for role, name in columns.items()}
+                            for r in reader])
 
 
 def split_known(records: Iterable[dict[str, str]]) -> tuple[list[Row], Counter[str]]:
-    """Keep the records labelled with one of the topics; count the others by label."""
+    """Keep the records (id, topic, text, source) labelled with one of the topics; count the
+    others by label."""
     rows, skipped = [], Counter()
     for record in records:
-        topic = (record.get("topic") or "").strip()
+        topic = record["topic"].strip()
         if topic not in TOPICS:
             skipped[topic or "(empty)"] += 1
             continue
-        rows.append(Row(record["id"].strip(), topic, record.get("text") or "",
-                        (record.get("source") or "").strip()))
+        rows.append(Row(record["id"].strip(), topic, record["text"], record["source"].strip()))
     return rows, skipped
 
 
@@ -228,15 +242,28 @@ def markdown(scores: TopicScores, predictions: Sequence[Prediction], title: str)
     return "\n".join(lines) + "\n"
 
 
+def quiet_libraries() -> None:
+    """Silence TensorFlow's and jieba's start-up chatter and third-party deprecation warnings."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", module="matplotlib")
+    try:
+        import jieba
+    except ImportError:
+        return
+    jieba.setLogLevel(logging.WARNING)
+
+
 def load_parser(model: str) -> Parse:
     """Load the trained model in process, with Rasa's logging quiet; returns a parse function."""
+    quiet_libraries()
     from rasa.core.agent import Agent
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
-    print(f"loading {model}", file=sys.stderr)
+    print(f"  loading {model}", file=sys.stderr)
     agent = Agent.load(model)
     loop = asyncio.new_event_loop()
     return lambda text: loop.run_until_complete(agent.parse_message(text))

@@ -54,7 +54,10 @@ class EmotionEscalationPolicy(Policy):
     ) -> PolicyPrediction:
         """Confidence 1 for the escalation action when the customer needs a human now."""
         probabilities = self._default_predictions(domain)
-        if tracker.latest_action_name == ACTION_LISTEN_NAME and self._should_escalate(tracker):
+        if tracker.latest_action_name == ESCALATE_ACTION:
+            # The escalation said everything; wait for the customer (no fallback after it).
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+        elif tracker.latest_action_name == ACTION_LISTEN_NAME and self._should_escalate(tracker):
             probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
         return self._prediction(probabilities)
 
