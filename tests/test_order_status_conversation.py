@@ -76,3 +76,14 @@ def test_shop_api_down_gets_a_specific_apology_and_a_human(chat_with_failing_sho
     stop_process(shop)
     reply = chat.say(f"那{scenario('delivered')}这个订单呢")
     assert "订单系统" in reply and "转人工" in reply
+
+
+def test_refund_of_the_order_under_discussion(chat) -> None:
+    assert "已签收" in chat.say(f"查下订单{scenario('duplicate_charge_refunded')}")
+    reply = chat.say("这个订单的退款呢")
+    assert "重复扣款退回" in reply and "已退款" in reply
+
+
+def test_refund_status_asks_for_the_order_then_answers(chat) -> None:
+    assert "订单号" in chat.say("我的退款到哪了")
+    assert "退款处理中" in chat.say(scenario("refund_processing_alipay"))

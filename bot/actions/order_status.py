@@ -1,147 +1,30 @@
-"""Where is my order: get the order number (or find it by phone), check it, answer with
-state, carrier, latest tracking event and ETA."""
+"""Where is my order: answer with state, carrier, latest tracking event and ETA."""
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.basics import mask_phone
 from bot.actions.emotion import acknowledge_if_upset
-from bot.clients.shop_api import Order, ShopApiClient, ShopApiError, ShopApiUnavailable
+from bot.actions.order_lookup import (
+    STATE_NAMES,
+    OrderLookupValidation,
+    offer_human,
+    shop_client,
+)
+from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
 
-ORDER_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-# After this many wrong order numbers or phones the bot offers a human instead of asking again.
-MAX_ATTEMPTS = 3
-MAX_LISTED_ORDERS = 5
-STATE_NAMES = {
-    "pending_payment": "待付款",
-    "paid": "待发货",
-    "shipped": "运输中",
-    "out_for_delivery": "派送中",
-    "delivered": "已签收",
-    "cancelled": "已取消",
-    "refunding": "退款中",
-    "refunded": "已退款",
-}
 
-
-def shop_client() -> ShopApiClient:
-    """The shop API client, configured by the environment of the action server."""
-    return ShopApiClient.from_env()
-
-
-def failed_attempt(
-    dispatcher: CollectingDispatcher, tracker: Tracker, response: str, **kwargs: Any
-) -> dict[str, Any]:
-    """Count one failed attempt at the current step; the third one ends the lookup."""
-    attempts = int(tracker.get_slot("lookup_attempts") or 0) + 1
-    if attempts >= MAX_ATTEMPTS:
-        return {"order_id": None, "lookup_attempts": attempts, "journey_failure": "attempts"}
-    dispatcher.utter_message(response=response, **kwargs)
-    return {"order_id": None, "lookup_attempts": attempts}
-
-
-def backend_down() -> dict[str, Any]:
-    """End the lookup because the shop system cannot be reached."""
-    return {"order_id": None, "journey_failure": "backend_down"}
-
-
-class ValidateOrderStatusForm(FormValidationAction):
-    """Checks the order number's format, that it exists and that it is the customer's."""
+class ValidateOrderStatusForm(OrderLookupValidation):
+    """Order lookup of the order-status journey."""
 
     def name(self) -> str:
         """Name used in the domain."""
         return "validate_order_status_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[str]:
-        """Stop asking once the lookup failed for good (too many attempts, backend down)."""
-        return [] if tracker.get_slot("journey_failure") else domain_slots
-
-    def validate_order_id(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
-    ) -> dict[str, Any]:
-        """Accept a 12-digit number of an existing order that matches the customer's phone."""
-        text = str(value or "")
-        match = ORDER_ID.search(text)
-        if not match:
-            if PHONE.search(text):  # a phone instead: validate_phone lists the orders
-                return {"order_id": None}
-            return failed_attempt(dispatcher, tracker, "utter_order_id_invalid")
-        order_id = match.group()
-        try:
-            order = shop_client().order(order_id)
-        except ShopApiUnavailable:
-            return backend_down()
-        except ShopApiError:
-            return failed_attempt(dispatcher, tracker, "utter_order_not_found", order_id=order_id)
-        phone = tracker.get_slot("phone")
-        if phone and order.address.phone != mask_phone(phone):
-            return failed_attempt(dispatcher, tracker, "utter_order_not_yours",
-                                  phone=mask_phone(phone))
-        return {"order_id": order_id, "lookup_attempts": 0}
-
-    def validate_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
-    ) -> dict[str, Any]:
-        """Accept a mainland mobile number; the order list is shown by action_ask_order_id."""
-        match = PHONE.search(str(value or ""))
-        if not match:
-            return {"phone": None, **failed_attempt(dispatcher, tracker, "utter_phone_invalid")}
-        return {"phone": match.group()}
-
-
-class ActionAskOrderId(Action):
-    """Ask for the order number, or let the customer pick one of the orders of their phone."""
-
-    def name(self) -> str:
-        """Name used in the domain (the form calls action_ask_<slot>)."""
-        return "action_ask_order_id"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """List the customer's recent orders as buttons when their phone is known."""
-        phone = tracker.get_slot("phone")
-        if not phone:
-            dispatcher.utter_message(response="utter_ask_order_id")
-            return []
-        try:
-            orders = shop_client().orders_by_phone(phone, limit=MAX_LISTED_ORDERS)
-        except ShopApiUnavailable:
-            dispatcher.utter_message(response="utter_ask_order_id")
-            return []
-        if not orders:
-            dispatcher.utter_message(response="utter_no_orders_for_phone", phone=mask_phone(phone))
-            return [SlotSet("phone", None)]
-        buttons = [{"title": order_title(o), "payload": order_payload(o)} for o in orders]
-        dispatcher.utter_message(response="utter_pick_order", buttons=buttons)
-        return []
-
-
-def order_title(order: Order) -> str:
-    """A button title a customer recognises: date, first item and state."""
-    first = order.items[0].name if order.items else "订单"
-    more = f"等{len(order.items)}件" if len(order.items) > 1 else ""
-    state = STATE_NAMES.get(order.state, order.state)
-    return f"{order.created_at:%m月%d日} {first}{more}（{state}）"
-
-
-def order_payload(order: Order) -> str:
-    """Payload that gives the order number as if the customer had typed it."""
-    return f'/inform{{"order_id":"{order.order_id}"}}'
 
 
 class ActionOrderStatus(Action):
@@ -172,12 +55,6 @@ class ActionOrderStatus(Action):
             return [*reset, SlotSet("order_id", None)]
         dispatcher.utter_message(text=describe(order, date.today()))
         return reset
-
-
-def offer_human(dispatcher: CollectingDispatcher, failure: str) -> None:
-    """Apologise for the specific failure and offer a human agent."""
-    response = "utter_shop_api_down" if failure == "backend_down" else "utter_lookup_gave_up"
-    dispatcher.utter_message(response=response, **load_policy())
 
 
 def describe(order: Order, today: date) -> str:

@@ -8,11 +8,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.order_status import (
-    ActionAskOrderId,
-    ActionOrderStatus,
-    ValidateOrderStatusForm,
-)
+from bot.actions.order_lookup import ActionAskOrderId
+from bot.actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario
 
