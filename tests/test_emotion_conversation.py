@@ -30,3 +30,8 @@ def test_every_parse_carries_the_emotion_contract(chat) -> None:
         emotion = chat.parse(text)["emotion"]
         assert emotion["label"] in {"calm", "upset", "angry"}
         assert 0.0 <= emotion["score"] <= 1.0
+
+
+def test_a_complaint_is_apologised_for_and_marked_for_a_human(chat) -> None:
+    reply = chat.say("你们这什么破服务 我要投诉")
+    assert ESCALATION in reply and ("抱歉" in reply or "对不起" in reply)

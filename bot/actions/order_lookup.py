@@ -115,6 +115,8 @@ class ActionAskOrderId(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """List the customer's recent orders as buttons when their phone is known."""
+        if tracker.latest_action_name == "utter_ask_phone_for_orders":
+            return []  # the bot has just asked for the phone: do not ask twice
         phone = tracker.get_slot("phone")
         if not phone:
             dispatcher.utter_message(response="utter_ask_order_id")

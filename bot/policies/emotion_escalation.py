@@ -14,7 +14,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.emotion_tracking import assess, customer_turns, load_thresholds
 
-ESCALATE_ACTION = "action_escalate_emotion"
+ESCALATE_ACTION = "action_escalate"
 
 
 @DefaultV1Recipe.register(
