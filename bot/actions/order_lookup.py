@@ -115,7 +115,7 @@ class ActionAskOrderId(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """List the customer's recent orders as buttons when their phone is known."""
-        if tracker.latest_action_name == "utter_ask_phone_for_orders":
+        if "utter_ask_phone_for_orders" in actions_this_turn(tracker):
             return []  # the bot has just asked for the phone: do not ask twice
         phone = tracker.get_slot("phone")
         if not phone:
@@ -132,6 +132,17 @@ class ActionAskOrderId(Action):
         buttons = [{"title": order_title(o), "payload": order_payload(o)} for o in orders]
         dispatcher.utter_message(response="utter_pick_order", buttons=buttons)
         return []
+
+
+def actions_this_turn(tracker: Tracker) -> list[str]:
+    """Names of the actions run since the customer's last message (the form's included)."""
+    names = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "action":
+            if event.get("name") == "action_listen":
+                break
+            names.append(event.get("name"))
+    return names
 
 
 def order_title(order: Order) -> str:
