@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Chat with the bot in the terminal: starts the action server in the background, then `rasa shell`.
+# Chat with the bot in the terminal: starts the action server (and the demo shop API unless
+# SHOP_API_URL points elsewhere) in the background, then `rasa shell`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
 ACTIONS_ARGS=$2
 mkdir -p var/log "$(dirname "$TRACKER_DB")"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 # shellcheck disable=SC2086
 .venv/bin/rasa run actions $ACTIONS_ARGS --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
-actions_pid=$!
-trap 'kill $actions_pid 2>/dev/null || true' EXIT
+pids+=($!)
+if [ "$SHOP_API_URL" = "http://127.0.0.1:$SHOP_API_PORT" ]; then
+  .venv/bin/python -m shop_api --port "$SHOP_API_PORT" --db "$SHOP_DB" >var/log/shop_api.log 2>&1 &
+  pids+=($!)
+fi
 .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml
