@@ -25,3 +25,13 @@ def test_faq_answer_fills_in_the_policy_values(chat) -> None:
 def test_suggestion_button_answers_that_question(chat) -> None:
     replies = chat.send('/faq{"faq_key":"invoice_types"}')
     assert "专票" in replies[0]["text"] or "专用发票" in replies[0]["text"]
+
+
+def test_unsure_question_offers_choices_then_rephrase_then_a_human(chat) -> None:
+    [offer] = chat.send("发票")
+    titles = [b["title"] for b in offer["buttons"]]
+    assert "您是想问" in offer["text"] and 2 <= len(titles) - 1 <= 3 and titles[-1] == "都不是"
+    rephrase = chat.say("都不是")
+    assert "换个说法" in rephrase or "具体一点" in rephrase
+    chat.send("发票")
+    assert "转人工" in chat.say("都不是")

@@ -15,6 +15,10 @@ from bot.faq import RETRIEVAL_INTENT, FaqEntry, choice_payload, load_faq, render
 ANSWER_CONFIDENCE = 0.35
 # A suggestion must reach this confidence to be worth a button.
 SUGGESTION_CONFIDENCE = 0.05
+# One- or two-word questions ("运费", "账号") fit several entries; the retriever's confidence
+# on them is poorly calibrated, so they need more of it to be answered without asking.
+SHORT_MESSAGE_CHARS = 3
+SHORT_ANSWER_CONFIDENCE = 0.8
 MAX_SUGGESTIONS = 3
 SUGGESTIONS_SLOT = "suggested_faq"
 NONE_OF_THEM = {"title": "都不是", "payload": "/deny"}
@@ -68,6 +72,8 @@ def decide(
     if entry is not None:
         return "answer", [entry]
     ranking = selector_ranking(message)
+    if len(message.get("text") or "") <= SHORT_MESSAGE_CHARS:
+        answer_confidence = max(answer_confidence, SHORT_ANSWER_CONFIDENCE)
     if ranking and ranking[0][1] >= answer_confidence:
         return "answer", [ranking[0][0]]
     candidates = suggestions(message)

@@ -69,3 +69,10 @@ def test_answer_buttons_are_clickable_choices() -> None:
     with_buttons = next(e for e in load_faq().values() if e.buttons)
     messages, _ = run(parse([(with_buttons.key, 0.9)]))
     assert messages[0]["buttons"][0]["payload"].startswith('/faq{"faq_key":')
+
+
+def test_a_one_word_question_gets_suggestions_unless_the_match_is_clear() -> None:
+    ranking = [("faq/shipping_fee", 0.5), ("faq/refund_shipping_fee", 0.3)]
+    action, entries = decide(parse(ranking, text="运费"))
+    assert action == "suggest" and entries[0].key == "faq/shipping_fee"
+    assert decide(parse(ranking, text="运费怎么算的"))[0] == "answer"
