@@ -24,7 +24,7 @@ TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nl
 FINGERPRINT = $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL = bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install train model-path run shell test lint validate shop-api faq eval-faq eval-emotion lock clean
+.PHONY: help install train model-path run shell test lint validate shop-api faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,17 @@ faq: install ## After editing bot/data/faq/: map new entries to topics, validate
 	@$(PY) -m bot.faq
 	@$(WITH_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/test_faq_content.py tests/test_data_quality.py
 	@$(MAKE) -s train
+
+eval: train ## Evaluation report: intents, topics, entities, FAQ, test stories (reports/README.md)
+	@$(WITH_ENV) $(PY) -m evaluation.report $(MODEL) --out reports
+
+eval-topics: install ## Topic accuracy of a topic-labelled TSV: make eval-topics FILE=path.tsv
+	@test -n "$(FILE)" || { echo "usage: make eval-topics FILE=file.tsv (columns id, topic, text)" >&2; exit 2; }
+	@$(MAKE) -s train
+	@$(PY) -m evaluation.topics $(MODEL) "$(FILE)" --out reports/topics.md
+
+export-traffic: install ## Messages the bot missed or handed off -> reports/to_label.tsv (SINCE=YYYY-MM-DD)
+	@$(WITH_ENV) bash -c '$(PY) -m evaluation.export_traffic --db "$$TRACKER_DB" --out reports/to_label.tsv $(if $(SINCE),--since $(SINCE))'
 
 eval-emotion: install ## Emotion detector figures on ../shared/data (writes reports/emotion.md)
 	@$(PY) -m evaluation.emotion --out reports/emotion.md

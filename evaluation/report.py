@@ -1,6 +1,6 @@
 """Evaluation report of a trained model: intents, topics, entities, FAQ retrieval, test stories.
 
-Usage: python -m evaluation.report MODEL [--out reports/] [--skip-stories]
+Usage: python -m evaluation.report MODEL [--out reports/] [--skip-stories] [--topics-dev FILE]
 Writes README.md (Markdown) and PNG plots to the output folder, the FAQ and topics_dev details
 next to them, and the key numbers to summary.json, which the next run compares against.
 Everything is measured on messages the model was never trained on: tests/nlu/heldout_intents.yml,
@@ -567,7 +567,7 @@ def heldout_topics(examples: Sequence[Example], parse: Parse) -> TopicScores:
     rows = [Row(str(i), topic_map.get(e.label, "unmapped"), e.text,
                 "faq phrasings" if e.faq_key else "intent examples")
             for i, e in enumerate(examples)]
-    return score(predict(rows, parse, topic_map, label="topics"))
+    return score(predict(rows, parse, topic_map, label=""))  # parses are cached: no progress
 
 
 def cached(parse: Parse) -> Parse:
@@ -642,14 +642,14 @@ class Run:
     metrics: dict[str, float]
 
 
-def evaluate(model: str, out: Path, skip_stories: bool) -> Run:
+def evaluate(model: str, out: Path, skip_stories: bool, dev_file: Path = TOPICS_DEV_FILE) -> Run:
     """Measure everything, write the plots and detail files, return the report sections."""
     print("[1/5] loading the model", file=sys.stderr)
     parse = cached(load_parser(model))
     heldout = measure_heldout(parse, out)
     faq_summary, faq_report = measure_faq(parse, out)
     print("[4/5] topics on real customer messages", file=sys.stderr)
-    dev, dev_predictions = topics_dev(parse, out)
+    dev, dev_predictions = topics_dev(parse, out, dev_file)
     panels = confidence_panels(heldout.examples, heldout.parses)
     if dev_predictions:
         panels.append(dev_panel(dev_predictions, parse))
@@ -660,7 +660,7 @@ def evaluate(model: str, out: Path, skip_stories: bool) -> Run:
     sections = [*heldout_sections(heldout), "", "## FAQ retrieval (`tests/faq/heldout.yml`)", "",
                 faq_report.split("\nMisses")[0],
                 "Every phrasing not answered right: [faq.md](faq.md).", "",
-                *story_section(stories), "", *topics_dev_section(dev, TOPICS_DEV_FILE)]
+                *story_section(stories), "", *topics_dev_section(dev, dev_file)]
     return Run(model, out, sections, metrics)
 
 
@@ -763,11 +763,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--skip-stories", action="store_true",
                         help="do not run the test stories (faster)")
+    parser.add_argument("--topics-dev", type=Path, default=TOPICS_DEV_FILE,
+                        help="topic-labelled real messages (default: %(default)s)")
     args = parser.parse_args()
     if not Path(args.model).is_file():
         parser.error(f"{args.model} does not exist (run `make train`)")
     args.out.mkdir(parents=True, exist_ok=True)
-    run = evaluate(args.model, args.out, args.skip_stories)
+    run = evaluate(args.model, args.out, args.skip_stories, args.topics_dev)
     readme, changes = write_report(run)
     print("\n".join(f"{metric_label(k)}: {_number(v)}" for k, v in run.metrics.items()))
     if changes:

@@ -48,7 +48,10 @@ T = TypeVar("T")
 
 def track(items: Sequence[T], label: str) -> Iterator[T]:
     """Yield the items, printing a counter with a percentage to stderr as they go (in place
-    on a terminal, every quarter in a log)."""
+    on a terminal, every quarter in a log); silent without a label."""
+    if not label:
+        yield from items
+        return
     total = len(items)
     live = sys.stderr.isatty()
     step = max(1, total // 50) if live else max(1, -(-total // 4))
@@ -243,10 +246,12 @@ def markdown(scores: TopicScores, predictions: Sequence[Prediction], title: str)
 
 
 def quiet_libraries() -> None:
-    """Silence TensorFlow's and jieba's start-up chatter and third-party deprecation warnings."""
+    """Silence TensorFlow's and jieba's start-up chatter and third-party deprecation warnings
+    (after Rasa has set up its own warning filters)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", module="matplotlib")
+    warnings.filterwarnings("ignore", message=".*deprecated.*")
     try:
         import jieba
     except ImportError:
@@ -256,13 +261,14 @@ def quiet_libraries() -> None:
 
 def load_parser(model: str) -> Parse:
     """Load the trained model in process, with Rasa's logging quiet; returns a parse function."""
-    quiet_libraries()
+    quiet_libraries()  # before TensorFlow is imported, and again after Rasa reset the filters
     from rasa.core.agent import Agent
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
+    quiet_libraries()
     print(f"  loading {model}", file=sys.stderr)
     agent = Agent.load(model)
     loop = asyncio.new_event_loop()
