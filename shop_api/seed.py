@@ -194,9 +194,10 @@ class _Builder:
         self.orders: dict[str, dict[str, Any]] = {}
 
     def ago(self, days: int, clock: str) -> datetime:
-        """A time `days` before today at `clock` (HH:MM), China time."""
+        """A time `days` before today at `clock` (HH:MM), China time, never in the future
+        (seeded shortly after midnight, today's 20:56 has not happened yet)."""
         day = self.today - timedelta(days=days)
-        return datetime.combine(day, time.fromisoformat(clock), rules.CHINA_TZ)
+        return min(datetime.combine(day, time.fromisoformat(clock), rules.CHINA_TZ), self.now)
 
     def minutes_ago(self, minutes: int) -> datetime:
         """A time `minutes` before now."""

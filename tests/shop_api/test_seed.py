@@ -1,7 +1,7 @@
 """The demo data without a server: determinism, dates kept current, reset, documentation."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from shop_api import rules, seed
@@ -65,3 +65,13 @@ def test_contract_check_catches_differences() -> None:
            "extra": True}
     del bad["method"]
     assert len(spec.validate(refund, bad)) == 5
+
+
+def test_nothing_happened_in_the_future_even_just_after_midnight() -> None:
+    now = china_now().replace(hour=0, minute=10, second=0, microsecond=0)
+    rows = seed.build(now)
+    times = [
+        value for table in rows.values() for row in table for key, value in row.items()
+        if key in {"time", "created_at", "paid_at", "shipped_at", "delivered_at"} and value
+    ]
+    assert times and all(datetime.fromisoformat(str(t)) <= now for t in times)
