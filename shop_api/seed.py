@@ -194,10 +194,9 @@ class _Builder:
         self.orders: dict[str, dict[str, Any]] = {}
 
     def ago(self, days: int, clock: str) -> datetime:
-        """A time `days` before today at `clock` (HH:MM), China time, never in the future
-        (seeded shortly after midnight, today's 20:56 has not happened yet)."""
+        """A time `days` before today at `clock` (HH:MM), China time."""
         day = self.today - timedelta(days=days)
-        return min(datetime.combine(day, time.fromisoformat(clock), rules.CHINA_TZ), self.now)
+        return datetime.combine(day, time.fromisoformat(clock), rules.CHINA_TZ)
 
     def minutes_ago(self, minutes: int) -> datetime:
         """A time `minutes` before now."""
@@ -541,18 +540,28 @@ def seed(store: Store, now: datetime | None = None) -> None:
             store.insert(table, rows)
         store.set_meta("seed_version", SEED_VERSION)
         store.set_meta("anchor_date", now.date().isoformat())
+        store.set_meta("anchor_time", now.isoformat())
 
 
-def roll_forward(store: Store, today: date) -> int:
-    """Move demo data seeded on an earlier day to today; returns the days moved."""
-    anchor = store.get_meta("anchor_date")
-    if anchor is None:
+def roll_forward(store: Store, now: datetime) -> int:
+    """Move demo data seeded earlier forward by whole days; returns the days moved.
+
+    Only full 24-hour periods since the seeding count, so nothing is ever dated after `now`
+    (data seeded at 23:50 is not moved at 00:10, when tonight's events have not happened).
+    """
+    anchor_date = store.get_meta("anchor_date")
+    if anchor_date is None:
         return 0
-    days = (today - date.fromisoformat(anchor)).days
+    stored = store.get_meta("anchor_time")
+    anchor = (datetime.fromisoformat(stored) if stored else
+              datetime.combine(date.fromisoformat(anchor_date), time(23, 59, 59), rules.CHINA_TZ))
+    days = int((now - anchor).total_seconds() // 86400)
     if days > 0:
+        moved = anchor + timedelta(days=days)
         with store.transaction():
             store.shift_times(days)
-            store.set_meta("anchor_date", today.isoformat())
+            store.set_meta("anchor_date", moved.date().isoformat())
+            store.set_meta("anchor_time", moved.isoformat())
     return max(days, 0)
 
 
@@ -567,7 +576,7 @@ def prepare(db_path: Path, reset: bool = False) -> str:
         if not store.states() and store.get_meta("anchor_date") is None:
             seed(store, china_now())
             return f"seeded demo data into {db_path}"
-        days = roll_forward(store, store.now().date())
+        days = roll_forward(store, store.now())
         return f"moved demo dates forward by {days} days in {db_path}" if days else (
             f"using {db_path}")
     finally:

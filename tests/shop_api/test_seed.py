@@ -67,11 +67,14 @@ def test_contract_check_catches_differences() -> None:
     assert len(spec.validate(refund, bad)) == 5
 
 
-def test_nothing_happened_in_the_future_even_just_after_midnight() -> None:
-    now = china_now().replace(hour=0, minute=10, second=0, microsecond=0)
-    rows = seed.build(now)
-    times = [
-        value for table in rows.values() for row in table for key, value in row.items()
-        if key in {"time", "created_at", "paid_at", "shipped_at", "delivered_at"} and value
-    ]
-    assert times and all(datetime.fromisoformat(str(t)) <= now for t in times)
+def test_crossing_midnight_soon_after_seeding_moves_nothing_into_the_future(
+    tmp_path: Path,
+) -> None:
+    store = Store(str(tmp_path / "shop.db"))
+    just_after_midnight = china_now().replace(hour=0, minute=10, second=0, microsecond=0)
+    seed.seed(store, just_after_midnight - timedelta(minutes=20))
+    assert seed.roll_forward(store, just_after_midnight) == 0
+    latest = max(store.order(seed.scenario("shipped"))["tracking_events"],
+                 key=lambda event: event["time"])
+    assert datetime.fromisoformat(latest["time"]) <= just_after_midnight
+    assert seed.roll_forward(store, just_after_midnight + timedelta(days=1)) == 1
