@@ -4,7 +4,7 @@ Shared by every journey about one order."""
 from __future__ import annotations
 
 import re
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -12,6 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.basics import mask_phone
+from bot.actions.emotion import acknowledge_if_upset
 from bot.clients.shop_api import Order, ShopApiClient, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
 
@@ -156,6 +157,38 @@ def order_title(order: Order) -> str:
 def order_payload(order: Order) -> str:
     """Payload that gives the order number as if the customer had typed it."""
     return f'/inform{{"order_id":"{order.order_id}"}}'
+
+
+class OrderJourneyAction(Action, ABC):
+    """The answer step of a journey about one order, after its form found the order.
+
+    Handles what every such journey must: an upset customer, a lookup that gave up, the shop
+    API being down or the order gone. Subclasses only say how to answer.
+    """
+
+    @abstractmethod
+    def answer(self, dispatcher: CollectingDispatcher, order_id: str) -> None:
+        """Send the answer about the order (may raise ShopApiUnavailable / ShopApiError)."""
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Answer about the order, or say honestly why that is not possible."""
+        acknowledge_if_upset(dispatcher, tracker)
+        reset = [SlotSet("journey_failure", None), SlotSet("lookup_attempts", 0)]
+        failure = tracker.get_slot("journey_failure")
+        order_id = tracker.get_slot("order_id")
+        if failure or not order_id:
+            offer_human(dispatcher, failure or "attempts")
+            return reset
+        try:
+            self.answer(dispatcher, order_id)
+        except ShopApiUnavailable:
+            offer_human(dispatcher, "backend_down")
+        except ShopApiError:
+            dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
+            return [*reset, SlotSet("order_id", None)]
+        return reset
 
 
 def offer_human(dispatcher: CollectingDispatcher, failure: str) -> None:

@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.order_lookup import (
     STATE_NAMES,
+    OrderJourneyAction,
     OrderLookupValidation,
-    offer_human,
     shop_client,
 )
-from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
+from bot.clients.shop_api import Order
 from bot.faq import load_policy
 
 
@@ -27,34 +23,17 @@ class ValidateOrderStatusForm(OrderLookupValidation):
         return "validate_order_status_form"
 
 
-class ActionOrderStatus(Action):
+class ActionOrderStatus(OrderJourneyAction):
     """Answer with the order's state, carrier, latest tracking event and ETA."""
 
     def name(self) -> str:
         """Name used in the domain."""
         return "action_order_status"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Look the order up and describe it, or say honestly why that is not possible."""
-        acknowledge_if_upset(dispatcher, tracker)
-        reset = [SlotSet("journey_failure", None), SlotSet("lookup_attempts", 0)]
-        failure = tracker.get_slot("journey_failure")
-        order_id = tracker.get_slot("order_id")
-        if failure or not order_id:
-            offer_human(dispatcher, failure or "attempts")
-            return reset
-        try:
-            order = shop_client().order(order_id)
-        except ShopApiUnavailable:
-            offer_human(dispatcher, "backend_down")
-            return reset
-        except ShopApiError:
-            dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
-            return [*reset, SlotSet("order_id", None)]
+    def answer(self, dispatcher: CollectingDispatcher, order_id: str) -> None:
+        """Describe the order in the words of its state."""
+        order = shop_client().order(order_id)
         dispatcher.utter_message(text=describe(order, date.today()))
-        return reset
 
 
 def describe(order: Order, today: date) -> str:

@@ -3,15 +3,11 @@ date the money should arrive."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
-from bot.actions.order_lookup import OrderLookupValidation, offer_human, shop_client
-from bot.clients.shop_api import Refund, ShopApiError, ShopApiUnavailable
+from bot.actions.order_lookup import OrderJourneyAction, OrderLookupValidation, shop_client
+from bot.clients.shop_api import Refund
 
 METHOD_NAMES = {
     "alipay": "支付宝",
@@ -40,41 +36,24 @@ class ValidateRefundStatusForm(OrderLookupValidation):
         return "validate_refund_status_form"
 
 
-class ActionRefundStatus(Action):
+class ActionRefundStatus(OrderJourneyAction):
     """Describe the order's refunds, or say there is none and what to do."""
 
     def name(self) -> str:
         """Name used in the domain."""
         return "action_refund_status"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Look the refunds up and describe them, or say honestly why that is not possible."""
-        acknowledge_if_upset(dispatcher, tracker)
-        reset = [SlotSet("journey_failure", None), SlotSet("lookup_attempts", 0)]
-        failure = tracker.get_slot("journey_failure")
-        order_id = tracker.get_slot("order_id")
-        if failure or not order_id:
-            offer_human(dispatcher, failure or "attempts")
-            return reset
-        try:
-            refunds = shop_client().refunds(order_id)
-        except ShopApiUnavailable:
-            offer_human(dispatcher, "backend_down")
-            return reset
-        except ShopApiError:
-            dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
-            return [*reset, SlotSet("order_id", None)]
+    def answer(self, dispatcher: CollectingDispatcher, order_id: str) -> None:
+        """Every refund of the order, and where to look once one has arrived."""
+        refunds = shop_client().refunds(order_id)
         if not refunds:
             dispatcher.utter_message(response="utter_no_refund", order_id=order_id)
-            return reset
+            return
         lines = [f"订单 {order_id} 的退款情况："]
         lines += [describe_refund(r, date.today()) for r in refunds]
         dispatcher.utter_message(text="\n".join(lines))
         if any(r.status == "succeeded" for r in refunds):
             dispatcher.utter_message(response="utter_refund_arrived_where")
-        return reset
 
 
 def describe_refund(refund: Refund, today: date) -> str:
