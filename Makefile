@@ -19,10 +19,11 @@ RASA_ACTIONS := --actions bot.actions
 
 # The model is named after a fingerprint of everything that shapes it, including the jieba
 # dictionary and the custom NLU components, which Rasa's own training cache does not watch.
-TRAIN_INPUTS = config.yml domain.yml $(shell find bot/data bot/dictionary bot/nlu bot/emotion -type f \
+# Computed once per make run, so training and serving always name the same file.
+TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/nlu bot/emotion -type f \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' | LC_ALL=C sort)
-FINGERPRINT = $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
-MODEL = bot/models/shop-$(FINGERPRINT).tar.gz
+FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
+MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
 .PHONY: help install train model-path run shell test lint validate shop-api faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
 

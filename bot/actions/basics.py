@@ -65,8 +65,10 @@ class ActionFallback(Action):
             )
         elif earlier_misses(tracker.events) >= 1:
             dispatcher.utter_message(response="utter_fallback_offer_human", **load_policy())
-        elif message.get("intent", {}).get("name") == FALLBACK_INTENT and suggestions(message):
-            return suggest(dispatcher, suggestions(message))
+        elif message.get("intent", {}).get("name") == FALLBACK_INTENT and (
+            candidates := suggestions(message)
+        ):
+            return suggest(dispatcher, candidates)
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")
         return []
