@@ -25,7 +25,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install train model-path run shell test lint validate shop-api faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,7 +51,10 @@ run: train ## Start the Rasa server (REST, HTTP API), the action server and the 
 shell: train ## Chat with the bot in the terminal
 	@$(WITH_ENV) scripts/shell.sh "$(MODEL)" "$(RASA_ACTIONS)"
 
-test: install ## Run the linter and the whole test suite (trains a model if needed)
+browser: ## Install Debian's chromium and chromium-driver for the browser tests (no-op when present)
+	@scripts/ensure-chromium.sh
+
+test: install browser ## Run the linter and the whole test suite (trains a model if needed)
 	@$(VENV)/bin/ruff check $(PY_DIRS)
 	@$(WITH_ENV) $(PY) -m pytest
 
