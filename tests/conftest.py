@@ -76,7 +76,14 @@ def stop_process(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    """Train once per session through the Makefile, or reuse the model whose fingerprint matches."""
+    """Train once per session through the Makefile, or reuse the model whose fingerprint matches.
+
+    TEST_MODEL=path uses that model as it is (for working on code that does not shape the
+    model, e.g. actions or services, while the training data is being changed elsewhere)."""
+    if os.environ.get("TEST_MODEL"):
+        path = Path(os.environ["TEST_MODEL"]).resolve()
+        assert path.is_file(), f"TEST_MODEL {path} does not exist"
+        return path
     subprocess.run(["make", "-s", "train"], cwd=ROOT, check=True)
     out = subprocess.run(
         ["make", "-s", "model-path"], cwd=ROOT, check=True, capture_output=True, text=True
