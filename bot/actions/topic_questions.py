@@ -1,0 +1,81 @@
+"""Questions about products and promotions: answered from the FAQ entries of that area when
+one fits, otherwise with what the bot can say in general and the way to a person who knows
+(pre-sales questions about one product need the product page or a pre-sales agent)."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.faq import (
+    ANSWER_CONFIDENCE,
+    MAX_SUGGESTIONS,
+    SUGGESTION_CONFIDENCE,
+    SUGGESTIONS_SLOT,
+    chosen_entry,
+    selector_ranking,
+    suggest,
+)
+from bot.faq import FaqEntry, render
+
+# The retriever spreads its confidence over all entries; restricted to one area the best
+# entry needs a bit more of it to be answered without asking.
+AREA_ANSWER_CONFIDENCE = ANSWER_CONFIDENCE + 0.1
+
+
+def area_ranking(message: dict[str, Any], area: str) -> list[tuple[FaqEntry, float]]:
+    """The FAQ retriever's candidates of one area, best first."""
+    return [(entry, score) for entry, score in selector_ranking(message) if entry.area == area]
+
+
+def answer_in_area(
+    dispatcher: CollectingDispatcher, message: dict[str, Any], area: str, general: str
+) -> list[dict[str, Any]]:
+    """Answer the area's best entry, suggest the likely ones, or give the general answer."""
+    entry = chosen_entry(message)
+    ranking = area_ranking(message, area)
+    if entry is None and ranking and ranking[0][1] >= AREA_ANSWER_CONFIDENCE:
+        entry = ranking[0][0]
+    if entry is not None:
+        dispatcher.utter_message(**render(entry))
+        return [SlotSet(SUGGESTIONS_SLOT, None)]
+    likely = [e for e, score in ranking[:MAX_SUGGESTIONS] if score >= SUGGESTION_CONFIDENCE]
+    dispatcher.utter_message(response=general)
+    if likely:
+        return suggest(dispatcher, likely)
+    return [SlotSet(SUGGESTIONS_SLOT, None)]
+
+
+class ActionAnswerProductQuestion(Action):
+    """Stock, specs, price, compatibility of a product."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_answer_product_question"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """FAQ answer when one fits, else the product page and the pre-sales agents."""
+        acknowledge_if_upset(dispatcher, tracker)
+        return answer_in_area(dispatcher, tracker.latest_message, "product", "utter_product_general")
+
+
+class ActionAnswerPromotionQuestion(Action):
+    """Coupons, price protection, events, points, membership."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_answer_promotion_question"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """FAQ answer when one fits, else where promotions are and the likely questions."""
+        acknowledge_if_upset(dispatcher, tracker)
+        return answer_in_area(
+            dispatcher, tracker.latest_message, "promotion", "utter_promotion_general"
+        )
