@@ -1,0 +1,63 @@
+"""The real customer data in ../shared/data/ is for measuring only: no sentence of it may end up
+in the training data, the FAQ, the emotion examples or the held-out sets, or the scores on it
+would prove nothing. Skipped where the evaluation data is not checked out next to the repo."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+# Shorter texts ("你好", "我要取消订单", "什么时候发货") are stock phrases anyone writes,
+# not copied sentences.
+MIN_CHARS = 8
+ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def normalise(text: str) -> str:
+    """Compare on letters and digits only, lower-cased, without entity markup."""
+    return re.sub(r"[\W_]+", "", ANNOTATION.sub(r"\1", text)).lower()
+
+
+def evaluation_texts() -> set[str]:
+    """Every message of the evaluation files, normalised."""
+    texts: list[str] = []
+    for name in ("topics_dev.tsv", "emotion_dev.tsv", "weibo_emotion_dev.tsv"):
+        with (SHARED_DATA / name).open(encoding="utf-8") as handle:
+            texts += [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
+    with (SHARED_DATA / "jd_sessions_dev.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            texts += [turn["text"] for turn in json.loads(line)["turns"]]
+    return {n for n in map(normalise, texts) if len(n) >= MIN_CHARS}
+
+
+def our_texts() -> list[tuple[str, str]]:
+    """(file, text) of every example we wrote: NLU, FAQ, emotion examples, held-out sets."""
+    found: list[tuple[str, str]] = []
+    for path in sorted((ROOT / "bot" / "data").rglob("*.yml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("    - "):
+                found.append((str(path.relative_to(ROOT)), line[6:]))
+    with (ROOT / "bot" / "emotion" / "examples.tsv").open(encoding="utf-8") as handle:
+        found += [("bot/emotion/examples.tsv", row["text"])
+                  for row in csv.DictReader(handle, delimiter="\t")]
+    tests = ROOT / "tests"
+    heldout = (tests / "nlu" / "heldout_intents.yml", tests / "faq" / "heldout.yml")
+    for path in heldout:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for lines in (data.get("heldout") or data).values():
+            found += [(str(path.relative_to(ROOT)), str(text)) for text in lines]
+    return found
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="evaluation data not checked out")
+def test_no_evaluation_sentence_is_in_our_data() -> None:
+    evaluation = evaluation_texts()
+    copied = [(file, text) for file, text in our_texts()
+              if len(normalise(text)) >= MIN_CHARS and normalise(text) in evaluation]
+    assert not copied, f"sentences of ../shared/data in our data: {copied}"
