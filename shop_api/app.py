@@ -207,6 +207,26 @@ async def open_case(request: Request, order_id: str) -> HTTPResponse:
     return _once(request, lambda store: (201, store.open_case(order_id, kind, reason, description)))
 
 
+async def get_invoice(request: Request, order_id: str) -> HTTPResponse:
+    """The e-invoice of an order."""
+    return _json(_store(request).invoice(check.order_id(order_id)))
+
+
+async def request_invoice(request: Request, order_id: str) -> HTTPResponse:
+    """Request the e-invoice of an order."""
+    order_id = check.order_id(order_id)
+    body = check.json_body(request.body)
+    title, email = check.invoice_title(body), check.email(body.get("email"))
+    return _once(request, lambda store: (201, store.request_invoice(order_id, title, email)))
+
+
+async def change_invoice_title(request: Request, order_id: str) -> HTTPResponse:
+    """Change the title or tax number of an order's invoice (re-issued when already issued)."""
+    order_id = check.order_id(order_id)
+    title = check.invoice_title(check.json_body(request.body))
+    return _once(request, lambda store: (200, store.change_invoice_title(order_id, title)))
+
+
 ROUTES = [
     ("/health", "GET", health),
     ("/orders", "GET", list_orders),
@@ -220,5 +240,8 @@ ROUTES = [
     ("/orders/<order_id>/cancel", "POST", cancel_order),
     ("/orders/<order_id>/address", "POST", change_address),
     ("/orders/<order_id>/delivery-slot", "POST", change_delivery_slot),
+    ("/orders/<order_id>/invoice", "GET", get_invoice),
+    ("/orders/<order_id>/invoice", "POST", request_invoice),
+    ("/orders/<order_id>/invoice/title", "POST", change_invoice_title),
     ("/accounts", "GET", get_account),
 ]

@@ -10,6 +10,10 @@ RETURN_WINDOW_DAYS = 7  # 七天无理由退货
 WARRANTY_DAYS = 365
 REFUND_REVIEW_DAYS = 2  # a pending refund is reviewed within two days
 SLOT_HORIZON_DAYS = 14
+INVOICE_WINDOW_DAYS = 180  # an invoice can be requested up to 180 days after delivery
+INVOICE_REISSUE_LIMIT = 1  # an issued invoice may be re-issued (new title or tax number) once
+# An invoice is for goods the customer keeps paying for: not before payment, not once refunded.
+INVOICE_STATES = {"paid", "shipped", "out_for_delivery", "delivered"}
 DELIVERY_WINDOWS = ("09:00-12:00", "12:00-18:00", "18:00-21:00")
 PAYMENT_METHODS = ("alipay", "wechat_pay", "debit_card", "credit_card")
 # Days until a refund reaches the customer once processing starts, and whether they are
@@ -77,6 +81,10 @@ MESSAGES = {
     "amount_exceeds_refundable": "The amount is more than what is left to refund.",
     "nothing_to_refund": "Nothing is left to refund on this order.",
     "idempotency_key_reused": "This Idempotency-Key was used for a different request.",
+    "invoice_exists": "The order already has an invoice; change its title instead.",
+    "invoice_window_expired": f"Invoices can be requested up to {INVOICE_WINDOW_DAYS} days"
+                              " after delivery.",
+    "reissue_limit_reached": f"An invoice can be re-issued {INVOICE_REISSUE_LIMIT} time(s).",
 }
 
 
@@ -106,6 +114,15 @@ def require(action: str, state: str, delivered_at: datetime | None, now: datetim
     code = denial(action, state, delivered_at, now)
     if code:
         raise conflict(code, {"state": state})
+
+
+def invoice_denial(state: str, delivered_at: datetime | None, now: datetime) -> str | None:
+    """The code explaining why an invoice cannot be requested for an order, or None."""
+    if state not in INVOICE_STATES:
+        return _DENIED[state]
+    if delivered_at is not None and now > delivered_at + timedelta(days=INVOICE_WINDOW_DAYS):
+        return "invoice_window_expired"
+    return None
 
 
 def return_deadline(delivered_at: datetime | None) -> date | None:

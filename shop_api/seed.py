@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from shop_api import rules
-from shop_api.store import Store, china_now
+from shop_api.store import Store, china_now, invoice_number
 
-SEED_VERSION = "1"
+SEED_VERSION = "2"  # bump when the demo data changes: older databases are reseeded
 UNREGISTERED_PHONE = "13700009999"
 
 
@@ -171,6 +171,12 @@ SCENARIOS = (
     Scenario("refunded_wechat", "859127120104", "已退款到微信"),
     Scenario("refunded_debit_card", "864073537038", "已退款到储蓄卡"),
     Scenario("refunded_credit_card", "868057472073", "已退款到信用卡"),
+    Scenario("invoice_issued", "677303879507",
+             "个人电子发票已开具（抬头 王芳），可下载，可换开一次"),
+    Scenario("invoice_reissued", "746848745268",
+             "单位发票已换开过一次（天津某公司），不能再换开"),
+    Scenario("invoice_pending", "522630583082", "已申请发票，签收后开具，改抬头直接生效"),
+    Scenario("invoice_none", "959225646924", "8 天前签收，还没开发票：可以申请电子发票"),
     Scenario("customer_with_history", "13812345678", "张伟：6 个订单，各种状态"),
     Scenario("account_locked", "18600001111", "密码错误次数过多，账号锁定 24 小时"),
     Scenario("account_risk_locked", "13600003333", "账号因风控冻结，需人工解冻"),
@@ -306,6 +312,22 @@ class _Builder:
             "locked": lock_reason is not None, "locked_until": _iso(locked_until),
             "lock_reason": lock_reason, "real_name_verified": verified,
             "created_at": self.ago(created_days, "20:16").isoformat(),
+        })
+
+    def invoice(
+        self, order_id: str, title: str, *, tax_number: str | None = None,
+        issued: datetime | None = None, reissued: int = 0,
+    ) -> None:
+        """Add the e-invoice request of an order: issued at `issued`, else waiting for delivery."""
+        invoices = self.rows["invoices"]
+        created = issued or datetime.fromisoformat(self.orders[order_id]["paid_at"])
+        invoices.append({
+            "order_id": order_id, "title_type": "company" if tax_number else "personal",
+            "title": title, "tax_number": tax_number, "email": None,
+            "status": "issued" if issued else "pending",
+            "invoice_number": invoice_number(issued, len(invoices) + 1) if issued else None,
+            "amount": self.orders[order_id]["amount"], "issued_at": _iso(issued),
+            "reissue_count": reissued, "created_at": created.isoformat(),
         })
 
     def _payment(self, payment_id: str) -> dict[str, Any]:
@@ -523,11 +545,18 @@ def _refunds(b: _Builder) -> None:
     b.refund("868057472073", "succeeded", b.ago(22, "16:30"), "噪音太大，退货退款")
 
 
+def _invoices(b: _Builder) -> None:
+    b.invoice("677303879507", "王芳", issued=b.ago(2, "15:02"))
+    b.invoice("746848745268", "天津市南开区朱琳商贸有限公司", tax_number="91120104MA05K8XQ35",
+              issued=b.ago(5, "09:40"), reissued=1)
+    b.invoice("522630583082", "张伟")
+
+
 def build(now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Every row of the demo data, dated relative to `now`."""
     builder = _Builder(now)
     for part in (_accounts, _unpaid, _cancelled, _paid, _in_transit, _delivered,
-                 _after_sales, _refunds):
+                 _after_sales, _refunds, _invoices):
         part(builder)
     return builder.rows
 
@@ -572,6 +601,9 @@ def prepare(db_path: Path, reset: bool = False) -> str:
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(str(db_path))
+    if store.get_meta("seed_version") not in (None, SEED_VERSION):
+        store.close()  # demo data of an older version: the scenarios may not be there
+        return prepare(db_path, reset=True) + " (older demo data replaced)"
     try:
         if not store.states() and store.get_meta("anchor_date") is None:
             seed(store, china_now())

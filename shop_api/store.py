@@ -95,6 +95,19 @@ CREATE TABLE IF NOT EXISTS after_sales (
     status TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS invoices (
+    order_id TEXT PRIMARY KEY REFERENCES orders (order_id),
+    title_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    tax_number TEXT,
+    email TEXT,
+    status TEXT NOT NULL,
+    invoice_number TEXT,
+    amount INTEGER NOT NULL,
+    issued_at TEXT,
+    reissue_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -112,6 +125,7 @@ TIME_COLUMNS = {
     "payments": ("created_at",),
     "refunds": ("created_at", "expected_arrival", "completed_at"),
     "after_sales": ("created_at",),
+    "invoices": ("created_at", "issued_at"),
 }
 OPEN_CASE_STATES = ("open", "in_progress")
 
@@ -124,6 +138,11 @@ def china_now() -> datetime:
 def yuan(fen: int) -> str:
     """An amount in fen as a decimal string of yuan, e.g. 29900 -> "299.00"."""
     return f"{fen // 100}.{fen % 100:02d}"
+
+
+def invoice_number(when: datetime, sequence: int) -> str:
+    """A 20-digit number like the national e-invoices: year, issuer code, sequence."""
+    return f"{when:%y}44000000{sequence + 1000:010d}"
 
 
 def mask_phone(phone: str) -> str:
@@ -235,6 +254,16 @@ class Store:
         ).fetchall()
         return [dict(row) for row in rows]
 
+    def invoice(self, order_id: str) -> dict[str, Any]:
+        """The invoice of an order; 404 `invoice_not_found` when none was requested."""
+        self._order_row(order_id)
+        row = self.conn.execute(
+            "SELECT * FROM invoices WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        if row is None:
+            raise ShopError(404, "invoice_not_found", "No invoice was requested for this order.")
+        return _invoice_view(row)
+
     def account(self, phone: str) -> dict[str, Any]:
         """The account registered with a phone number; `registered` is false when none is."""
         row = self.conn.execute("SELECT * FROM accounts WHERE phone = ?", (phone,)).fetchone()
@@ -327,6 +356,50 @@ class Store:
             }
             self.insert("after_sales", [case])
         return case
+
+    def request_invoice(
+        self, order_id: str, title: dict[str, str | None], email: str | None
+    ) -> dict[str, Any]:
+        """Request the e-invoice of an order: issued at once once delivered, else on delivery."""
+        with self.transaction():
+            row = self._order_row(order_id)
+            code = rules.invoice_denial(row["state"], _time(row["delivered_at"]), self.now())
+            if code:
+                raise rules.conflict(code, {"state": row["state"]})
+            existing = self.conn.execute(
+                "SELECT invoice_number FROM invoices WHERE order_id = ?", (order_id,)
+            ).fetchone()
+            if existing:
+                raise rules.conflict("invoice_exists")
+            delivered = row["state"] == "delivered"
+            self.insert("invoices", [{
+                "order_id": order_id, **title, "email": email,
+                "status": "issued" if delivered else "pending",
+                "invoice_number": self._next_invoice_number() if delivered else None,
+                "amount": row["amount"], "issued_at": self._stamp() if delivered else None,
+                "created_at": self._stamp(),
+            }])
+        return self.invoice(order_id)
+
+    def change_invoice_title(self, order_id: str, title: dict[str, str | None]) -> dict[str, Any]:
+        """Change the title or tax number; an issued invoice is re-issued (limited times)."""
+        with self.transaction():
+            row = self._order_row(order_id)
+            invoice = self.invoice(order_id)
+            changes: dict[str, Any] = dict(title)
+            if invoice["status"] == "issued":
+                if invoice["reissue_count"] >= rules.INVOICE_REISSUE_LIMIT:
+                    raise rules.conflict("reissue_limit_reached")
+                code = rules.invoice_denial(row["state"], _time(row["delivered_at"]), self.now())
+                if code:
+                    raise rules.conflict(code, {"state": row["state"]})
+                changes.update(invoice_number=self._next_invoice_number(),
+                               issued_at=self._stamp(),
+                               reissue_count=invoice["reissue_count"] + 1)
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            self.conn.execute(f"UPDATE invoices SET {assignments} WHERE order_id = ?",
+                              (*changes.values(), order_id))
+        return self.invoice(order_id)
 
     # ---- idempotency -----------------------------------------------------------------
 
@@ -464,6 +537,13 @@ class Store:
             )
         return self.refund(row["refund_id"])
 
+    def _next_invoice_number(self) -> str:
+        """A 20-digit number like the national e-invoices: year, issuer code, sequence."""
+        issued = self.conn.execute(
+            "SELECT COUNT(*) + COALESCE(SUM(reissue_count), 0) AS n FROM invoices"
+        ).fetchone()["n"]
+        return invoice_number(self.now(), issued + 1)
+
     def _next_case_id(self) -> str:
         prefix = f"AS{self.now():%Y%m%d}"
         row = self.conn.execute(
@@ -511,6 +591,10 @@ def _payment_view(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _refund_view(row: sqlite3.Row) -> dict[str, Any]:
+    return {**dict(row), "amount": yuan(row["amount"])}
+
+
+def _invoice_view(row: sqlite3.Row) -> dict[str, Any]:
     return {**dict(row), "amount": yuan(row["amount"])}
 
 

@@ -16,6 +16,13 @@ CASE_TYPES = ("return", "exchange", "repair", "delivery_issue")
 MAX_LIMIT = 20
 MAX_AMOUNT = 1_000_000
 ADDRESS_FIELDS = {"name": 20, "phone": 11, "province": 20, "city": 20, "detail": 100}
+PLACE_FIELDS = ("province", "city", "detail")
+TITLE_TYPES = ("personal", "company")
+# 统一社会信用代码 (GB 32100-2015): 18 characters of this alphabet, the last one a check character.
+TAX_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+TAX_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+TAX_NUMBER = re.compile(f"[{TAX_ALPHABET}]{{18}}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}")
 
 
 def json_body(raw: bytes, required: bool = True) -> dict[str, Any]:
@@ -67,10 +74,57 @@ def text(body: dict[str, Any], field: str, max_length: int, required: bool = Tru
 
 
 def address(body: dict[str, Any]) -> dict[str, str]:
-    """A new delivery address; every field is required."""
-    clean = {field: text(body, field, length) for field, length in ADDRESS_FIELDS.items()}
-    phone(clean["phone"])
+    """The changed fields of a delivery address.
+
+    Province, city and detail come together (a new place); name and phone may change alone.
+    Fields left out keep their current value.
+    """
+    given = [field for field in ADDRESS_FIELDS if body.get(field) is not None]
+    if not given:
+        raise invalid(f"give at least one of {', '.join(ADDRESS_FIELDS)}.")
+    if any(field in given for field in PLACE_FIELDS):
+        given = sorted(set(given) | set(PLACE_FIELDS), key=list(ADDRESS_FIELDS).index)
+    clean = {field: text(body, field, ADDRESS_FIELDS[field]) for field in given}
+    if "phone" in clean:
+        phone(clean["phone"])
     return clean
+
+
+def tax_number_check(code: str) -> str:
+    """The check character of the first 17 characters of a 统一社会信用代码."""
+    total = sum(TAX_ALPHABET.index(char) * weight for char, weight in zip(code, TAX_WEIGHTS))
+    return TAX_ALPHABET[(31 - total % 31) % 31]
+
+
+def is_tax_number(value: str) -> bool:
+    """Whether `value` is a well-formed 统一社会信用代码 with the right check character."""
+    return bool(TAX_NUMBER.fullmatch(value)) and tax_number_check(value) == value[-1]
+
+
+def invoice_title(body: dict[str, Any]) -> dict[str, str | None]:
+    """Title type, title and tax number of an invoice (a company needs a valid tax number)."""
+    title_type = body.get("title_type")
+    if title_type not in TITLE_TYPES:
+        raise invalid(f"title_type must be one of {', '.join(TITLE_TYPES)}.")
+    title = text(body, "title", 100)
+    tax = body.get("tax_number")
+    if title_type == "personal":
+        if tax not in (None, ""):
+            raise invalid("a personal invoice has no tax_number.")
+        return {"title_type": title_type, "title": title, "tax_number": None}
+    if not isinstance(tax, str) or not is_tax_number(tax.strip().upper()):
+        raise invalid("tax_number must be an 18-character unified social credit code"
+                      " with a valid check character.")
+    return {"title_type": title_type, "title": title, "tax_number": tax.strip().upper()}
+
+
+def email(value: Any) -> str | None:
+    """An optional e-mail address for the e-invoice."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 100 or not EMAIL.fullmatch(value.strip()):
+        raise invalid("email must be an e-mail address.")
+    return value.strip()
 
 
 def delivery_slot(body: dict[str, Any], today: date) -> tuple[date, str]:

@@ -170,6 +170,23 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Invoice:
+    """The e-invoice of an order: `pending` until delivery, then `issued` with its number."""
+
+    order_id: str
+    title_type: str
+    title: str
+    tax_number: str | None
+    email: str | None
+    status: str
+    invoice_number: str | None
+    amount: Decimal
+    issued_at: datetime | None
+    reissue_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class CancelResult:
     """A cancelled order and the refunds the cancellation opened."""
 
@@ -233,6 +250,10 @@ class ShopApiClient:
         body = self._send("GET", f"/orders/{quote(order_id, safe='')}/after-sales")
         return [_build(AfterSalesCase, item) for item in _list(body, "cases")]
 
+    def invoice(self, order_id: str) -> Invoice:
+        """The e-invoice of an order; ShopApiError `invoice_not_found` when none was requested."""
+        return _build(Invoice, self._send("GET", f"/orders/{quote(order_id, safe='')}/invoice"))
+
     def account(self, phone: str) -> Account:
         """The account registered with a phone number."""
         return _build(Account, self._send("GET", "/accounts", params={"phone": phone}))
@@ -250,9 +271,10 @@ class ShopApiClient:
     def change_address(
         self, order_id: str, address: Mapping[str, str], idempotency_key: str | None = None
     ) -> Order:
-        """Deliver an order that has not shipped to a new address.
+        """Deliver an order that has not shipped to a new address or recipient.
 
-        `address` has name, phone (all 11 digits), province, city and detail.
+        `address` has the fields that change: province, city and detail together, and/or
+        name, phone (all 11 digits). Fields left out keep their value.
         """
         answer = self._post(f"/orders/{quote(order_id, safe='')}/address", dict(address),
                             idempotency_key)
@@ -287,6 +309,26 @@ class ShopApiClient:
         answer = self._post(f"/orders/{quote(order_id, safe='')}/after-sales", body,
                             idempotency_key)
         return _build(AfterSalesCase, answer)
+
+    def request_invoice(
+        self, order_id: str, title_type: str, title: str, tax_number: str | None = None,
+        email: str | None = None, idempotency_key: str | None = None,
+    ) -> Invoice:
+        """Request the e-invoice of an order (`personal` or `company` with its tax number)."""
+        body = _title_body(title_type, title, tax_number)
+        if email:
+            body["email"] = email
+        answer = self._post(f"/orders/{quote(order_id, safe='')}/invoice", body, idempotency_key)
+        return _build(Invoice, answer)
+
+    def change_invoice_title(
+        self, order_id: str, title_type: str, title: str, tax_number: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Invoice:
+        """Change the title or tax number; an issued invoice is re-issued (once per order)."""
+        answer = self._post(f"/orders/{quote(order_id, safe='')}/invoice/title",
+                            _title_body(title_type, title, tax_number), idempotency_key)
+        return _build(Invoice, answer)
 
     # ---- transport -------------------------------------------------------------------
 
@@ -329,6 +371,13 @@ def _answer(response: requests.Response) -> dict[str, Any]:
                            response.status_code)
     if not isinstance(body, dict):
         raise ShopApiUnavailable(f"not a JSON object from {response.url}")
+    return body
+
+
+def _title_body(title_type: str, title: str, tax_number: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"title_type": title_type, "title": title}
+    if tax_number:
+        body["tax_number"] = tax_number
     return body
 
 

@@ -215,6 +215,8 @@ def test_change_address_forbidden_after_shipping(api: Api) -> None:
     {**NEW_ADDRESS, "phone": "1391234"},
     {**NEW_ADDRESS, "detail": ""},
     {key: value for key, value in NEW_ADDRESS.items() if key != "city"},
+    {},
+    {"name": "   "},
 ])
 def test_change_address_rejects_bad_fields(api: Api, body: dict) -> None:
     response = post_order(api, "payment_failed_limit", "address", body)
@@ -484,6 +486,15 @@ def test_every_documented_operation_answers(api: Api, spec: OpenApi) -> None:
         ("POST", "/orders/{order_id}/delivery-slot"): (
             f"/orders/{scenario('payment_failed_risk')}/delivery-slot", slot),
         ("GET", "/accounts"): (f"/accounts?phone={scenario('account_locked')}", None),
+        ("GET", "/orders/{order_id}/invoice"): (
+            f"/orders/{scenario('invoice_issued')}/invoice", None),
+        ("POST", "/orders/{order_id}/invoice"): (
+            f"/orders/{scenario('invoice_none')}/invoice",
+            {"title_type": "personal", "title": "周杰"}),
+        ("POST", "/orders/{order_id}/invoice/title"): (
+            f"/orders/{scenario('invoice_pending')}/invoice/title",
+            {"title_type": "company", "title": "北京某某科技有限公司",
+             "tax_number": "91440300MA5G2RNT42"}),
     }
     assert set(requests_by_operation) == set(spec.operations())
     for (method, _), (path, body) in requests_by_operation.items():

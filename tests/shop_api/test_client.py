@@ -252,3 +252,17 @@ def test_from_env() -> None:
                                      "SHOP_API_TOKEN": "secret"})
     assert (client.base_url, client.token) == ("http://shop.example:9000", "secret")
     assert ShopApiClient.from_env({}).base_url == DEFAULT_URL
+
+
+def test_invoice_request_and_title_change(client: ShopApiClient) -> None:
+    invoice = client.invoice(scenario("invoice_pending"))
+    assert invoice.status == "pending" and invoice.invoice_number is None
+    changed = client.change_invoice_title(scenario("invoice_pending"), "company",
+                                          "深圳市某某科技有限公司", "91440300MA5G2RNT42")
+    assert changed.tax_number == "91440300MA5G2RNT42" and changed.title_type == "company"
+    new = client.request_invoice(scenario("invoice_none"), "personal", "周杰",
+                                 email="zhou@example.com")
+    assert new.status == "issued" and new.amount > 0 and new.invoice_number
+    with pytest.raises(ShopApiError) as error:
+        client.invoice(scenario("shipped"))
+    assert error.value.code == "invoice_not_found"
