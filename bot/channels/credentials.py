@@ -45,7 +45,7 @@ CHANNELS = (
         label="WeChat Official Account",
         required={"token": "WECHAT_TOKEN", "appid": "WECHAT_APPID", "secret": "WECHAT_SECRET"},
         optional={"encoding_aes_key": "WECHAT_AES_KEY", "api_base": "WECHAT_API_BASE",
-                  "state_db": "WECHAT_STATE_DB"},
+                  "state_db": "WECHAT_STATE_DB", "allow_plaintext": "WECHAT_ALLOW_PLAINTEXT"},
         webhook_path="/webhooks/wechat/webhook",
     ),
 )

@@ -10,7 +10,7 @@ this when the WECHAT_* variables are set; docs/channels.md explains the set-up).
   within 5 s) and acknowledged at once with "success"; the bot answers afterwards through the
   customer-service message API, one message per turn (WeChat allows 5 per user message).
 
-Customers are `wechat:<openid>` in the tracker store; messages carry metadata
+Customers are `wechat_<openid>` in the tracker store; messages carry metadata
 `{"channel": "wechat", "wechat": {...}}`. Messages pushed through Rasa's HTTP API with
 `output_channel=latest` (agent replies of the handoff service) reach the user the same way.
 """
@@ -42,7 +42,7 @@ from bot.channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, signatur
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "wechat"
-SENDER_PREFIX = "wechat:"
+SENDER_PREFIX = "wechat_"  # no URL-reserved character: Rasa does not unquote ids
 MAX_BODY_BYTES = 64 * 1024
 # A text customer-service message is kept under this size; longer answers are split.
 MAX_TEXT_BYTES = 2000
@@ -92,6 +92,7 @@ class WeChatSettings:
     state_db: str = DEFAULT_STATE_DB
     dedup_ttl: float = DEFAULT_DEDUP_TTL
     max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW
+    allow_plaintext: bool = False
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> WeChatSettings:
@@ -109,6 +110,8 @@ class WeChatSettings:
             state_db=str(credentials.get("state_db") or DEFAULT_STATE_DB),
             dedup_ttl=float(credentials.get("dedup_ttl") or DEFAULT_DEDUP_TTL),
             max_clock_skew=float(credentials.get("max_clock_skew") or DEFAULT_MAX_CLOCK_SKEW),
+            allow_plaintext=str(credentials.get("allow_plaintext") or "").lower()
+            in ("1", "true", "yes"),
         )
         if aes_key:
             try:
@@ -337,8 +340,9 @@ class WeChatInput(InputChannel):
         if len(body) > MAX_BODY_BYTES:
             raise WeChatCallbackError(413, "callback too large")
         encrypted = args.get("encrypt_type", "raw") == "aes"
-        if self.crypto and not encrypted:
-            # The body of a plaintext callback is not signed: refuse it once safe mode is on.
+        if self.crypto and not encrypted and not self.settings.allow_plaintext:
+            # The body of a plaintext callback is not signed: refuse it once safe mode is on
+            # (allow_plaintext is for switching modes in the WeChat console without downtime).
             raise WeChatCallbackError(403, "plaintext callback refused: safe mode is configured")
         if not encrypted:
             self.verify_url(args, extra=())
