@@ -223,3 +223,19 @@ def test_agent_reply_pushed_through_the_http_api_reaches_the_wechat_user(
     texts = fake.wait_for_texts(user, 2)
     assert texts[1] == agent_text
     assert len(fake.texts_to(user)) == 2  # the handoff payload is not sent as raw JSON
+
+
+def test_buttons_are_numbered_and_a_number_picks_one(
+    rasa_wechat: str, fake: fw.FakeWeChat
+) -> None:
+    user = openid()
+    for count, text in enumerate(["我的快递到哪了", "不知道订单号", "13812345678"], start=1):
+        assert post_plain(rasa_wechat, fw.text_xml(user, text, msg_id())).text == "success"
+        fake.wait_for_texts(user, count)
+    choices = fake.texts_to(user)[-1]
+    assert "请回复序号选择：\n1. " in choices
+    assert post_plain(rasa_wechat, fw.text_xml(user, "1", msg_id())).text == "success"
+    answer = fake.wait_for_texts(user, 4)[-1]
+    assert "订单" in answer and "状态" in answer
+    picked = tracker_user_texts(rasa_wechat, user)[-1]
+    assert picked.startswith("/"), picked  # the button's payload, not the digit
