@@ -29,16 +29,22 @@ class OptionalChannel:
     required: dict[str, str]  # credentials key -> environment variable
     optional: dict[str, str]
     webhook_path: str
+    aliases: tuple[str, ...] = ()  # other section names of the same channel
+
+    def configured_in(self, base: Mapping[str, object]) -> bool:
+        """True when the base file already has a section for this channel."""
+        return any(name in base for name in (self.section, *self.aliases))
 
 
 CHANNELS = (
     OptionalChannel(
-        section="telegram",
+        section="bot.channels.telegram.TelegramInput",
         label="Telegram",
         required={"access_token": "TELEGRAM_TOKEN", "verify": "TELEGRAM_BOT_NAME",
                   "webhook_url": "TELEGRAM_WEBHOOK_URL"},
         optional={},
         webhook_path="/webhooks/telegram/webhook",
+        aliases=("telegram",),
     ),
     OptionalChannel(
         section="bot.channels.wechat.WeChatInput",
@@ -89,7 +95,7 @@ def build(base_text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
         raise ChannelConfigError("the base credentials file must be a mapping of channels")
     text = base_text if base_text.endswith("\n") or not base_text else base_text + "\n"
     names = list(base)
-    added = [c for c in enabled_channels(env) if c.section not in base]
+    added = [c for c in enabled_channels(env) if not c.configured_in(base)]
     if added:
         text += "\n# Added from the environment by bot/channels/credentials.py\n"
         text += "".join(section_yaml(c, env) for c in added)
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(text, encoding="utf-8")
     print(f"==> channels: {', '.join(names) or 'none'} ({out})")
     for channel in CHANNELS:
-        if channel.section in names:
+        if channel.configured_in(dict.fromkeys(names)):
             print(f"    {channel.label} callback path: {channel.webhook_path}")
     return 0
 

@@ -26,10 +26,11 @@ def test_without_channel_variables_the_base_file_is_used_as_is() -> None:
 
 def test_channels_are_added_as_variable_references_never_as_secrets() -> None:
     text, names = build(BASE, {**WECHAT, **TELEGRAM, "WECHAT_AES_KEY": "k" * 43})
-    assert names == ["rest", "socketio", "telegram", "bot.channels.wechat.WeChatInput"]
+    assert names == ["rest", "socketio", "bot.channels.telegram.TelegramInput",
+                     "bot.channels.wechat.WeChatInput"]
     assert "s3cret" not in text and "123:abc" not in text
     data = yaml.safe_load(text)
-    assert data["telegram"] == {"access_token": "${TELEGRAM_TOKEN}",
+    assert data["bot.channels.telegram.TelegramInput"] == {"access_token": "${TELEGRAM_TOKEN}",
                                 "verify": "${TELEGRAM_BOT_NAME}",
                                 "webhook_url": "${TELEGRAM_WEBHOOK_URL}"}
     assert data["bot.channels.wechat.WeChatInput"] == {
@@ -51,10 +52,15 @@ def test_a_half_configured_channel_is_an_error(drop: str) -> None:
 
 
 def test_a_channel_already_in_the_base_file_is_not_added_twice() -> None:
-    base = BASE + "telegram:\n  access_token: ${TELEGRAM_TOKEN}\n"
+    base = BASE + "bot.channels.telegram.TelegramInput:\n  access_token: ${TELEGRAM_TOKEN}\n"
     text, names = build(base, TELEGRAM)
     assert text == base
-    assert names.count("telegram") == 1
+    assert names.count("bot.channels.telegram.TelegramInput") == 1
+
+
+def test_rasa_s_own_telegram_section_counts_as_telegram() -> None:
+    base = BASE + "telegram:\n  access_token: ${TELEGRAM_TOKEN}\n"
+    assert build(base, TELEGRAM) == (base, ["rest", "socketio", "telegram"])
 
 
 def test_rasa_reads_the_generated_file_with_the_values_substituted(tmp_path: Path) -> None:
