@@ -8,6 +8,10 @@ ACTIONS_ARGS=$2
 BIN=.venv/bin
 mkdir -p var/log "$(dirname "$TRACKER_DB")"
 
+# credentials.yml plus the messaging channels whose variables are set (docs/channels.md).
+CREDENTIALS=var/credentials.yml
+"$BIN/python" -m bot.channels.credentials --base credentials.yml --out "$CREDENTIALS"
+
 pids=()
 stop_all() {
   trap - INT TERM EXIT
@@ -38,7 +42,7 @@ pids+=($!)
 
 echo "==> starting the Rasa server on port $RASA_PORT with $MODEL (loading takes about 40 s)"
 "$BIN/rasa" run --model "$MODEL" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
-  --port "$RASA_PORT" --endpoints endpoints.yml --credentials credentials.yml \
+  --port "$RASA_PORT" --endpoints endpoints.yml --credentials "$CREDENTIALS" \
   >var/log/rasa.log 2>&1 &
 pids+=($!)
 
