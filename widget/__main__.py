@@ -1,0 +1,45 @@
+"""Serve the demo shop page with the chat widget: `python -m widget --port 8080`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from widget.app import WidgetConfig, create_app
+
+
+def config_from_env(db_path: Path, environ: Mapping[str, str] = os.environ) -> WidgetConfig:
+    """The widget server's settings; the only reader of the environment here."""
+    rasa_port = int(environ.get("RASA_PORT") or 5005)
+    return WidgetConfig(
+        db_path=str(db_path),
+        rasa_url=environ.get("RASA_URL") or f"http://127.0.0.1:{rasa_port}",
+        rasa_token=environ.get("RASA_AUTH_TOKEN", ""),
+        rasa_port=rasa_port,
+        public_socket_url=environ.get("WIDGET_SOCKET_URL", ""),
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m widget", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("WIDGET_HOST") or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("WIDGET_PORT") or 8080))
+    parser.add_argument("--db", type=Path,
+                        default=Path(os.environ.get("WIDGET_DB") or "var/widget/widget.db"),
+                        help="SQLite file of the satisfaction ratings (created if missing)")
+    parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until interrupted."""
+    args = parse_args(argv)
+    app = create_app(config_from_env(args.db))
+    app.run(host=args.host, port=args.port, access_log=not args.no_access_log, motd=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

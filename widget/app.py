@@ -1,0 +1,226 @@
+"""HTTP layer of the widget server: demo shop page, widget files, history and ratings."""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from sanic import Sanic
+from sanic.exceptions import SanicException
+from sanic.log import error_logger, logger
+from sanic.request import Request
+from sanic.response import HTTPResponse, raw
+from sanic.response import json as json_response
+
+from widget.channel import is_session_id
+from widget.csat import CsatStore
+from widget.history import conversation_messages
+
+HERE = Path(__file__).resolve().parent
+STATIC_FILES = {
+    "shop-chat.js": "text/javascript; charset=utf-8",
+    "shop-chat.css": "text/css; charset=utf-8",
+}
+TRIGGERS = {"goodbye", "bot_back", "closed"}
+MAX_COMMENT_CHARS = 500
+_EPISODE = re.compile(r"^[A-Za-z0-9:._-]{1,64}$")
+_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+          413: "payload_too_large"}
+_dumps = partial(json.dumps, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class WidgetConfig:
+    """What the widget server needs to know."""
+
+    db_path: str
+    rasa_url: str
+    rasa_token: str
+    rasa_port: int
+    public_socket_url: str = ""  # empty: the page's host on `rasa_port`
+
+
+class ApiError(Exception):
+    """An error answered as `{"code", "message"}` with a status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def create_app(config: WidgetConfig) -> Sanic:
+    """The widget server."""
+    app = Sanic(f"widget_{uuid.uuid4().hex}")
+    app.config.REQUEST_MAX_SIZE = 16 * 1024
+    app.ctx.config = config
+    app.register_listener(_start, "before_server_start")
+    app.register_listener(_stop, "after_server_stop")
+    app.register_middleware(_security_headers, "response")
+    app.exception(Exception)(_error)
+    app.add_route(demo_page, "/", methods=["GET", "HEAD"])
+    app.add_route(health, "/health", methods=["GET"])
+    app.add_route(static_file, "/widget/<name:str>", methods=["GET", "HEAD"])
+    app.add_route(history, "/api/history/<session_id:str>", methods=["GET"])
+    app.add_route(rate, "/api/csat", methods=["POST"])
+    app.add_route(csat_summary, "/api/csat/summary", methods=["GET"])
+    for uri in ("/api/history/<session_id:str>", "/api/csat"):
+        app.add_route(_preflight, uri, methods=["OPTIONS"], name=f"preflight_{uri[5:9]}")
+    return app
+
+
+# ---- plumbing ------------------------------------------------------------------------
+
+
+async def _start(app: Sanic, _loop: Any) -> None:
+    app.ctx.csat = CsatStore(app.ctx.config.db_path)
+    app.ctx.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+
+
+async def _stop(app: Sanic, _loop: Any) -> None:
+    await app.ctx.http.close()
+    app.ctx.csat.close()
+
+
+def _json(body: dict[str, Any], status: int = 200) -> HTTPResponse:
+    return json_response(body, status=status, dumps=_dumps,
+                         content_type="application/json; charset=utf-8")
+
+
+async def _preflight(request: Request, **_: Any) -> HTTPResponse:
+    """Answer CORS preflights of the API: a shop may embed the widget from another origin."""
+    return HTTPResponse(status=204, headers={
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": "600",
+    })
+
+
+async def _security_headers(request: Request, response: HTTPResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/"):
+        # No cookies are used: the session id in the URL or body is the only credential.
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Cache-Control"] = "no-store"
+
+
+def _error(request: Request | None, exception: Exception) -> HTTPResponse:
+    """Map every exception to a status code and `{"code", "message"}`."""
+    if isinstance(exception, ApiError):
+        return _json({"code": exception.code, "message": exception.message}, exception.status)
+    if isinstance(exception, SanicException):
+        status = exception.status_code
+        return _json({"code": _CODES.get(status, "error"), "message": str(exception)}, status)
+    where = f"{request.method} {request.path}" if request else "a request"
+    error_logger.error("unexpected error on %s", where, exc_info=exception)
+    return _json({"code": "internal_error", "message": "Unexpected error; try again later."}, 500)
+
+
+def _session_id(value: Any) -> str:
+    if not is_session_id(value):
+        raise ApiError(400, "invalid_session_id", "session_id must be 32 lowercase hex digits.")
+    return value
+
+
+async def _tracker_events(request: Request, session_id: str) -> list[dict[str, Any]]:
+    """All events of a conversation, read with the server-side token of Rasa's HTTP API."""
+    config: WidgetConfig = request.app.ctx.config
+    url = f"{config.rasa_url.rstrip('/')}/conversations/{quote(session_id)}/tracker"
+    params = {"include_events": "ALL", "token": config.rasa_token}
+    try:
+        async with request.app.ctx.http.get(url, params=params) as answer:
+            if answer.status != 200:
+                logger.warning("Rasa answered %s for a tracker", answer.status)
+                raise ApiError(502, "rasa_error", "The chat server did not give the history.")
+            body = await answer.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        logger.warning("Rasa unreachable for a tracker: %s", error)
+        raise ApiError(503, "rasa_unavailable", "The chat server is unreachable.") from error
+    events = body.get("events") if isinstance(body, dict) else None
+    return events if isinstance(events, list) else []
+
+
+# ---- routes --------------------------------------------------------------------------
+
+
+async def demo_page(request: Request) -> HTTPResponse:
+    """The demo shop page, with the widget embedded by one script tag."""
+    page = (HERE / "demo" / "index.html").read_text(encoding="utf-8")
+    page = page.replace("{{SOCKET_URL}}", html.escape(_socket_url(request), quote=True))
+    return HTTPResponse(page, content_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
+def _socket_url(request: Request) -> str:
+    """Where the browser reaches Rasa: configured, or the page's host on Rasa's port."""
+    config: WidgetConfig = request.app.ctx.config
+    if config.public_socket_url:
+        return config.public_socket_url
+    host = urlsplit(f"//{request.host}").hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.scheme}://{host}:{config.rasa_port}"
+
+
+async def health(request: Request) -> HTTPResponse:
+    """Liveness and database check."""
+    request.app.ctx.csat.summary()
+    return _json({"status": "ok"})
+
+
+async def static_file(request: Request, name: str) -> HTTPResponse:
+    """The widget's script and style sheet (UTF-8 declared: shop pages may be GBK)."""
+    if name not in STATIC_FILES:
+        raise ApiError(404, "not_found", "No such file.")
+    body = (HERE / "static" / name).read_bytes()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return HTTPResponse(status=304, headers=headers)
+    return raw(body, content_type=STATIC_FILES[name], headers=headers)
+
+
+async def history(request: Request, session_id: str) -> HTTPResponse:
+    """The messages of a widget conversation, for a reload or a reconnect."""
+    session_id = _session_id(session_id)
+    events = await _tracker_events(request, session_id)
+    return _json({"session_id": session_id, "messages": conversation_messages(events)})
+
+
+async def rate(request: Request) -> HTTPResponse:
+    """Store the customer's satisfaction rating of a conversation ending."""
+    try:
+        body = json.loads(request.body or b"")
+    except ValueError as error:
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    session_id = _session_id(body.get("session_id"))
+    rating = body.get("rating")
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ApiError(400, "invalid_rating", "rating must be an integer from 1 to 5.")
+    episode = body.get("episode")
+    if not isinstance(episode, str) or not _EPISODE.match(episode):
+        raise ApiError(400, "invalid_episode", "episode must be 1-64 letters, digits or :._-")
+    trigger = body.get("trigger")
+    if trigger not in TRIGGERS:
+        raise ApiError(400, "invalid_trigger", f"trigger must be one of {sorted(TRIGGERS)}.")
+    comment = body.get("comment", "")
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
+        raise ApiError(400, "invalid_comment",
+                       f"comment must be text of at most {MAX_COMMENT_CHARS} characters.")
+    if not conversation_messages(await _tracker_events(request, session_id)):
+        raise ApiError(404, "unknown_conversation", "No widget conversation has this id.")
+    saved = request.app.ctx.csat.save(session_id, episode, rating, comment.strip(), trigger)
+    return _json({"rating": saved["rating"], "episode": saved["episode"]}, 201)
+
+
+async def csat_summary(request: Request) -> HTTPResponse:
+    """How many ratings, their average and the count per star (no personal data)."""
+    return _json(request.app.ctx.csat.summary())

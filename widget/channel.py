@@ -1,0 +1,237 @@
+"""Rasa's socket.io channel, made safe and complete for the website widget.
+
+Rasa 3.6's own `SocketIOInput` has three problems for a customer-facing widget:
+
+- a bot message with a `custom` payload (the handoff states of the shared contract,
+  `{"handoff": {...}}`) makes `AsyncServer.emit()` raise, so the message never arrives and a
+  push through the HTTP API answers 500;
+- a client may ask for any `session_id`, e.g. the id of a REST or messaging-app conversation,
+  and then read the bot's pushes to that customer or write in their name;
+- each closed WebSocket logs an ERROR traceback in Sanic 21.12.
+
+`WidgetSocketIOInput` keeps the channel name `socketio` and Rasa's event names, and sends every
+bot message as ONE `bot_uttered` event: text, quick replies, image, custom payload (a handoff
+state also when it came in the event's metadata), the response name and the timestamp.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import rasa.core.channels.channel
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+logger = logging.getLogger(__name__)
+
+# Session ids are minted here (uuid4 hex); any other shape is refused and replaced.
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+# Longer messages only block the server; the NLU pipeline caps at 500 characters anyway and
+# explains over-long messages, which still happens with this cut.
+MAX_MESSAGE_CHARS = 5000
+MAX_METADATA_CHARS = 2000
+# Keys of a bot message the widget renders; everything else (model id, ...) stays on the server.
+_MEDIA_KEYS = ("image", "attachment", "elements")
+
+
+def is_session_id(value: Any) -> bool:
+    """Whether `value` is a session id this channel could have issued."""
+    return isinstance(value, str) and bool(SESSION_ID.match(value))
+
+
+def widget_message(message: dict[str, Any]) -> dict[str, Any]:
+    """The one `bot_uttered` payload for a bot message (`BotUttered.message()` shape)."""
+    out: dict[str, Any] = {"text": message.get("text") or ""}
+    buttons = message.get("quick_replies") or message.get("buttons") or []
+    if buttons:
+        out["quick_replies"] = [
+            {"title": str(button.get("title", "")), "payload": str(button.get("payload", "")),
+             **({"url": str(button["url"])} if button.get("url") else {})}
+            for button in buttons if isinstance(button, dict)
+        ]
+    custom = message.get("custom")
+    if isinstance(custom, dict) and set(custom) == {"data"} and isinstance(custom["data"], dict):
+        custom = custom["data"]  # the {"data": ...} wrapping Rasa's stock channel needs
+    custom = dict(custom) if isinstance(custom, dict) else {}
+    if isinstance(message.get("handoff"), dict):  # metadata is merged into the message
+        custom.setdefault("handoff", message["handoff"])
+    if custom:
+        out["custom"] = custom
+    for key in _MEDIA_KEYS:
+        if message.get(key):
+            out[key] = message[key]
+    if message.get("utter_action"):
+        out["response"] = message["utter_action"]
+    if message.get("timestamp"):
+        out["timestamp"] = message["timestamp"]
+    return out
+
+
+class WidgetSocketIOOutput(OutputChannel):
+    """Sends each bot message to the widget's room as one `bot_uttered` event."""
+
+    @classmethod
+    def name(cls) -> str:
+        """Same name as Rasa's channel, so `output_channel=latest` finds it."""
+        return "socketio"
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
+        self.sio = sio
+        self.bot_message_evt = bot_message_evt
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send the whole message at once instead of one event per part."""
+        payload = widget_message(message)
+        if payload["text"] or len(payload) > 1:
+            await self.sio.emit(self.bot_message_evt, payload, room=recipient_id)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send a plain text message."""
+        await self.send_response(recipient_id, {"text": text, **kwargs})
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Send a custom payload (as `custom` of the message, never as emit() arguments)."""
+        await self.send_response(recipient_id, {"custom": json_message})
+
+
+class WidgetSocketIOInput(SocketIOInput):
+    """socket.io input channel for the widget (see the module docstring)."""
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Same credentials as Rasa's `socketio` channel."""
+        credentials = credentials or {}
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            credentials.get("session_persistence", True),
+            credentials.get("socketio_path", "/socket.io"),
+            credentials.get("jwt_key"),
+            credentials.get("jwt_method", "HS256"),
+            credentials.get("metadata_key", "metadata"),
+        )
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """Output channel for pushes through the HTTP API (`output_channel=latest`)."""
+        return WidgetSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The socket.io server on `socketio_path`, with the event handlers."""
+        # cors_allowed_origins=[]: no origin check, as Rasa's own channel (browsers do not
+        # apply CORS to WebSockets; the widget speaks WebSocket only).
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        self.sio = sio
+        blueprint = _SocketBlueprint(sio, self.socketio_path or "/socket.io", "socketio_webhook")
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        sio.on("connect", self._on_connect, namespace=self.namespace)
+        sio.on("session_request", self._on_session_request, namespace=self.namespace)
+
+        async def handle_message(sid: str, data: Any) -> None:
+            await self._on_user_message(sid, data, on_new_message)
+
+        sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
+        return blueprint
+
+    async def _on_connect(self, sid: str, environ: dict, auth: dict | None = None) -> bool:
+        if not self.jwt_key:
+            return True
+        token = auth.get("token") if isinstance(auth, dict) else None
+        payload = None
+        if token:
+            payload = rasa.core.channels.channel.decode_bearer_token(
+                token, self.jwt_key, self.jwt_algorithm
+            )
+        return bool(payload)
+
+    async def _on_session_request(self, sid: str, data: Any) -> None:
+        """Confirm the session the client asks for, or a new one if it is not ours."""
+        assert self.sio is not None
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        session_id = requested if is_session_id(requested) else uuid.uuid4().hex
+        if self.session_persistence:
+            entered = self.sio.enter_room(sid, session_id, namespace=self.namespace)
+            if isinstance(entered, Awaitable):  # a coroutine from python-socketio >= 5.10
+                await entered
+        await self.sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
+        await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+    async def _on_user_message(
+        self, sid: str, data: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Hand a customer message to Rasa, in the session confirmed for this socket."""
+        assert self.sio is not None
+        if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+            logger.warning("socket.io: ignored a user message without text from %s", sid)
+            return
+        if self.session_persistence:
+            session = await self.sio.get_session(sid, namespace=self.namespace)
+            sender_id = session.get("session_id")
+            if not sender_id or data.get("session_id") not in (None, sender_id):
+                logger.warning("socket.io: ignored a message for an unconfirmed session")
+                return
+        else:
+            sender_id = sid
+        message = UserMessage(
+            data["message"][:MAX_MESSAGE_CHARS],
+            WidgetSocketIOOutput(self.sio, self.bot_message_evt),
+            sender_id,
+            input_channel=self.name(),
+            metadata=_metadata(data.get(self.metadata_key)),
+        )
+        await on_new_message(message)
+
+
+def _metadata(raw: Any) -> dict[str, Any]:
+    """The message metadata the widget sends (a dict, or its JSON), bounded in size."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    if len(json.dumps(raw, ensure_ascii=False)) > MAX_METADATA_CHARS:
+        return {}
+    return raw
+
+
+class _SocketBlueprint(Blueprint):
+    """Mounts the Engine.IO endpoint, marked as a WebSocket handler.
+
+    Sanic logs "Invalid response type None" with a traceback whenever a WebSocket handled by
+    Engine.IO closes, unless the handler carries `is_websocket`; polling requests still get
+    their HTTP response.
+    """
+
+    def __init__(self, sio: AsyncServer, socketio_path: str, name: str) -> None:
+        super().__init__(name)
+        self.ctx.sio = sio
+        self.ctx.socketio_path = "/" + socketio_path.strip("/") + "/"
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        """Add the Engine.IO route to `app` and enable WebSockets."""
+        eio = self.ctx.sio.eio
+
+        async def engineio_endpoint(request: Request) -> HTTPResponse | None:
+            return await eio.handle_request(request)
+
+        engineio_endpoint.is_websocket = True  # type: ignore[attr-defined]
+        app.add_route(engineio_endpoint, self.ctx.socketio_path,
+                      methods=["GET", "POST", "OPTIONS"], name="widget_engineio")
+        app.enable_websocket()
+        super().register(app, options)
