@@ -25,7 +25,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,13 @@ lint: install ## Lint the Python code
 
 shop-api: install ## Run only the demo shop API (RESET=1 reseeds var/shop/shop.db)
 	@$(WITH_ENV) bash -c '$(PY) -m shop_api --port "$$SHOP_API_PORT" --db "$$SHOP_DB" $(if $(RESET),--reset)'
+
+handoff: install ## Run only the handoff service and agent console (HANDOFF_PORT, 8000)
+	@$(WITH_ENV) bash -c 'RASA_URL="$${RASA_URL:-http://127.0.0.1:$$RASA_PORT}" $(PY) -m handoff serve'
+
+agent: install ## Create an agent account for the console: make agent NAME=xiaowang [DISPLAY=小王]
+	@test -n "$(NAME)" || { echo "usage: make agent NAME=login [DISPLAY=name customers see]" >&2; exit 2; }
+	@$(WITH_ENV) $(PY) -m handoff create-agent "$(NAME)" $(if $(DISPLAY),--display-name "$(DISPLAY)")
 
 faq: install ## After editing bot/data/faq/: map new entries to topics, validate, retrain
 	@$(PY) -m bot.faq

@@ -57,6 +57,15 @@ if [ "$SHOP_API_URL" = "http://127.0.0.1:$SHOP_API_PORT" ]; then
   wait_for shop_api "$SHOP_API_URL/health" "$!"
 fi
 
+# The handoff service runs here unless HANDOFF_URL points to another one.
+if [ "$HANDOFF_URL" = "http://127.0.0.1:$HANDOFF_PORT" ]; then
+  echo "==> starting the handoff service on port $HANDOFF_PORT (${HANDOFF_DB_URL:-$HANDOFF_DB})"
+  RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}" \
+    "$BIN/python" -m handoff serve --port "$HANDOFF_PORT" --no-access-log >var/log/handoff.log 2>&1 &
+  pids+=($!)
+  wait_for handoff "$HANDOFF_URL/health" "$!"
+fi
+
 cat <<MSG
 
   Ready.
@@ -65,8 +74,10 @@ cat <<MSG
   Rasa HTTP API:    http://localhost:$RASA_PORT  (token in RASA_AUTH_TOKEN)
   Action server:    http://localhost:$ACTION_PORT/health
   Shop API (demo):  $SHOP_API_URL  (scenarios: shop_api/README.md)
+  Agent console:    http://localhost:$HANDOFF_PORT/console/  (an account: make agent NAME=xiaowang)
+  Handoff API:      $HANDOFF_URL/openapi.yaml  (token in HANDOFF_API_TOKEN)
   Conversations:    $TRACKER_DB (SQLite)
-  Logs:             var/log/rasa.log, var/log/actions.log
+  Logs:             var/log/rasa.log, var/log/actions.log, var/log/handoff.log
   Press Ctrl-C to stop everything.
 
 MSG

@@ -3,10 +3,13 @@ and a real Rasa server speaking REST."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +41,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Handoffs in tests never reach the developer's service or outbox: a free port (the
+# handoff_service fixture of tests/handoff/ serves it; elsewhere handoffs wait in the outbox)
+# and throwaway files, also for the Rasa server's event stream.
+_HANDOFF_TMP = Path(tempfile.mkdtemp(prefix="handoff-tests-"))
+atexit.register(shutil.rmtree, _HANDOFF_TMP, ignore_errors=True)
+os.environ["HANDOFF_URL"] = f"http://127.0.0.1:{free_port()}"
+os.environ["HANDOFF_OUTBOX"] = str(_HANDOFF_TMP / "outbox.db")
+os.environ["HANDOFF_OUTBOX_RETRY_SECONDS"] = "1"
+os.environ["EVENTS_DB"] = str(_HANDOFF_TMP / "events.db")
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:

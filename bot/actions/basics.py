@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.faq import SUGGESTIONS_SLOT, suggest, suggestions
-from bot.faq import load_policy
+from bot.actions.handoff import HandoffAction, Reason, hand_off, high_risk
+from bot.emotion_tracking import assess, customer_turns
 
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTION = "action_fallback"
@@ -64,7 +65,8 @@ class ActionFallback(Action):
                 response="utter_input_too_long", max_chars=message.get("truncated_to")
             )
         elif earlier_misses(tracker.events) >= 1:
-            dispatcher.utter_message(response="utter_fallback_offer_human", **load_policy())
+            dispatcher.utter_message(response="utter_fallback_offer_human")
+            return hand_off(dispatcher, tracker, Reason.REPEATED_FALLBACK)
         elif message.get("intent", {}).get("name") == FALLBACK_INTENT and (
             candidates := suggestions(message)
         ):
@@ -74,8 +76,8 @@ class ActionFallback(Action):
         return []
 
 
-class ActionRequestHuman(Action):
-    """Tell the customer honestly how a human will follow up."""
+class ActionRequestHuman(HandoffAction):
+    """Hand the conversation to a human agent at the customer's request."""
 
     def name(self) -> str:
         """Name used in the domain."""
@@ -84,10 +86,13 @@ class ActionRequestHuman(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Reply with the service hours from the shop's policy."""
+        """Queue the handoff (urgent with high-risk words, high when the customer is upset
+        enough to escalate) and tell the customer their place and wait."""
         acknowledge_if_upset(dispatcher, tracker)
-        dispatcher.utter_message(response="utter_request_human", **load_policy())
-        return []
+        if high_risk(tracker.latest_message.get("text")):
+            return hand_off(dispatcher, tracker, Reason.HIGH_RISK, "urgent")
+        priority = assess(customer_turns(tracker.events)).priority
+        return hand_off(dispatcher, tracker, Reason.EXPLICIT_REQUEST, priority)
 
 
 def mask_phone(phone: str) -> str:

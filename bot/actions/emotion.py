@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.emotion_tracking import acknowledgement, assess, bot_texts, customer_turns
-from bot.faq import load_policy
+from bot.actions.handoff import HandoffAction, Reason, hand_off, high_risk
+from bot.emotion_tracking import REASON_NONE, acknowledgement, assess, bot_texts, customer_turns
 
 
 def acknowledge_if_upset(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
@@ -22,7 +21,7 @@ def acknowledge_if_upset(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
         dispatcher.utter_message(text=line)
 
 
-class ActionEscalate(Action):
+class ActionEscalate(HandoffAction):
     """Apologise and hand over to a human with high priority: after a complaint, or when
     the EmotionEscalationPolicy finds the customer angry or ever more frustrated."""
 
@@ -33,15 +32,15 @@ class ActionEscalate(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Apologise, say what happens next, and record why and how urgently."""
+        """Apologise, then hand off: urgent for high-risk words (报警, 律师, 12315 ...), high
+        for a complaint or anger."""
         assessment = assess(customer_turns(tracker.events))
         complaint = tracker.latest_message.get("intent", {}).get("name") == "complaint"
-        reason = "complaint" if complaint else f"emotion_{assessment.reason}"
         apology = acknowledgement("angry", bot_texts(tracker.events))
         if apology:
             dispatcher.utter_message(text=apology)
-        dispatcher.utter_message(response="utter_escalate_to_human", **load_policy())
-        return [
-            SlotSet("handoff_reason", reason),
-            SlotSet("handoff_priority", "high" if complaint else assessment.priority),
-        ]
+        if high_risk(tracker.latest_message.get("text")):
+            return hand_off(dispatcher, tracker, Reason.HIGH_RISK, "urgent")
+        if complaint or assessment.reason == REASON_NONE:
+            return hand_off(dispatcher, tracker, Reason.COMPLAINT, "high")
+        return hand_off(dispatcher, tracker, Reason(f"emotion_{assessment.reason}"), "high")

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.basics import mask_phone
 from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.handoff import Reason, hand_off
 from bot.clients.shop_api import Order, ShopApiClient, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
 
@@ -180,6 +181,8 @@ class OrderJourneyAction(Action, ABC):
         order_id = tracker.get_slot("order_id")
         if failure or not order_id:
             offer_human(dispatcher, failure or "attempts")
+            if (failure or "attempts") == "attempts":  # the same step failed three times
+                return [*reset, *hand_off(dispatcher, tracker, Reason.JOURNEY_FAILED)]
             return reset
         try:
             self.answer(dispatcher, order_id)

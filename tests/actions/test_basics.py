@@ -63,7 +63,8 @@ def test_first_miss_asks_to_rephrase_second_offers_a_human() -> None:
     assert run(ActionFallback(), first) == ["utter_ask_rephrase"]
     second = make_tracker([*turn("nlu_fallback", "action_fallback", "action_listen"),
                            *turn("nlu_fallback")])
-    assert run(ActionFallback(), second) == ["utter_fallback_offer_human"]
+    # ... and hands the conversation to a human (bot/actions/handoff.py, tests/handoff/).
+    assert run(ActionFallback(), second)[0] == "utter_fallback_offer_human"
 
 
 def test_human_offer_and_request_carry_the_service_hours_from_the_policy() -> None:
@@ -71,7 +72,7 @@ def test_human_offer_and_request_carry_the_service_hours_from_the_policy() -> No
 
     dispatcher = CollectingDispatcher()
     ActionRequestHuman().run(dispatcher, make_tracker(turn("request_human")), DOMAIN)
-    assert dispatcher.messages[0]["service_hours"] == load_policy()["service_hours"]
+    assert load_policy()["service_hours"] in dispatcher.messages[0]["text"]
 
 
 def test_input_issues_get_their_own_explanation() -> None:

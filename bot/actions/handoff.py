@@ -1,0 +1,431 @@
+"""Handing a conversation to a human agent: the payload (contract in ../shared/design.md),
+its delivery to the handoff service with an idempotency key, and a durable outbox that keeps
+every handoff the service could not take and delivers it once the service is back.
+
+The triggers call `hand_off`: a request for a human (action_request_human), a complaint,
+high-risk words or anger (action_escalate), two misses in a row (action_fallback), a journey
+step that failed three times (the journeys' answer step).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from abc import ABC
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.clients.handoff import HandoffClient, HandoffUnavailable, Ticket
+from bot.emotion_tracking import assess, customer_turns
+from bot.faq import load_policy
+from handoff.masking import mask_sensitive
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+TOPICS_FILE = ROOT / "bot" / "topics.yml"
+CHINA = timezone(timedelta(hours=8))
+DEFAULT_OUTBOX = "var/handoff/outbox.db"
+
+
+class Reason(str, Enum):
+    """Why the bot hands off (the service's `reason` enum)."""
+
+    EXPLICIT_REQUEST = "explicit_request"
+    COMPLAINT = "complaint"
+    HIGH_RISK = "high_risk"
+    EMOTION_ANGRY = "emotion_angry_message"
+    EMOTION_FRUSTRATION = "emotion_frustration"
+    EMOTION_RISING = "emotion_rising_frustration"
+    REPEATED_FALLBACK = "repeated_fallback"
+    JOURNEY_FAILED = "journey_failed"
+
+
+REASON_LABELS = {
+    Reason.EXPLICIT_REQUEST: "客户主动要求人工",
+    Reason.COMPLAINT: "客户投诉",
+    Reason.HIGH_RISK: "客户提到报警、律师、12315、曝光或起诉",
+    Reason.EMOTION_ANGRY: "客户情绪激动",
+    Reason.EMOTION_FRUSTRATION: "客户不满持续累积",
+    Reason.EMOTION_RISING: "客户情绪持续升温",
+    Reason.REPEATED_FALLBACK: "机器人连续两次没有听懂",
+    Reason.JOURNEY_FAILED: "同一步骤多次失败",
+}
+# Words that put a conversation in front of a human at once, whatever the intent.
+HIGH_RISK_WORDS = ("报警", "律师", "12315", "曝光", "起诉", "消协", "法院", "投诉到工商")
+# Slots that are the bot's bookkeeping, not something the customer told.
+INTERNAL_SLOTS = {"requested_slot", "suggested_faq", "lookup_attempts", "journey_failure",
+                  "handoff_reason", "handoff_priority", "session_started_metadata"}
+EMOTION_NAMES = {"calm": "平静", "upset": "不满", "angry": "生气"}
+TOPIC_NAMES = {
+    "greeting": "问候", "order_status": "订单与物流", "order_change": "修改/取消订单",
+    "delivery_issue": "配送异常", "payment": "支付与扣款", "refund": "退款",
+    "after_sales": "退换货与维修", "invoice": "发票", "account": "账号", "promotion": "优惠与会员",
+    "product": "商品咨询", "complaint": "投诉", "human": "转人工", "out_of_scope": "无关问题",
+}
+SLOT_NAMES = {"order_id": "订单号", "phone": "手机号", "payment_method": "支付方式"}
+
+QUEUED = ("已为您转接人工客服（服务时间{service_hours}），您现在排在第 {position} 位，"
+          "预计等待约 {eta} 分钟。"
+          "客服接入后会直接在这里回复您，等待期间您发的消息客服都能看到。"
+          "如果不需要了，发送「算了不用了」即可。")
+NO_AGENT_IN_HOURS = ("已为您登记人工客服。现在暂时没有客服在线，"
+                     "客服上线后（服务时间{service_hours}）会按顺序在这里回复您，"
+                     "您的请求会一直保留，不需要重复申请。"
+                     "您可以先把问题和订单号发在这里，客服一上线就能看到。"
+                     "如果不需要了，发送「算了不用了」即可。")
+NO_AGENT_OFF_HOURS = ("已为您登记人工客服。现在是非服务时间，人工客服的服务时间是{service_hours}，"
+                      "客服上班后会按顺序在这里回复您，您的请求会一直保留，不需要重复申请。"
+                      "您可以先把问题和订单号发在这里。如果不需要了，发送「算了不用了」即可。")
+UNAVAILABLE = ("抱歉，人工客服系统暂时连接不上。您的转人工请求已经保存，系统恢复后会自动为您排队，"
+               "不需要重复申请；客服接入后会在这里回复您（服务时间{service_hours}）。"
+               "在此之前，订单、物流、退款方面的问题我仍然可以先帮您查。")
+PRIORITY_NOTE = "我已把您的对话标记为优先处理，人工客服会查看完整记录。"
+STILL_PENDING = ("您的转人工请求已经保存好了，系统恢复后会自动为您排队，不需要重复申请，"
+                 "客服接入后会在这里回复您（服务时间{service_hours}）。")
+
+
+def handoff_state(position: int | None = None, eta_minutes: int | None = None) -> dict:
+    """The `custom` payload of the bot's queue message (contract in notes/team.md)."""
+    return {"handoff": {"state": "queued", "position": position, "eta_minutes": eta_minutes,
+                        "agent": None}}
+
+
+# --- the payload --------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def intent_topics() -> dict[str, str]:
+    """intent -> topic, from bot/topics.yml."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8")) or {}
+    return {intent: topic for topic, intents in (data.get("topics") or {}).items()
+            for intent in intents or ()}
+
+
+def _iso(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp or time.time(), tz=timezone.utc).isoformat(
+        timespec="milliseconds")
+
+
+def _intent_of(event: dict[str, Any]) -> dict[str, Any]:
+    parse = event.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    name = intent.get("name")
+    if name == "faq":
+        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        key = selected.get("intent_response_key")
+        name = key or name
+    confidence = intent.get("confidence")
+    return {"name": name, "confidence": round(float(confidence), 3) if confidence else None}
+
+
+def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every customer, bot and agent turn with its time; customer turns with intent and
+    emotion. Card and ID numbers are masked."""
+    turns = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            turns.append({"sender": "customer", "text": mask_sensitive(event.get("text") or ""),
+                          "timestamp": _iso(event.get("timestamp")),
+                          "intent": _intent_of(event),
+                          "emotion": (event.get("parse_data") or {}).get("emotion")})
+        elif kind == "bot" and (event.get("text") or "").strip():
+            handoff = (event.get("metadata") or {}).get("handoff") or {}
+            agent = handoff.get("agent") if handoff.get("state") == "agent_message" else None
+            turn = {"sender": "agent" if agent else "bot", "text": mask_sensitive(event["text"]),
+                    "timestamp": _iso(event.get("timestamp"))}
+            if agent:
+                turn["agent"] = agent
+            turns.append(turn)
+    return turns
+
+
+def _topical_intent(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The customer's latest intent that says what the conversation is about."""
+    users = [e for e in events if e.get("event") == "user"]
+    for event in reversed(users):
+        intent = _intent_of(event)
+        topic = intent_topics().get(intent["name"] or "")
+        if topic and topic not in ("greeting", "human"):
+            return {**intent, "topic": topic}
+    latest = _intent_of(users[-1]) if users else {"name": None, "confidence": None}
+    return {**latest, "topic": intent_topics().get(latest["name"] or "")}
+
+
+def collected_slots(tracker: Tracker) -> dict[str, Any]:
+    """What the customer told the bot (order number, phone, payment method ...)."""
+    return {name: mask_sensitive(value) if isinstance(value, str) else value
+            for name, value in tracker.current_slot_values().items()
+            if value not in (None, "", []) and name not in INTERNAL_SLOTS}
+
+
+def summary(reason: Reason, intent: dict[str, Any], emotion: dict[str, Any],
+            slots: dict[str, Any], last_text: str) -> str:
+    """A few lines in Chinese an agent reads before the transcript."""
+    parts = [f"转人工原因：{REASON_LABELS[reason]}。"]
+    if intent.get("topic"):
+        confidence = intent.get("confidence")
+        share = f"（{intent['name']}，置信度 {confidence:.0%}）" if confidence else ""
+        parts.append(f"咨询：{TOPIC_NAMES.get(intent['topic'], intent['topic'])}{share}。")
+    details = "，".join(f"{SLOT_NAMES.get(k, k)} {v}" for k, v in slots.items()
+                       if k in SLOT_NAMES)
+    if details:
+        parts.append(f"已提供：{details}。")
+    latest, peak = emotion["latest"], emotion["peak"]
+    mood = f"情绪：{EMOTION_NAMES.get(latest['label'], latest['label'])}"
+    if peak.get("label") not in (None, "calm") and peak is not latest:
+        mood += f"，最强烈时{EMOTION_NAMES.get(peak['label'], peak['label'])}"
+    parts.append(mood + "。")
+    if last_text:
+        short = last_text if len(last_text) <= 60 else last_text[:60] + "…"
+        parts.append(f"客户最后说：「{short}」")
+    return "".join(parts)
+
+
+def build_payload(tracker: Tracker, reason: Reason, priority: str) -> dict[str, Any]:
+    """The handoff payload of the conversation, as the service's POST /api/v1/handoffs takes
+    it (without the idempotency key, which travels as a header)."""
+    events = tracker.events
+    assessment = assess(customer_turns(events))
+    latest = tracker.latest_message.get("emotion") or assessment.latest
+    emotion = {
+        "latest": {"label": latest.get("label", "calm"), "score": latest.get("score", 0.0)},
+        "peak": {k: assessment.peak.get(k) for k in ("label", "score", "text")},
+        "frustration": assessment.frustration,
+    }
+    emotion["peak"]["text"] = mask_sensitive(emotion["peak"].get("text") or "")
+    intent = _topical_intent(events)
+    slots = collected_slots(tracker)
+    metadata = tracker.latest_message.get("metadata") or {}
+    turns = transcript(events)
+    last_customer = next((t["text"] for t in reversed(turns) if t["sender"] == "customer"), "")
+    return {
+        "conversation_id": tracker.sender_id,
+        "channel": tracker.get_latest_input_channel(),
+        "customer_id": str(metadata.get("customer_id") or metadata.get("user_id")
+                           or tracker.sender_id),
+        "reason": reason.value,
+        "priority": priority,
+        "topic": intent.get("topic"),
+        "intent": {"name": intent["name"], "confidence": intent["confidence"]},
+        "emotion": emotion,
+        "slots": slots,
+        "summary": summary(reason, intent, emotion, slots, last_customer),
+        "transcript": turns,
+        "requested_at": _iso(_latest_user_time(events)),
+        "bot_paused": True,
+    }
+
+
+def _latest_user_time(events: list[dict[str, Any]]) -> float | None:
+    return next((e.get("timestamp") for e in reversed(events) if e.get("event") == "user"), None)
+
+
+def idempotency_key(tracker: Tracker) -> str:
+    """One handoff per customer turn: the conversation and the time of the turn that caused
+    it, so a retried action call never creates a second handoff."""
+    stamp = _latest_user_time(tracker.events) or 0.0
+    return f"{tracker.sender_id}:{int(stamp * 1000)}"
+
+
+def high_risk(text: str | None) -> bool:
+    """Whether the message names the police, a lawyer, 12315, the media or a lawsuit."""
+    return any(word in (text or "") for word in HIGH_RISK_WORDS)
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+class Outbox:
+    """Handoffs the service has not taken yet, in a SQLite file that survives restarts.
+
+    Entries are delivered oldest first, with their idempotency key, until the service takes
+    them; the service's deduplication makes a delivery that timed out harmless to repeat."""
+
+    def __init__(self, path: str | Path) -> None:
+        """Use the file at `path` (created on first write)."""
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=15)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("""CREATE TABLE IF NOT EXISTS outbox (
+            key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, payload TEXT NOT NULL,
+            created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            delivered_at REAL)""")
+        return db
+
+    def add(self, key: str, payload: dict[str, Any]) -> bool:
+        """Keep a handoff for later delivery; False when the key is already kept."""
+        with closing(self._connect()) as db, db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO outbox (key, conversation_id, payload, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (key, payload["conversation_id"], json.dumps(payload, ensure_ascii=False),
+                 time.time()))
+            return cursor.rowcount == 1
+
+    def pending(self, conversation_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Undelivered handoffs, oldest first (of one conversation if given)."""
+        if not self.path.exists():
+            return []
+        query = "SELECT key, payload FROM outbox WHERE delivered_at IS NULL"
+        args: tuple[Any, ...] = ()
+        if conversation_id is not None:
+            query, args = query + " AND conversation_id = ?", (conversation_id,)
+        with closing(self._connect()) as db:
+            rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+        return [(key, json.loads(payload)) for key, payload in rows]
+
+    def mark(self, key: str, error: str | None = None) -> None:
+        """Record a delivery (no error) or a failed attempt."""
+        with closing(self._connect()) as db, db:
+            if error is None:
+                db.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, "
+                           "last_error = NULL WHERE key = ?", (time.time(), key))
+            else:
+                db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? "
+                           "WHERE key = ?", (error[:500], key))
+
+    def flush(self, client: HandoffClient) -> int:
+        """Deliver what is pending, stopping at the first failure; returns how many went."""
+        if not _flush_lock.acquire(timeout=10):
+            return 0
+        try:
+            delivered = 0
+            for key, payload in self.pending():
+                try:
+                    client.create(payload, key)
+                except HandoffUnavailable as error:
+                    self.mark(key, str(error))
+                    logger.warning("handoff %s still undelivered: %s", key, error)
+                    break
+                self.mark(key)
+                delivered += 1
+                logger.info("handoff %s delivered from the outbox", key)
+            return delivered
+        finally:
+            _flush_lock.release()
+
+
+_flush_lock = threading.Lock()
+_worker_lock = threading.Lock()
+_worker: threading.Thread | None = None
+
+
+def outbox() -> Outbox:
+    """The action server's outbox (HANDOFF_OUTBOX, relative paths from the project root)."""
+    path = Path(os.environ.get("HANDOFF_OUTBOX") or DEFAULT_OUTBOX)
+    return Outbox(path if path.is_absolute() else ROOT / path)
+
+
+def start_outbox_worker() -> None:
+    """Retry the outbox in the background every HANDOFF_OUTBOX_RETRY_SECONDS (10 by default;
+    0 turns it off), so a handoff is delivered even if nobody asks for a human again."""
+    global _worker
+    interval = float(os.environ.get("HANDOFF_OUTBOX_RETRY_SECONDS") or 10)
+    with _worker_lock:
+        if interval <= 0 or (_worker is not None and _worker.is_alive()):
+            return
+        _worker = threading.Thread(target=_retry_forever, args=(interval,),
+                                   name="handoff-outbox", daemon=True)
+        _worker.start()
+
+
+def _retry_forever(interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        try:
+            box = outbox()
+            if box.pending():
+                box.flush(HandoffClient.from_env())
+        except Exception:  # the worker must outlive any one failure
+            logger.exception("handoff outbox retry failed")
+
+
+# --- the hand-off step ---------------------------------------------------------------------
+
+def in_service_hours(hours: str, now: datetime | None = None) -> bool:
+    """Whether China time is inside a "每天 9:00-22:00" span (True when it cannot be read)."""
+    match = re.search(r"(\d{1,2})[:：](\d{2})\s*[-~～至到]\s*(\d{1,2})[:：](\d{2})", hours or "")
+    if not match:
+        return True
+    start_h, start_m, end_h, end_m = (int(g) for g in match.groups())
+    local = (now or datetime.now(tz=CHINA)).astimezone(CHINA)
+    minutes = local.hour * 60 + local.minute
+    return start_h * 60 + start_m <= minutes < end_h * 60 + end_m
+
+
+def tell_queued(dispatcher: CollectingDispatcher, ticket: Ticket) -> None:
+    """Where the customer stands: queue place and expected wait, or when someone will reply."""
+    hours = str(load_policy().get("service_hours") or "")
+    if ticket.agents_online > 0:
+        dispatcher.utter_message(
+            text=QUEUED.format(position=ticket.position or 1, eta=ticket.eta_minutes or 1,
+                               service_hours=hours),
+            json_message=handoff_state(ticket.position, ticket.eta_minutes))
+        return
+    text = NO_AGENT_IN_HOURS if in_service_hours(hours) else NO_AGENT_OFF_HOURS
+    dispatcher.utter_message(text=text.format(service_hours=hours),
+                             json_message=handoff_state(ticket.position, None))
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
+             priority: str = "normal", client: HandoffClient | None = None,
+             box: Outbox | None = None) -> list[dict[str, Any]]:
+    """Send the conversation to the handoff service and tell the customer what happens next.
+
+    Delivered: the queue message, and the bot pauses (the agent takes over). Not delivered:
+    the handoff waits in the outbox, the customer hears so honestly, and the bot keeps
+    answering until an agent joins.
+    """
+    start_outbox_worker()
+    client = client or HandoffClient.from_env()
+    box = box or outbox()
+    recorded = [SlotSet("handoff_reason", reason.value), SlotSet("handoff_priority", priority)]
+    if priority in ("urgent", "high"):
+        dispatcher.utter_message(text=PRIORITY_NOTE)
+    if box.pending(tracker.sender_id):
+        # Earlier requests of this conversation wait for the service: deliver them first.
+        box.flush(client)
+        if box.pending(tracker.sender_id):
+            dispatcher.utter_message(
+                text=STILL_PENDING.format(service_hours=load_policy().get("service_hours", "")),
+                json_message=handoff_state())
+            return recorded
+    payload = build_payload(tracker, reason, priority)
+    key = idempotency_key(tracker)
+    try:
+        ticket = client.create(payload, key)
+    except HandoffUnavailable as error:
+        logger.warning("handoff %s kept in the outbox: %s", key, error)
+        box.add(key, {**payload, "bot_paused": False})
+        dispatcher.utter_message(
+            text=UNAVAILABLE.format(service_hours=load_policy().get("service_hours", "")),
+            json_message=handoff_state())
+        return recorded
+    box.flush(client)  # anything older of other conversations, now that the service answers
+    tell_queued(dispatcher, ticket)
+    return [*recorded, ConversationPaused()]
+
+
+class HandoffAction(Action, ABC):
+    """Base of the actions that hand off: the outbox worker runs in the action server from
+    the moment these are registered, so a handoff kept before a restart is still delivered."""
+
+    def __init__(self) -> None:
+        """Start the outbox retries."""
+        super().__init__()
+        start_outbox_worker()

@@ -1,0 +1,477 @@
+"""The handoff service's HTTP API and agent console (Sanic).
+
+The bot authenticates with `Authorization: Bearer <HANDOFF_API_TOKEN>`, agents with the
+session token they get from logging in; every `/api/v1` route except login checks one of them.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from handoff import auth
+from handoff.config import Settings
+from handoff.events import EventTail, is_cancel
+from handoff.masking import mask_sensitive
+from handoff.relay import NOTICES, PAUSE, RESUME, RasaRelay, RelayError, bot_event, custom_state
+from handoff.schema import REASONS, PayloadError, iso, validate_payload
+from handoff.store import OPEN, STATUSES, ConflictError, NotFoundError, Store
+
+logger = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+MAX_AGENT_TEXT = 2000
+MAX_BODY = 2 * 1024 * 1024
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+
+
+class ApiError(Exception):
+    """An error answered as JSON `{"error": code, "message": ...}`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        """Keep the status, a machine-readable code and a human-readable message."""
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_json(status: int, code: str, message: str) -> HTTPResponse:
+    """The JSON body of every error."""
+    return response.json({"error": code, "message": message}, status=status,
+                         dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def ok(data: Any, status: int = 200) -> HTTPResponse:
+    """A JSON answer with Chinese kept readable."""
+    return response.json(data, status=status, dumps=_dumps)
+
+
+def body_json(request: Request) -> Any:
+    """The parsed JSON body, or a clear 400."""
+    try:
+        return json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from error
+
+
+def requires(*roles: str) -> Callable:
+    """Allow a route to the bot ("bot") and/or logged-in agents ("agent")."""
+    def decorator(handler: Callable) -> Callable:
+        @wraps(handler)
+        async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+            token = auth.bearer(request.headers.get("authorization"))
+            if not token:
+                raise ApiError(401, "unauthorized", "missing Authorization: Bearer token")
+            service: HandoffService = request.app.ctx.service
+            if auth.same_secret(token, service.settings.api_token):
+                if "bot" not in roles:
+                    raise ApiError(403, "forbidden", "this action needs a logged-in agent")
+                request.ctx.agent = None
+            else:
+                agent = service.store.agent_for_session(auth.token_hash(token))
+                if agent is None:
+                    raise ApiError(401, "unauthorized", "invalid or expired token")
+                if "agent" not in roles:
+                    raise ApiError(403, "forbidden", "this endpoint is for the bot")
+                request.ctx.agent = agent
+            return await handler(request, *args, **kwargs)
+        return wrapper
+    return decorator
+
+
+class HandoffService:
+    """The service's behaviour, independent of HTTP routing."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Open the store; the relay and the event tail start with the server."""
+        self.settings = settings
+        self.store = Store(settings.db_url)
+        self.relay = RasaRelay(settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
+        self.tail = EventTail(self.store, settings.events_url) if settings.events_url else None
+
+    # --- views ----------------------------------------------------------------------------
+
+    def view(self, handoff: dict[str, Any], full: bool = False) -> dict[str, Any]:
+        """A handoff as the API returns it."""
+        payload = handoff["payload"]
+        position = self.store.queue_position(handoff)
+        online = self.store.agents_online(self.settings.online_seconds)
+        data = {
+            "id": handoff["id"],
+            "conversation_id": handoff["conversation_id"],
+            "status": handoff["status"],
+            "reason": handoff["reason"],
+            "reason_label": REASONS.get(handoff["reason"], handoff["reason"]),
+            "priority": handoff["priority"],
+            "summary": handoff["summary"],
+            "channel": handoff["channel"],
+            "customer_id": handoff["customer_id"],
+            "topic": handoff["topic"],
+            "intent": payload.get("intent"),
+            "emotion": payload.get("emotion"),
+            "slots": payload.get("slots") or {},
+            "agent": handoff.get("agent_name"),
+            "agent_username": handoff.get("agent_username"),
+            "bot_paused": handoff["bot_paused"],
+            "position": position,
+            "eta_minutes": self.store.expected_wait(position, online,
+                                                    self.settings.default_handle_minutes),
+            "agents_online": online,
+            "created_at": iso(handoff["created_at"]),
+            "requested_at": iso(handoff["requested_at"]),
+            "claimed_at": iso(handoff["claimed_at"]),
+            "closed_at": iso(handoff["closed_at"]),
+            "waiting_seconds": int((handoff["claimed_at"] or time.time()) - handoff["created_at"]),
+        }
+        if full:
+            data["transcript"] = [message_view(m) for m in self.store.messages(handoff["id"])]
+        return data
+
+    # --- actions --------------------------------------------------------------------------
+
+    async def create(self, data: Any, key: str | None) -> tuple[dict[str, Any], bool]:
+        """Create (or find again) a handoff from the bot's payload."""
+        fields, transcript = validate_payload(data)
+        key = key or (data.get("idempotency_key") if isinstance(data, dict) else None)
+        if not isinstance(key, str) or not key.strip() or len(key) > 255:
+            raise ApiError(400, "missing_idempotency_key",
+                           "send an Idempotency-Key header (or idempotency_key) of 1-255 chars")
+        fields["payload"] = json.dumps(_stored_payload(data), ensure_ascii=False)
+        result = self.store.create_handoff(key.strip(), fields, transcript)
+        handoff = result.handoff
+        if result.created and self.tail is not None:
+            added = await asyncio.get_running_loop().run_in_executor(
+                None, self.tail.backfill, handoff)
+            await self.react(added)
+            handoff = self.store.handoff(handoff["id"])
+        if result.created and not handoff["bot_paused"] and handoff["status"] == "queued":
+            # Delivered late from the bot's outbox: tell the customer they are now queued.
+            view = self.view(handoff)
+            await self.notify(handoff, "queued", position=view["position"],
+                              eta_minutes=view["eta_minutes"], strict=False)
+        return handoff, result.created
+
+    async def claim(self, handoff_id: str, agent: dict[str, Any]) -> dict[str, Any]:
+        """An agent takes the conversation: the bot is paused and the customer told."""
+        current = self.store.handoff(handoff_id)
+        if current["status"] == "claimed" and current["agent_id"] == agent["id"]:
+            return current
+        handoff = self.store.transition(handoff_id, "claim", agent["id"])
+        try:
+            await self.notify(handoff, "agent_joined", agent=agent["display_name"], pause=True)
+        except RelayError:
+            self.store.revert(handoff_id, current)
+            raise
+        return handoff
+
+    async def close(self, handoff_id: str, action: str, agent: dict[str, Any] | None) -> dict:
+        """Resolve, hand back or cancel: the customer is told and the bot resumes."""
+        current = self.store.handoff(handoff_id)
+        handoff = self.store.transition(handoff_id, action, agent["id"] if agent else None)
+        state = "cancelled" if action == "cancel" else "bot_back"
+        try:
+            await self.notify(handoff, state, agent=handoff.get("agent_name"), resume=True)
+        except RelayError:
+            self.store.revert(handoff_id, current)
+            raise
+        return handoff
+
+    async def agent_message(self, handoff_id: str, agent: dict[str, Any], text: Any) -> dict:
+        """Relay an agent's message to the customer's channel, then record it."""
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "empty_message", "text: a non-empty string is required")
+        if len(text) > MAX_AGENT_TEXT:
+            raise ApiError(400, "message_too_long", f"text: at most {MAX_AGENT_TEXT} characters")
+        handoff = self.store.handoff(handoff_id)
+        if handoff["status"] != "claimed" or handoff["agent_id"] != agent["id"]:
+            raise ConflictError("claim the handoff before replying" if handoff["status"] == "queued"
+                           else f"the handoff is {handoff['status']} and held by "
+                                f"{handoff.get('agent_name') or 'nobody'}")
+        custom = custom_state("agent_message", agent=agent["display_name"])
+        await self.relay.send(handoff["conversation_id"],
+                              [bot_event(text.strip(), custom, handoff["id"])])
+        message_id = self.store.add_message(handoff, "agent", text.strip(), "agent",
+                                            {"custom": custom, "agent": agent["display_name"]},
+                                            to_customer=True)
+        return {"id": message_id, "text": text.strip()}
+
+    async def notify(self, handoff: dict[str, Any], state: str, agent: str | None = None,
+                     position: int | None = None, eta_minutes: int | None = None,
+                     pause: bool = False, resume: bool = False, strict: bool = True) -> None:
+        """Tell the customer about a state change through Rasa (pausing or resuming the bot
+        in the same call) and keep the notice for REST clients and the agent's view."""
+        text = NOTICES[state].format(agent=agent or "", position=position,
+                                     eta_minutes=eta_minutes)
+        custom = custom_state(state, agent=agent, position=position, eta_minutes=eta_minutes)
+        events = (PAUSE if pause else []) + [bot_event(text, custom, handoff["id"])] + (
+            RESUME if resume else [])
+        try:
+            await self.relay.send(handoff["conversation_id"], events)
+        except RelayError as error:
+            logger.warning("could not notify %s (%s): %s", handoff["id"], state, error)
+            if strict:
+                raise
+        self.store.add_message(handoff, "bot", text, "notice", {"custom": custom},
+                               to_customer=True)
+
+    async def react(self, added: list[tuple[dict[str, Any], Any]]) -> None:
+        """Act on new customer messages: "算了不用了" while queued cancels the handoff."""
+        for handoff, message in added:
+            if handoff["status"] == "queued" and is_cancel(message.text):
+                try:
+                    await self.close(handoff["id"], "cancel", None)
+                    logger.info("handoff %s cancelled by the customer", handoff["id"])
+                except (ConflictError, RelayError) as error:
+                    logger.warning("could not cancel %s: %s", handoff["id"], error)
+
+    async def tail_forever(self) -> None:
+        """Follow the event stream until the server stops."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                added = await loop.run_in_executor(None, self.tail.poll)
+                await self.react(added)
+            except Exception:  # keep following the stream whatever one batch did
+                logger.exception("event stream poll failed")
+            await asyncio.sleep(self.settings.events_poll_seconds)
+
+
+def message_view(message: dict[str, Any]) -> dict[str, Any]:
+    """A transcript entry: `{sender, text, timestamp}` plus its id, source and details."""
+    meta = message["meta"]
+    return {"id": message["id"], "sender": message["sender"], "text": message["text"],
+            "timestamp": iso(message["timestamp"]), "source": message["source"],
+            "intent": meta.get("intent"), "emotion": meta.get("emotion"),
+            "agent": meta.get("agent"), "custom": meta.get("custom")}
+
+
+def _stored_payload(data: dict[str, Any]) -> dict[str, Any]:
+    """The payload's details besides the transcript (kept as JSON), card numbers masked."""
+    keep = ("intent", "emotion", "slots", "topic", "channel", "customer_id", "requested_at",
+            "bot_version")
+    stored = {k: data[k] for k in keep if k in data}
+    if isinstance(stored.get("slots"), dict):
+        stored["slots"] = {str(k)[:64]: mask_sensitive(v) if isinstance(v, str) else v
+                           for k, v in list(stored["slots"].items())[:50]}
+    return stored
+
+
+def _statuses(value: str | None) -> tuple[str, ...]:
+    if not value or value == "open":
+        return OPEN
+    if value == "all":
+        return STATUSES
+    wanted = tuple(s.strip() for s in value.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown:
+        raise ApiError(400, "bad_status", f"status: open, all or any of {', '.join(STATUSES)}")
+    return wanted
+
+
+def _after(request: Request) -> int:
+    try:
+        return max(0, int(request.args.get("after") or 0))
+    except ValueError as error:
+        raise ApiError(400, "bad_after", "after: a message id (integer)") from error
+
+
+def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic:
+    """The Sanic application (an app factory, so tests can build several)."""
+    settings = settings or Settings.from_env()
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.service = HandoffService(settings)
+    _routes(app)
+    _console(app)
+
+    @app.exception(ApiError)
+    async def api_error(request: Request, error: ApiError) -> HTTPResponse:
+        return error_json(error.status, error.code, error.message)
+
+    @app.exception(PayloadError)
+    async def payload_error(request: Request, error: PayloadError) -> HTTPResponse:
+        return error_json(400, "invalid_payload", str(error))
+
+    @app.exception(NotFoundError)
+    async def not_found(request: Request, error: NotFoundError) -> HTTPResponse:
+        return error_json(404, "not_found", f"no handoff {error}")
+
+    @app.exception(ConflictError)
+    async def conflict(request: Request, error: ConflictError) -> HTTPResponse:
+        return error_json(409, "conflict", str(error))
+
+    @app.exception(RelayError)
+    async def relay_error(request: Request, error: RelayError) -> HTTPResponse:
+        return error_json(502, "rasa_unreachable",
+                          f"the customer's conversation could not be reached: {error}")
+
+    @app.middleware("response")
+    async def security_headers(request: Request, resp: HTTPResponse) -> None:
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+    @app.listener("after_server_start")
+    async def start_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        service: HandoffService = app.ctx.service
+        if service.tail is not None:
+            app.ctx.tail_task = loop.create_task(service.tail_forever())
+
+    @app.listener("before_server_stop")
+    async def stop_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        task = getattr(app.ctx, "tail_task", None)
+        if task:
+            task.cancel()
+        await app.ctx.service.relay.close()
+
+    return app
+
+
+def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every route
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        return ok({"status": "ok"})
+
+    @app.get("/openapi.yaml")
+    async def openapi(request: Request) -> HTTPResponse:
+        return await response.file(HERE / "openapi.yaml", mime_type="application/yaml")
+
+    @app.post("/api/v1/auth/login")
+    async def login(request: Request) -> HTTPResponse:
+        data = body_json(request)
+        service: HandoffService = request.app.ctx.service
+        username = data.get("username") if isinstance(data, dict) else None
+        password = data.get("password") if isinstance(data, dict) else None
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ApiError(400, "invalid_login", "username and password are required")
+        agent = service.store.agent_by_username(username.strip())
+        # Hash even for unknown users, so timing does not reveal who has an account.
+        stored = agent["password_hash"] if agent else auth.hash_password("x" * 12)
+        if not auth.verify_password(password, stored) or agent is None:
+            await asyncio.sleep(0.3)
+            raise ApiError(401, "bad_credentials", "用户名或密码不正确")
+        token = auth.new_session_token()
+        service.store.add_session(auth.token_hash(token), agent["id"],
+                                  service.settings.session_hours)
+        service.store.agent_for_session(auth.token_hash(token))
+        return ok({"token": token, "agent": _agent_view(agent)})
+
+    @app.post("/api/v1/auth/logout")
+    @requires("agent")
+    async def logout(request: Request) -> HTTPResponse:
+        token = auth.bearer(request.headers.get("authorization")) or ""
+        request.app.ctx.service.store.end_session(auth.token_hash(token))
+        return ok({"status": "logged_out"})
+
+    @app.get("/api/v1/me")
+    @requires("agent")
+    async def me(request: Request) -> HTTPResponse:
+        return ok({"agent": _agent_view(request.ctx.agent)})
+
+    @app.post("/api/v1/handoffs")
+    @requires("bot")
+    async def create(request: Request) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        handoff, created = await service.create(body_json(request),
+                                                request.headers.get("idempotency-key"))
+        return ok(service.view(handoff, full=True), status=201 if created else 200)
+
+    @app.get("/api/v1/handoffs")
+    @requires("bot", "agent")
+    async def list_handoffs(request: Request) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        rows = service.store.list_handoffs(_statuses(request.args.get("status")))
+        return ok({"handoffs": [service.view(h) for h in rows],
+                   "agents_online": service.store.agents_online(service.settings.online_seconds)})
+
+    @app.get("/api/v1/handoffs/<handoff_id:str>")
+    @requires("bot", "agent")
+    async def get_handoff(request: Request, handoff_id: str) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        return ok(service.view(service.store.handoff(handoff_id), full=True))
+
+    @app.get("/api/v1/handoffs/<handoff_id:str>/messages")
+    @requires("bot", "agent")
+    async def new_messages(request: Request, handoff_id: str) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        handoff = service.store.handoff(handoff_id)
+        rows = service.store.messages(handoff_id, _after(request))
+        return ok({"status": handoff["status"], "agent": handoff.get("agent_name"),
+                   "messages": [message_view(m) for m in rows]})
+
+    @app.post("/api/v1/handoffs/<handoff_id:str>/messages")
+    @requires("agent")
+    async def post_message(request: Request, handoff_id: str) -> HTTPResponse:
+        data = body_json(request)
+        text = data.get("text") if isinstance(data, dict) else None
+        message = await request.app.ctx.service.agent_message(handoff_id, request.ctx.agent,
+                                                              text)
+        return ok(message, status=201)
+
+    @app.post("/api/v1/handoffs/<handoff_id:str>/claim")
+    @requires("agent")
+    async def claim(request: Request, handoff_id: str) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        return ok(service.view(await service.claim(handoff_id, request.ctx.agent)))
+
+    for action in ("resolve", "handback", "cancel"):
+        _close_route(app, action)
+
+    @app.get("/api/v1/conversations/<conversation_id:path>/messages")
+    @requires("bot")
+    async def customer_feed(request: Request, conversation_id: str) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        rows = service.store.customer_messages(conversation_id, _after(request))
+        return ok({"conversation_id": conversation_id,
+                   "messages": [{"id": m["id"], "text": m["text"],
+                                 "custom": m["meta"].get("custom"),
+                                 "timestamp": iso(m["timestamp"])} for m in rows]})
+
+
+def _close_route(app: Sanic, action: str) -> None:
+    roles = ("bot", "agent") if action == "cancel" else ("agent",)
+
+    @requires(*roles)
+    async def close(request: Request, handoff_id: str) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        return ok(service.view(await service.close(handoff_id, action, request.ctx.agent)))
+
+    app.add_route(close, f"/api/v1/handoffs/<handoff_id:str>/{action}", methods=["POST"],
+                  name=f"{action}_handoff")
+
+
+def _agent_view(agent: dict[str, Any]) -> dict[str, Any]:
+    return {"username": agent["username"], "display_name": agent["display_name"]}
+
+
+def _console(app: Sanic) -> None:
+    @app.get("/")
+    async def root(request: Request) -> HTTPResponse:
+        return response.redirect("/console/")
+
+    @app.get("/console/")
+    async def console(request: Request) -> HTTPResponse:
+        return await response.file(STATIC / "console.html",
+                                   mime_type="text/html; charset=utf-8")
+
+    @app.get("/console/static/<name:str>")
+    async def console_file(request: Request, name: str) -> HTTPResponse:
+        kind = STATIC_TYPES.get(Path(name).suffix)
+        if kind is None or not (STATIC / name).is_file() or "/" in name:
+            raise ApiError(404, "not_found", "no such file")
+        return await response.file(STATIC / name, mime_type=f"{kind}; charset=utf-8")

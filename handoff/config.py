@@ -1,0 +1,83 @@
+"""Settings of the handoff service: the only reader of the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_TOKEN = "dev-only-handoff-token"
+DEV_RASA_TOKEN = "dev-only-rasa-token"
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used (e.g. a development secret in production)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from the environment, with local defaults."""
+
+    port: int = 8000
+    host: str = "127.0.0.1"
+    db_url: str = f"sqlite:///{ROOT / 'var' / 'handoff' / 'handoff.db'}"
+    api_token: str = DEV_TOKEN
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = DEV_RASA_TOKEN
+    # Rasa's SQL event broker table (customer messages while a conversation is handed off);
+    # empty disables the tail.
+    events_url: str = f"sqlite:///{ROOT / 'var' / 'rasa' / 'events.db'}"
+    events_poll_seconds: float = 0.5
+    production: bool = False
+    session_hours: float = 12.0
+    # An agent counts as online when the console called the API this recently.
+    online_seconds: float = 60.0
+    # Handling time assumed for the queue's expected wait until enough handoffs were closed.
+    default_handle_minutes: float = 5.0
+    rasa_timeout: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read HANDOFF_* (and RASA_URL / RASA_AUTH_TOKEN); refuse dev secrets in production."""
+        env = dict(os.environ if env is None else env)
+        production = env.get("HANDOFF_ENV", "").lower() == "production"
+        settings = cls(
+            port=int(env.get("HANDOFF_PORT") or cls.port),
+            host=env.get("HANDOFF_HOST") or cls.host,
+            db_url=_db_url(env.get("HANDOFF_DB_URL"), env.get("HANDOFF_DB"), cls.db_url),
+            api_token=env.get("HANDOFF_API_TOKEN") or DEV_TOKEN,
+            rasa_url=(env.get("RASA_URL") or cls.rasa_url).rstrip("/"),
+            rasa_token=env.get("RASA_AUTH_TOKEN") or DEV_RASA_TOKEN,
+            events_url=_db_url(
+                env.get("HANDOFF_EVENTS_URL"), env.get("EVENTS_DB"), cls.events_url,
+                allow_empty="HANDOFF_EVENTS_URL" in env,
+            ),
+            events_poll_seconds=float(env.get("HANDOFF_EVENTS_POLL_SECONDS") or 0.5),
+            production=production,
+            session_hours=float(env.get("HANDOFF_SESSION_HOURS") or 12),
+            online_seconds=float(env.get("HANDOFF_ONLINE_SECONDS") or 60),
+            default_handle_minutes=float(env.get("HANDOFF_HANDLE_MINUTES") or 5),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse a configuration that must not serve real customers."""
+        if not self.api_token.strip():
+            raise SettingsError("HANDOFF_API_TOKEN is empty")
+        if self.production and self.api_token == DEV_TOKEN:
+            raise SettingsError(
+                "HANDOFF_API_TOKEN is the development default; set a secret for production"
+            )
+        if self.production and self.rasa_token == DEV_RASA_TOKEN:
+            raise SettingsError("RASA_AUTH_TOKEN is the development default")
+
+
+def _db_url(url: str | None, path: str | None, default: str, allow_empty: bool = False) -> str:
+    """An SQLAlchemy URL: given as is, or built from a SQLite file path (relative to the root)."""
+    if url or (allow_empty and url == ""):
+        return url or ""
+    if path:
+        file = Path(path)
+        return f"sqlite:///{file if file.is_absolute() else ROOT / file}"
+    return default

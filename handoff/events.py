@@ -1,0 +1,150 @@
+"""Customer messages of handed-off conversations, read live from Rasa's event stream.
+
+Rasa's SQL event broker (endpoints.yml `event_broker: type: SQL`) writes every tracker event
+to its `events` table, also while a conversation is paused. The service tails that table by
+id, keeps its position in its own store, and adds each customer message of a conversation
+with an open handoff to that handoff. "算了不用了" while still queued cancels the handoff.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from handoff.masking import mask_sensitive
+from handoff.store import Store, make_engine
+
+logger = logging.getLogger(__name__)
+CURSOR_KEY = "events_cursor"
+BATCH = 500
+broker_events = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("data"))
+
+# A customer who no longer wants a human while waiting: "算了不用了", "不用转人工了" ...
+_CANCEL = re.compile(
+    r"^(?:那|哦|噢|嗯|好吧|好的)?(?:算了|不用了|不需要了|不要了|不等了|取消|我不等了)+"
+    r"(?:吧|啦|了|呀|啊|哈|谢谢|不用了|不需要了|不要了|人工|转人工|客服|人工客服)*$"
+    r"|^(?:不用|不要|不需要|取消)(?:转)?(?:人工|客服|人工客服)了?$"
+)
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def is_cancel(text: str) -> bool:
+    """Whether a short message withdraws the request for a human."""
+    cleaned = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text or ""))
+    return bool(cleaned) and len(cleaned) <= 12 and bool(_CANCEL.match(cleaned))
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """A customer message from the event stream."""
+
+    event_id: int
+    conversation_id: str
+    text: str
+    timestamp: float
+    intent: dict[str, Any]
+    emotion: dict[str, Any] | None
+
+
+def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessage | None:
+    """The customer message of a broker row, or None for every other event."""
+    try:
+        event = json.loads(data)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(event, dict) or event.get("event") != "user":
+        return None
+    parse = event.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    return CustomerMessage(
+        event_id=event_id,
+        conversation_id=event.get("sender_id") or sender_id,
+        text=str(event.get("text") or ""),
+        timestamp=float(event.get("timestamp") or 0),
+        intent={"name": intent.get("name"), "confidence": intent.get("confidence")},
+        emotion=parse.get("emotion"),
+    )
+
+
+class EventTail:
+    """Reads new rows of the broker table and records customer messages of open handoffs."""
+
+    def __init__(self, store: Store, events_url: str) -> None:
+        """Connect lazily: the table appears only once Rasa has published an event."""
+        self.store, self.events_url = store, events_url
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The broker database's engine."""
+        if self._engine is None:
+            self._engine = make_engine(self.events_url)
+        return self._engine
+
+    def poll(self) -> list[tuple[dict[str, Any], CustomerMessage]]:
+        """Process the rows since the last poll; returns the (handoff, message) pairs that
+        were added, for the caller to act on (cancellations)."""
+        cursor = int(self.store.get_state(CURSOR_KEY) or 0)
+        try:
+            with self.engine.connect() as db:
+                rows = db.execute(sa.select(broker_events).where(broker_events.c.id > cursor)
+                                  .order_by(broker_events.c.id).limit(BATCH)).all()
+        except SQLAlchemyError as error:
+            if "no such table" not in str(error):
+                logger.warning("event stream not readable: %s", error)
+            return []
+        added = []
+        for row in rows:
+            message = customer_message(row.id, row.sender_id, row.data)
+            if message:
+                added.extend(self._record(message))
+        if rows:
+            self.store.set_state(CURSOR_KEY, str(rows[-1].id))
+        elif cursor:
+            self._rewind_if_recreated(cursor)
+        return added
+
+    def _rewind_if_recreated(self, cursor: int) -> None:
+        """Start from the beginning when the broker table was emptied or recreated."""
+        with self.engine.connect() as db:
+            newest = db.execute(sa.select(sa.func.max(broker_events.c.id))).scalar()
+        if (newest or 0) < cursor:
+            logger.info("event stream restarted (newest id %s < %s): reading it again",
+                        newest, cursor)
+            self.store.set_state(CURSOR_KEY, "0")
+
+    def backfill(self, handoff: dict[str, Any]) -> list[tuple[dict[str, Any], CustomerMessage]]:
+        """Record the conversation's messages already in the stream, for a handoff created
+        after them (delivered late from the bot's outbox)."""
+        try:
+            with self.engine.connect() as db:
+                rows = db.execute(sa.select(broker_events).where(
+                    broker_events.c.sender_id == handoff["conversation_id"])
+                    .order_by(broker_events.c.id)).all()
+        except SQLAlchemyError:
+            return []
+        added = []
+        for row in rows:
+            message = customer_message(row.id, row.sender_id, row.data)
+            if message:
+                added.extend(self._record(message, handoff))
+        return added
+
+    def _record(self, message: CustomerMessage, handoff: dict[str, Any] | None = None
+                ) -> list[tuple[dict[str, Any], CustomerMessage]]:
+        handoff = handoff or self.store.open_handoff_for(message.conversation_id)
+        # Messages up to the request are in the transcript the bot sent.
+        if not handoff or message.timestamp <= handoff["requested_at"]:
+            return []
+        meta = {"intent": message.intent, "emotion": message.emotion}
+        added = self.store.add_message(handoff, "customer", mask_sensitive(message.text), "live",
+                                       meta, timestamp=message.timestamp,
+                                       event_key=f"event-{message.event_id}-{message.timestamp}")
+        return [(handoff, message)] if added else []

@@ -1,0 +1,77 @@
+"""What the customer sees: agent messages and handoff notices, relayed to the customer's own
+channel through Rasa's HTTP API, and the bot paused or resumed in the same call."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+# Customer-facing notices, next to their `custom` state (contract in notes/team.md).
+NOTICES = {
+    "queued": "您的转人工请求已经提交成功，目前排在第 {position} 位，"
+              "预计等待约 {eta_minutes} 分钟。客服接入后会直接在这里回复您。",
+    "agent_joined": "您好，人工客服{agent}已接入，正在查看您之前的对话，请稍候。",
+    "bot_back": "人工客服已为您处理完毕，接下来由智能助手继续为您服务。"
+                "还有其他问题直接发给我就好。",
+    "cancelled": "好的，已为您取消人工客服。我继续为您服务，请问还有什么可以帮您？",
+}
+
+
+class RelayError(Exception):
+    """Rasa could not be reached or refused the events."""
+
+
+def custom_state(state: str, agent: str | None = None, position: int | None = None,
+                 eta_minutes: int | None = None) -> dict[str, Any]:
+    """The `custom` payload of a handoff message on the customer's channel."""
+    return {"handoff": {"state": state, "position": position, "eta_minutes": eta_minutes,
+                        "agent": agent}}
+
+
+def bot_event(text: str, custom: dict[str, Any], handoff_id: str) -> dict[str, Any]:
+    """A bot message event carrying the handoff state as `custom` and in its metadata."""
+    return {"event": "bot", "text": text, "data": {"custom": custom},
+            "metadata": {"handoff": {**custom["handoff"], "handoff_id": handoff_id}}}
+
+
+PAUSE = [{"event": "pause"}]
+RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+
+
+class RasaRelay:
+    """Appends events to a conversation through Rasa's HTTP API and sends the bot messages
+    among them to the channel the customer last wrote from (`output_channel=latest`).
+
+    For push channels (socket.io, messaging apps) that is the customer's chat. The REST
+    channel answers only inside its own request, so REST integrations read the same messages
+    from `GET /api/v1/conversations/{id}/messages` (see handoff/README.md)."""
+
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        """Keep the settings; the HTTP session is opened on first use."""
+        self.base_url, self.token = base_url, token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def send(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        """Append `events` and execute their side effects; raises RelayError."""
+        url = (f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+               "?output_channel=latest&execute_side_effects=true")
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        try:
+            async with self._session.post(url, json=events, params={"token": self.token}) as resp:
+                if resp.status >= 300:
+                    body = (await resp.text())[:300]
+                    raise RelayError(f"Rasa answered {resp.status}: {body}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RelayError(f"Rasa unreachable at {self.base_url}: {error!r}") from error
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,179 @@
+"""Fixtures of the handoff tests: the handoff service as a real process, and a stand-in for
+Rasa's HTTP API (a real HTTP server that records the events the service appends)."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port, start_process, stop_process, wait_until_up
+
+PASSWORD = "correct-horse-42"
+BOT_TOKEN = "test-handoff-token"
+
+
+class Service:
+    """A handoff service process that tests can stop and start again on the same port."""
+
+    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
+        self.port, self.env, self.log = port, env, log
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+        self._agents: dict[str, str] = {}
+
+    def start(self) -> None:
+        self.process = start_process([sys.executable, "-m", "handoff", "serve", "--port",
+                                      str(self.port), "--no-access-log"], self.log, self.env)
+        wait_until_up(f"{self.url}/health", self.process, self.log, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+    @property
+    def bot(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.env['HANDOFF_API_TOKEN']}"}
+
+    def create_agent(self, username: str, display_name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "handoff", "create-agent", username, "--display-name",
+             display_name, "--password-stdin"], input=PASSWORD + "\n", text=True,
+            capture_output=True, cwd=ROOT, env={**os.environ, **self.env})
+
+    def agent(self, username: str, display_name: str | None = None) -> dict[str, str]:
+        """Headers of a logged-in agent (the account is created on first use)."""
+        if username not in self._agents:
+            self.create_agent(username, display_name or username)
+            resp = requests.post(f"{self.url}/api/v1/auth/login", timeout=10,
+                                 json={"username": username, "password": PASSWORD})
+            assert resp.status_code == 200, resp.text
+            self._agents[username] = resp.json()["token"]
+        return {"Authorization": f"Bearer {self._agents[username]}"}
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.get(self.url + path, headers=self.bot if headers is None else headers, timeout=10)
+
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None,
+             **kwargs: Any) -> requests.Response:
+        return requests.post(self.url + path, json=body, headers=self.bot if headers is None else headers,
+                             timeout=10, **kwargs)
+
+    def handoffs_of(self, conversation_id: str) -> list[dict[str, Any]]:
+        rows = self.get("/api/v1/handoffs?status=all").json()["handoffs"]
+        return [h for h in rows if h["conversation_id"] == conversation_id]
+
+
+class FakeRasa:
+    """Records `POST /conversations/{id}/tracker/events` calls; `fail` makes it answer 500."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[dict[str, Any]], dict[str, str]]] = []
+        self.fail = False
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                url = urlparse(self.path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
+                conversation = unquote(url.path.split("/")[2])
+                if not owner.fail:
+                    owner.calls.append((conversation, body, query))
+                self.send_response(500 if owner.fail else 200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events_for(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [e for c, body, _ in self.calls if c == conversation_id for e in body]
+
+
+class EventStream:
+    """Rasa's SQL event broker table, written the way SQLEventBroker writes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, "
+                       "sender_id VARCHAR(255), data TEXT)")
+
+    def user(self, conversation_id: str, text: str, intent: str = "inform") -> None:
+        event = {"event": "user", "sender_id": conversation_id, "text": text,
+                 "timestamp": time.time(), "input_channel": "rest",
+                 "parse_data": {"intent": {"name": intent, "confidence": 0.9},
+                                "emotion": {"label": "calm", "score": 0.1}}}
+        with sqlite3.connect(self.path) as db:
+            db.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)",
+                       (conversation_id, json.dumps(event, ensure_ascii=False)))
+
+
+@pytest.fixture(scope="session")
+def fake_rasa() -> Iterator[FakeRasa]:
+    rasa = FakeRasa()
+    yield rasa
+    rasa.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def handoff_api(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
+                fake_rasa: FakeRasa) -> Iterator[tuple[Service, EventStream]]:
+    """A handoff service against the Rasa stand-in and an event table the test writes."""
+    folder = tmp_path_factory.mktemp("handoff-api")
+    stream = EventStream(folder / "events.db")
+    env = {"HANDOFF_DB": str(folder / "handoff.db"), "HANDOFF_API_TOKEN": BOT_TOKEN,
+           "RASA_URL": fake_rasa.url, "HANDOFF_EVENTS_URL": f"sqlite:///{stream.path}",
+           "HANDOFF_EVENTS_POLL_SECONDS": "0.2"}
+    service = Service(free_port(), env, logs_dir / "handoff_api.log")
+    service.start()
+    yield service, stream
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def handoff_service(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
+                    rasa_server: str) -> Iterator[Service]:
+    """The handoff service the real action server posts to (HANDOFF_URL, set in
+    tests/conftest.py), following the real Rasa server's event stream."""
+    folder = tmp_path_factory.mktemp("handoff-service")
+    port = int(os.environ["HANDOFF_URL"].rsplit(":", 1)[1])
+    env = {"HANDOFF_DB": str(folder / "handoff.db"),
+           # The token the action server was started with.
+           "HANDOFF_API_TOKEN": os.environ["HANDOFF_API_TOKEN"], "RASA_URL": rasa_server,
+           "HANDOFF_EVENTS_URL": f"sqlite:///{os.environ['EVENTS_DB']}",
+           "HANDOFF_EVENTS_POLL_SECONDS": "0.2"}
+    service = Service(port, env, logs_dir / "handoff_service.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+def wait_for(check: Any, timeout: float = 20, interval: float = 0.2) -> Any:
+    """Poll `check()` until it returns something truthy; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
