@@ -61,7 +61,9 @@ class ActionAnswerProductQuestion(Action):
     ) -> list[dict[str, Any]]:
         """FAQ answer when one fits, else the product page and the pre-sales agents."""
         acknowledge_if_upset(dispatcher, tracker)
-        return answer_in_area(dispatcher, tracker.latest_message, "product", "utter_product_general")
+        return answer_in_area(
+            dispatcher, tracker.latest_message, "product", "utter_product_general"
+        )
 
 
 class ActionAnswerPromotionQuestion(Action):
@@ -78,4 +80,21 @@ class ActionAnswerPromotionQuestion(Action):
         acknowledge_if_upset(dispatcher, tracker)
         return answer_in_area(
             dispatcher, tracker.latest_message, "promotion", "utter_promotion_general"
+        )
+
+
+class ActionAnswerPaymentQuestion(Action):
+    """Payment methods, limits, instalments, paying with 花呗 or a credit card."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_answer_payment_question"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """FAQ answer when one fits, else the methods and how to get help with a failure."""
+        acknowledge_if_upset(dispatcher, tracker)
+        return answer_in_area(
+            dispatcher, tracker.latest_message, "payment", "utter_payment_general"
         )
