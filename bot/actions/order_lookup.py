@@ -168,8 +168,19 @@ class OrderJourneyAction(Action, ABC):
     """
 
     @abstractmethod
+    def name(self) -> str:
+        """Name used in the domain (abstract, so rasa-sdk skips this base)."""
+
     def answer(self, dispatcher: CollectingDispatcher, order_id: str) -> None:
         """Send the answer about the order (may raise ShopApiUnavailable / ShopApiError)."""
+        raise NotImplementedError
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Answer and return events; journeys that need the tracker or set slots override it."""
+        self.answer(dispatcher, order_id)
+        return []
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -185,13 +196,14 @@ class OrderJourneyAction(Action, ABC):
                 return [*reset, *hand_off(dispatcher, tracker, Reason.JOURNEY_FAILED)]
             return reset
         try:
-            self.answer(dispatcher, order_id)
+            events = self.respond(dispatcher, tracker, order_id)
         except ShopApiUnavailable:
             offer_human(dispatcher, "backend_down")
+            return reset
         except ShopApiError:
             dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
             return [*reset, SlotSet("order_id", None)]
-        return reset
+        return [*reset, *events]
 
 
 def offer_human(dispatcher: CollectingDispatcher, failure: str) -> None:

@@ -1,0 +1,249 @@
+"""Return, exchange or repair: the policy, eligibility from the delivery date and the order's
+state, the reason, the pick-up option, and the request opened with its number."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.journeys import (
+    JourneyAction,
+    JourneyForm,
+    buttons,
+    choice_from_message,
+    free_text,
+    idempotency_key,
+    items_summary,
+)
+from bot.actions.order_lookup import STATE_NAMES, shop_client
+from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
+from bot.faq import load_policy
+
+KINDS = {"return": "退货退款", "exchange": "换货", "repair": "维修"}
+KIND_KEYWORDS = {
+    "exchange": ("换货", "换一个", "换个", "换成", "调换", "换尺码", "换颜色", "换新"),
+    "repair": ("维修", "修", "保修", "质保", "坏了", "故障"),
+    "return": ("退货", "退掉", "退回", "不想要", "七天无理由", "7天无理由", "退了"),
+}
+REASONS = {
+    "no_reason": "七天无理由（不想要了）",
+    "quality": "质量问题/有故障",
+    "size": "尺码或颜色不合适",
+    "not_as_described": "与描述不符",
+}
+REASON_KEYWORDS = {
+    "quality": ("质量", "故障", "坏", "不能用", "用不了", "开不了机", "没声音", "瑕疵", "破"),
+    "size": ("尺码", "大了", "小了", "偏大", "偏小", "颜色", "不合身", "码数"),
+    "not_as_described": ("不符", "不一样", "色差", "假货", "描述"),
+    "no_reason": ("不想要", "不喜欢", "无理由", "买错", "拍错", "不需要"),
+}
+PICKUPS = {"door": "上门取件", "self": "自己寄回"}
+PICKUP_KEYWORDS = {
+    "door": ("上门", "取件", "来拿", "来取"),
+    "self": ("自己寄", "自行寄", "驿站", "寄回", "自己送"),
+}
+
+
+def eligibility(order: Order, kind: str, today: date) -> str | None:
+    """Why the order cannot get this after-sales service now (None when it can)."""
+    if order.allows(kind):
+        return None
+    policy = load_policy()
+    state = STATE_NAMES.get(order.state, order.state)
+    head = f"订单 {order.order_id}（{items_summary(order)}）当前状态：{state}。"
+    if order.state in {"paid", "shipped", "out_for_delivery"}:
+        extra = "如果不想要了，可以在派送时拒收，退回后自动退款。" \
+            if order.state != "paid" else "还没发货的订单不想要了，可以直接申请退款或取消订单。"
+        return f"{head}{KINDS[kind]}需要在签收后申请。{extra}"
+    if order.state == "pending_payment":
+        return f"{head}订单还没有付款，不需要{KINDS[kind]}，不想要可以直接取消。"
+    if order.state in {"cancelled", "refunding", "refunded"}:
+        return f"{head}这个订单已经取消或在退款流程里，不能再申请{KINDS[kind]}了。"
+    if kind == "repair":
+        return (f"{head}商品已超过 {policy['default_warranty_period']} 保修期，不能免费保修了。"
+                "可以发送「转人工」，客服帮您安排付费维修。")
+    deadline = f"（截止 {order.return_deadline:%m月%d日}）" if order.return_deadline else ""
+    return (f"{head}签收已超过 {policy['return_window_days']} 天{deadline}，不能无理由{KINDS[kind]}"
+            f"了。如果商品有质量问题，签收 {policy['quality_return_days']} 天内仍可以申请退换；"
+            "超过的话可以申请保修维修，告诉我「申请维修」就可以。")
+
+
+class ValidateAfterSalesForm(JourneyForm):
+    """Order lookup, return/exchange/repair, eligibility, reason and pick-up option."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "validate_after_sales_form"
+
+    def blocker(self, order: Order, tracker: Tracker) -> str | None:
+        """The order must allow the chosen service (delivered, within its window)."""
+        kind = tracker.get_slot("after_sales_type")
+        if kind in KINDS:
+            return None if order.allows(kind) else order.state
+        return None if order.state == "delivered" else order.state
+
+    def extract_after_sales_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Return, exchange or repair, from a button or the customer's words."""
+        return choice_from_message(tracker, "after_sales_type", KIND_KEYWORDS)
+
+    def validate_after_sales_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """One of the three services; the order already chosen is checked for it."""
+        if value not in KINDS:
+            return {"after_sales_type": None}
+        order_id = tracker.get_slot("order_id")
+        if not order_id:
+            return {"after_sales_type": value}
+        try:
+            order = shop_client().order(order_id)
+        except (ShopApiError, ShopApiUnavailable):  # the answer step checks again and explains
+            return {"after_sales_type": value}
+        return {"after_sales_type": value,
+                "order_blocker": None if order.allows(value) else order.state}
+
+    def extract_after_sales_reason(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The reason from a button, the customer's words, or their own explanation."""
+        found = choice_from_message(tracker, "after_sales_reason", REASON_KEYWORDS)
+        if found:
+            return {"after_sales_reason": REASONS[found["after_sales_reason"]]}
+        return free_text(tracker, "after_sales_reason", 100)
+
+    def validate_after_sales_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Any short reason in words."""
+        text = str(value or "").strip()
+        return {"after_sales_reason": text[:100] if text else None}
+
+    def extract_pickup_method(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Door pick-up or sending it back, from a button or the customer's words."""
+        return choice_from_message(tracker, "pickup_method", PICKUP_KEYWORDS)
+
+    def validate_pickup_method(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """One of the two pick-up options."""
+        return {"pickup_method": value if value in PICKUPS else None}
+
+
+class ActionAskAfterSalesType(Action):
+    """Ask return, exchange or repair, with buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_after_sales_type"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The three services as buttons."""
+        dispatcher.utter_message(response="utter_ask_after_sales_type", buttons=buttons(KINDS))
+        return []
+
+
+class ActionAskAfterSalesReason(Action):
+    """Explain the policy for the order and ask the reason, with buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_after_sales_reason"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The policy that applies (with the order's deadline), then the reasons as buttons."""
+        kind = tracker.get_slot("after_sales_type")
+        policy = load_policy()
+        deadline = ""
+        try:
+            order = shop_client().order(tracker.get_slot("order_id") or "")
+            if order.return_deadline and kind in {"return", "exchange"}:
+                deadline = f"您的订单 {order.return_deadline:%m月%d日} 前都可以申请。"
+        except (ShopApiError, ShopApiUnavailable):  # the deadline is a courtesy
+            pass
+        if kind == "repair":
+            text = (f"电子产品和家电享受全国联保 {policy['default_warranty_period']}，"
+                    f"寄修一般 {policy['repair_days']} 修好寄回。")
+        else:
+            text = (f"签收 {policy['return_window_days']} 天内，商品完好、不影响二次销售的可以"
+                    f"七天无理由{KINDS.get(kind, '退换')}；质量问题 {policy['quality_return_days']} "
+                    f"天内可以退换，来回运费由我们承担。{deadline}")
+        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(response="utter_ask_after_sales_reason",
+                                 buttons=buttons(REASONS))
+        return []
+
+
+class ActionAskPickupMethod(Action):
+    """Ask how the goods come back, with buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_pickup_method"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Door pick-up or sending it back."""
+        dispatcher.utter_message(response="utter_ask_pickup_method", buttons=buttons(PICKUPS))
+        return []
+
+
+class ActionAfterSales(JourneyAction):
+    """Open the return, exchange or repair request and say what happens next."""
+
+    journey_slots = ("after_sales_type", "after_sales_reason", "pickup_method")
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_after_sales"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """The request's number and next steps, or why the order cannot have it."""
+        client = shop_client()
+        order = client.order(order_id)
+        kind = tracker.get_slot("after_sales_type")
+        if kind not in KINDS:
+            kind = next((k for k in KINDS if order.allows(k)), "return")
+        refusal = eligibility(order, kind, date.today())
+        if refusal:
+            dispatcher.utter_message(text=refusal)
+            return []
+        reason = tracker.get_slot("after_sales_reason") or KINDS[kind]
+        pickup = tracker.get_slot("pickup_method") or "door"
+        policy = load_policy()
+        try:
+            case = client.open_after_sales(
+                order_id, kind, reason, f"取件方式：{PICKUPS[pickup]}",
+                idempotency_key=idempotency_key(tracker, kind, order_id),
+            )
+        except ShopApiError as error:
+            if error.code != "case_exists":
+                raise
+            dispatcher.utter_message(response="utter_after_sales_case_exists", order_id=order_id,
+                                     case_id=error.details.get("case_id", ""), kind=KINDS[kind])
+            return []
+        if pickup == "door":
+            how = ("审核通过后，快递员会在 1-2 天内上门取件，取件前会电话联系您，"
+                   "请把商品和配件、发票放回原包装。")
+        else:
+            how = (f"审核通过后，请在 {policy['return_send_back_days']} 天内把商品寄回，"
+                   "寄回地址和运单填写方式会在「我的-售后」里显示。质量问题的运费最高补贴 "
+                   f"{policy['return_shipping_reimburse_max']} 元。")
+        dispatcher.utter_message(
+            text=f"已为订单 {order_id}（{items_summary(order)}）提交{KINDS[kind]}申请，"
+                 f"售后单号 {case.case_id}，原因：{reason}。\n"
+                 f"我们会在 {policy['return_review_hours']} 小时内审核。{how}\n"
+                 "进度可以在「我的-售后」查看，也可以凭售后单号问我。")
+        return []

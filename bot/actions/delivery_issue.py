@@ -1,0 +1,169 @@
+"""Delivery problems (shown delivered but not received, missing, wrong or damaged items, parcel
+stuck): apologise, find out what went wrong, open an after-sales case and give its number."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.journeys import (
+    JourneyAction,
+    JourneyForm,
+    buttons,
+    choice_from_message,
+    free_text,
+    idempotency_key,
+    items_summary,
+)
+from bot.actions.order_change import describe_denial
+from bot.actions.order_lookup import STATE_NAMES, shop_client
+from bot.clients.shop_api import Order, ShopApiError
+from bot.faq import load_policy
+
+ISSUES = {
+    "not_received": "显示签收但没收到",
+    "missing": "少件/漏发",
+    "wrong": "发错货",
+    "damaged": "商品或包装破损",
+    "stuck": "物流很久不更新",
+}
+# Checked in this order: "显示签收了但是没收到" is not_received, not a missing item.
+ISSUE_KEYWORDS = {
+    "not_received": ("没收到", "没有收到", "未收到", "没拿到", "没见到", "显示签收", "显示已签收",
+                     "被签收", "别人签收", "不是我签", "被人拿"),
+    "damaged": ("破", "坏", "碎", "损", "烂", "压扁", "变形", "漏液", "漏了", "裂", "划痕"),
+    "wrong": ("发错", "错发", "不是我买的", "不是我下单", "颜色不对", "尺码不对", "型号不对",
+              "款式不对", "货不对"),
+    "missing": ("少了", "少发", "少件", "漏发", "缺", "只收到", "不全", "少一"),
+    "stuck": ("不动", "没更新", "不更新", "没动静", "卡在", "停在", "好几天", "还没到", "一直没到",
+              "没有物流", "物流停", "没派送", "不派送", "迟迟"),
+}
+# What went wrong is asked for these; for the others the order's tracking says enough.
+NEEDS_DETAIL = {"missing", "wrong", "damaged"}
+NEXT_STEPS = {
+    "not_received": "请先看看快递柜、驿站、门卫或家人是否代收；我们也会同时联系快递公司核实签收情况，"
+                    "核实后给您补发或退款。",
+    "missing": "请保留外包装和已收到的商品，专员核实后为您补发或退款。",
+    "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，来回运费由我们承担。",
+    "damaged": "请保留外包装并拍几张照片（外箱和破损处），专员联系您时提供，核实后为您补发、换货或退款。",
+    "stuck": "我们已请快递公司核查包裹位置，有进展会第一时间通知您；如果确认丢件，会为您补发或全额退款。",
+}
+
+
+class ValidateDeliveryIssueForm(JourneyForm):
+    """Order lookup, what went wrong and, for damaged, wrong or missing items, the details."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "validate_delivery_issue_form"
+
+    def blocker(self, order: Order, tracker: Tracker) -> str | None:
+        """A delivery problem needs a parcel: the order must have shipped."""
+        return None if order.allows("delivery_issue") else order.state
+
+    def asks(self, slot: str, tracker: Tracker) -> bool:
+        """The details only for problems the tracking does not explain."""
+        return slot != "issue_detail" or tracker.get_slot("issue_type") in NEEDS_DETAIL
+
+    def extract_issue_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The kind of problem, from a button or the customer's words."""
+        return choice_from_message(tracker, "issue_type", ISSUE_KEYWORDS)
+
+    def validate_issue_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """One of the five kinds of delivery problem."""
+        return {"issue_type": value if value in ISSUES else None}
+
+    def extract_issue_detail(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The customer's own words about what is wrong."""
+        return free_text(tracker, "issue_detail", 300)
+
+    def validate_issue_detail(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Any description in words."""
+        text = str(value or "").strip()
+        return {"issue_detail": text or None}
+
+
+class ActionAskIssueType(Action):
+    """Ask what went wrong, with buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_issue_type"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The five kinds of problem as buttons."""
+        dispatcher.utter_message(response="utter_ask_issue_type", buttons=buttons(ISSUES))
+        return []
+
+
+class ActionDeliveryIssue(JourneyAction):
+    """Apologise, open a delivery-issue case and give its number and the next steps."""
+
+    journey_slots = ("issue_type", "issue_detail")
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_delivery_issue"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Open the case, or name the case already open, or explain why there is none."""
+        client = shop_client()
+        order = client.order(order_id)
+        if not order.allows("delivery_issue"):
+            dispatcher.utter_message(text=explain_not_shipped(order))
+            return []
+        issue = tracker.get_slot("issue_type")
+        if issue not in ISSUES:
+            issue = "stuck" if order.state != "delivered" else "not_received"
+        detail = tracker.get_slot("issue_detail") or tracking_note(order)
+        policy = load_policy()
+        try:
+            case = client.open_after_sales(
+                order_id, "delivery_issue", ISSUES[issue], detail,
+                idempotency_key=idempotency_key(tracker, "issue", order_id, issue),
+            )
+        except ShopApiError as error:
+            if error.code != "case_exists":
+                raise
+            dispatcher.utter_message(response="utter_delivery_case_exists", order_id=order_id,
+                                     case_id=error.details.get("case_id", ""), **policy)
+            return []
+        dispatcher.utter_message(
+            text=f"非常抱歉给您添麻烦了。已为订单 {order_id}（{items_summary(order)}）登记"
+                 f"「{ISSUES[issue]}」，售后单号 {case.case_id}。\n{NEXT_STEPS[issue]}\n"
+                 f"售后专员会在 {policy['return_review_hours']} 小时内联系您，"
+                 "也可以随时凭售后单号问我进度。")
+        return []
+
+
+def tracking_note(order: Order) -> str:
+    """What the tracking says, recorded as the case description."""
+    event = order.latest_event
+    if event is None:
+        return f"订单状态：{STATE_NAMES.get(order.state, order.state)}，暂无物流信息"
+    return (f"{order.carrier or ''} {order.tracking_number or ''} 最新物流："
+            f"{event.time:%m-%d %H:%M} {event.location} {event.description}").strip()
+
+
+def explain_not_shipped(order: Order) -> str:
+    """Why there is no delivery problem to register yet."""
+    if order.state == "paid":
+        policy = load_policy()
+        return (f"订单 {order.order_id} 还没有发货（待发货），一般付款后 {policy['dispatch_hours']} "
+                "小时内发出，发货后就能查到物流了。着急的话可以发送「转人工」帮您催一下仓库。")
+    if order.state == "pending_payment":
+        return f"订单 {order.order_id} 还没有付款，付款后仓库才会发货。"
+    return describe_denial(order, "change")

@@ -1,0 +1,290 @@
+"""E-invoices: show the invoice of an order, request one (personal, or a company with its tax
+number), or change its title or tax number (re-issued once)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.journeys import (
+    BLOCKER_SLOT,
+    JourneyAction,
+    JourneyForm,
+    buttons,
+    choice_from_message,
+    free_text,
+    idempotency_key,
+    items_summary,
+)
+from bot.actions.order_lookup import STATE_NAMES, backend_down, failed_attempt, shop_client
+from bot.clients.shop_api import Invoice, Order, ShopApiError, ShopApiUnavailable
+from bot.faq import load_policy
+
+ACTIONS = {"issue": "开电子发票", "change": "改抬头或税号"}
+ACTION_KEYWORDS = {
+    "change": ("抬头", "税号", "换开", "重开", "改发票", "修改发票", "开错", "写错", "重新开"),
+}
+TITLE_TYPES = {"personal": "个人", "company": "单位/公司"}
+TITLE_TYPE_KEYWORDS = {
+    "company": ("公司", "单位", "企业", "报销", "税号", "有限", "集团", "工作室"),
+    "personal": ("个人", "自己", "私人"),
+}
+INVOICE_STATES = {"paid", "shipped", "out_for_delivery", "delivered"}
+# 统一社会信用代码 (GB 32100-2015): 18 characters of this alphabet, the last a check character.
+TAX_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+TAX_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+TAX_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{15,20}(?![0-9A-Za-z])")
+
+
+def is_tax_number(code: str) -> bool:
+    """Whether `code` is a 统一社会信用代码 with the right check character."""
+    if len(code) != 18 or any(char not in TAX_ALPHABET for char in code):
+        return False
+    total = sum(TAX_ALPHABET.index(char) * weight for char, weight in zip(code, TAX_WEIGHTS))
+    return TAX_ALPHABET[(31 - total % 31) % 31] == code[-1]
+
+
+def invoice_blocker(order: Order, invoice: Invoice | None, action: str) -> str | None:
+    """Why this invoice request cannot be done for the order (None when it can)."""
+    if action == "change":
+        if invoice is None:
+            return "no_invoice"
+        if invoice.status == "issued" and invoice.reissue_count >= load_policy()[
+                "invoice_reissue_limit"]:
+            return "reissue_limit"
+        return None
+    if invoice is not None:
+        return None  # the answer shows the invoice there is
+    if order.state not in INVOICE_STATES:
+        return order.state
+    deadline = load_policy()["invoice_request_deadline_days"]
+    if order.delivered_at and (date.today() - order.delivered_at.date()).days > deadline:
+        return "expired"
+    return None
+
+
+class ValidateInvoiceForm(JourneyForm):
+    """Order lookup, issue or change, then the title (and tax number for a company)."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "validate_invoice_form"
+
+    def asks(self, slot: str, tracker: Tracker) -> bool:
+        """The title once the order is known and needs one; the tax number for a company."""
+        if slot in {"invoice_action", "order_id"}:
+            return True
+        if not tracker.get_slot("order_id"):
+            return False
+        if tracker.get_slot("invoice_status") in {"pending", "issued"} and \
+                tracker.get_slot("invoice_action") != "change":
+            return False  # the answer shows the invoice the order already has
+        return slot != "tax_number" or tracker.get_slot("title_type") == "company"
+
+    def extract_invoice_action(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Change the title or tax number when the customer says so; otherwise issue."""
+        if tracker.get_slot("invoice_action"):
+            return {}
+        found = choice_from_message(tracker, "invoice_action", ACTION_KEYWORDS)
+        return found or {"invoice_action": "issue"}
+
+    def validate_invoice_action(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Issue or change."""
+        return {"invoice_action": value if value in ACTIONS else "issue"}
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The order lookup, then whether the order has an invoice and what can be done."""
+        result = super().validate_order_id(value, dispatcher, tracker, domain)
+        order_id = result.get("order_id")
+        if not order_id:
+            return result
+        client = shop_client()
+        try:
+            order = client.order(order_id)
+            invoice = current_invoice(order_id)
+        except ShopApiUnavailable:
+            return backend_down()
+        except ShopApiError:
+            return failed_attempt(dispatcher, tracker, "utter_order_not_found", order_id=order_id)
+        action = tracker.get_slot("invoice_action") or "issue"
+        return {**result, "invoice_status": invoice.status if invoice else "none",
+                BLOCKER_SLOT: invoice_blocker(order, invoice, action)}
+
+    def extract_title_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Personal or company, from a button or the customer's words."""
+        return choice_from_message(tracker, "title_type", TITLE_TYPE_KEYWORDS)
+
+    def validate_title_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Personal or company."""
+        return {"title_type": value if value in TITLE_TYPES else None}
+
+    def extract_invoice_title(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The title, when the message answers the question for it."""
+        return free_text(tracker, "invoice_title", 100)
+
+    def validate_invoice_title(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """A name in words (a company title is its full registered name)."""
+        title = re.sub(r"^(?:抬头|发票抬头|公司名称|名称)\s*[是为:：]?\s*", "", str(value or "")).strip()
+        if len(title) < 2 or not re.search(r"[\u4e00-\u9fa5A-Za-z]", title):
+            return {"invoice_title": None,
+                    **_strike(dispatcher, tracker, "utter_invoice_title_invalid")}
+        return {"invoice_title": title, "lookup_attempts": 0}
+
+    def extract_tax_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """A tax number anywhere in the message, or the answer to the question for it."""
+        text = tracker.latest_message.get("text") or ""
+        match = TAX_CANDIDATE.search(text.upper())
+        if match and (tracker.get_slot("requested_slot") == "tax_number" or is_tax_number(
+                match.group())):
+            return {"tax_number": match.group()}
+        return free_text(tracker, "tax_number", 40)
+
+    def validate_tax_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """An 18-character 统一社会信用代码 whose check character is right."""
+        code = re.sub(r"[\s-]", "", str(value or "")).upper()
+        if not is_tax_number(code):
+            return {"tax_number": None,
+                    **_strike(dispatcher, tracker, "utter_tax_number_invalid")}
+        return {"tax_number": code, "lookup_attempts": 0}
+
+
+def current_invoice(order_id: str) -> Invoice | None:
+    """The order's invoice, or None when none was requested."""
+    try:
+        return shop_client().invoice(order_id)
+    except ShopApiError as error:
+        if error.code == "invoice_not_found":
+            return None
+        raise
+
+
+def _strike(
+    dispatcher: CollectingDispatcher, tracker: Tracker, response: str
+) -> dict[str, Any]:
+    result = failed_attempt(dispatcher, tracker, response)
+    result.pop("order_id", None)
+    return result
+
+
+class ActionAskTitleType(Action):
+    """Ask whether the invoice is for a person or a company, with buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_title_type"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Personal or company."""
+        dispatcher.utter_message(response="utter_ask_title_type", buttons=buttons(TITLE_TYPES))
+        return []
+
+
+class ActionInvoice(JourneyAction):
+    """Show, request or change the order's e-invoice."""
+
+    journey_slots = ("invoice_action", "title_type", "invoice_title", "tax_number",
+                     "invoice_status")
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_invoice"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Do what was asked, or explain why it cannot be done."""
+        client = shop_client()
+        order = client.order(order_id)
+        invoice = current_invoice(order_id)
+        action = tracker.get_slot("invoice_action") or "issue"
+        policy = load_policy()
+        blocker = invoice_blocker(order, invoice, action)
+        if blocker:
+            dispatcher.utter_message(text=explain_blocker(order, invoice, blocker))
+            return []
+        if action == "issue" and invoice is not None:
+            dispatcher.utter_message(text=describe_invoice(invoice, order))
+            return []
+        title_type, title = tracker.get_slot("title_type"), tracker.get_slot("invoice_title")
+        tax = tracker.get_slot("tax_number") if title_type == "company" else None
+        if title_type not in TITLE_TYPES or not title or (title_type == "company" and not tax):
+            dispatcher.utter_message(response="utter_change_incomplete")
+            return []
+        key = idempotency_key(tracker, "invoice", action, order_id, title, tax)
+        try:
+            if action == "change":
+                invoice = client.change_invoice_title(order_id, title_type, title, tax,
+                                                      idempotency_key=key)
+                head = ("已为您换开发票，原发票已作废。" if invoice.status == "issued"
+                        else "已修改发票抬头，开具时会按新抬头开。")
+            else:
+                invoice = client.request_invoice(order_id, title_type, title, tax,
+                                                 idempotency_key=key)
+                head = "电子发票已申请。"
+        except ShopApiError as error:
+            if error.status != 409:
+                raise
+            dispatcher.utter_message(response="utter_invoice_refused", **policy)
+            return []
+        dispatcher.utter_message(text=head + "\n" + describe_invoice(invoice, order))
+        return []
+
+
+def describe_invoice(invoice: Invoice, order: Order) -> str:
+    """The invoice's title, status, number and where to get it."""
+    policy = load_policy()
+    who = TITLE_TYPES.get(invoice.title_type, "")
+    tax = f"，税号 {invoice.tax_number}" if invoice.tax_number else ""
+    lines = [f"订单 {order.order_id}（{items_summary(order)}）的发票：{who}抬头「{invoice.title}」"
+             f"{tax}，金额 {invoice.amount} 元。"]
+    if invoice.status == "issued":
+        lines.append(f"发票已开具，发票号码 {invoice.invoice_number}，可以在「我的-订单-订单详情-"
+                     "查看发票」下载 PDF。")
+        remaining = policy["invoice_reissue_limit"] - invoice.reissue_count
+        if remaining > 0:
+            lines.append("如果抬头或税号有误，可以告诉我「改发票抬头」，可换开一次。")
+    else:
+        lines.append(f"订单签收后 {policy['einvoice_issue_days']} 内开具，开好后在「我的-订单-"
+                     "订单详情-查看发票」下载。")
+    return "\n".join(lines)
+
+
+def explain_blocker(order: Order, invoice: Invoice | None, blocker: str) -> str:
+    """Why the invoice request cannot be done, and what is possible."""
+    policy = load_policy()
+    state = STATE_NAMES.get(order.state, order.state)
+    if blocker == "no_invoice":
+        return (f"订单 {order.order_id} 还没有开过发票，不需要换开。需要开票的话告诉我「开发票」，"
+                "开的时候直接填对抬头和税号就好。")
+    if blocker == "reissue_limit":
+        return (f"订单 {order.order_id} 的发票已经换开过 {policy['invoice_reissue_limit']} 次，"
+                "按规定不能再换开了，非常抱歉。确实需要处理的话，可以发送「转人工」由客服帮您核实。")
+    if blocker == "pending_payment":
+        return f"订单 {order.order_id} 还没有付款，付款后才能申请发票。"
+    if blocker in {"cancelled", "refunded", "refunding"}:
+        return f"订单 {order.order_id} 当前状态：{state}，已取消或退款的订单不能开发票。"
+    return (f"订单 {order.order_id} 当前状态：{state}，签收已超过 "
+            f"{policy['invoice_request_deadline_days']} 天，不能再申请发票了。")

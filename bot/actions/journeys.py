@@ -1,0 +1,241 @@
+"""Building blocks shared by the customer journeys: a form that finds the order and stops when
+the order's state rules the journey out, choices read from the message or asked with buttons,
+the confirmation step before a change, and the warning about card and ID numbers."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.order_lookup import (
+    OrderJourneyAction,
+    OrderLookupValidation,
+    backend_down,
+    failed_attempt,
+    shop_client,
+)
+from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
+
+# Button payloads name the option as the entity `choice`: /inform{"choice":"damaged"}.
+CHOICE_ENTITY = "choice"
+BLOCKER_SLOT = "order_blocker"
+PENDING_SLOT = "pending_change"
+# Intents that start another journey: a confident one changes the topic, even mid-question.
+JOURNEY_INTENTS = {
+    "ask_order_status", "ask_refund_status", "cancel_order", "change_order",
+    "report_delivery_issue", "payment_failed", "payment_charged", "request_refund",
+    "request_return", "request_invoice", "account_help", "no_order_id",
+}
+TOPIC_CHANGE_CONFIDENCE = 0.8
+# Intents that never answer a journey's question, not even with their words.
+SMALL_TALK = {
+    "request_human", "complaint", "deny", "faq", "greet", "goodbye", "thank", "bot_challenge",
+    "ask_capabilities", "out_of_scope",
+}
+# A bank card number (16-19 digits, spaces or dashes allowed) or a resident ID number.
+CARD_NUMBER = re.compile(r"(?<![\dA-Za-z])(?:\d[ -]?){15,18}\d(?![\dA-Za-z])")
+ID_NUMBER = re.compile(
+    r"(?<![\dA-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    r"(?![\dA-Za-z])"
+)
+PASSWORD_SHARED = re.compile(r"(?:密码|口令|password)\s*(?:是|为|:|：)\s*\S", re.IGNORECASE)
+SENSITIVE_RESPONSES = {
+    "card": "utter_sensitive_card",
+    "id": "utter_sensitive_id",
+    "password": "utter_sensitive_password",
+}
+
+
+def sensitive_number(text: str) -> str | None:
+    """"card", "id" or "password" when the text carries one of them, else None."""
+    text = text or ""
+    if ID_NUMBER.search(text):
+        return "id"
+    if CARD_NUMBER.search(text):
+        return "card"
+    if PASSWORD_SHARED.search(text):
+        return "password"
+    return None
+
+
+def warn_if_sensitive(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Tell the customer not to share card numbers, ID numbers or passwords (never echo them)."""
+    if tracker.get_slot("requested_slot") == "tax_number":
+        return False  # a tax number is 18 characters too, and asked for on purpose
+    kind = sensitive_number(tracker.latest_message.get("text") or "")
+    if kind:
+        dispatcher.utter_message(response=SENSITIVE_RESPONSES[kind])
+    return kind is not None
+
+
+def latest_intent(tracker: Tracker) -> str:
+    """The intent of the customer's latest message."""
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def changes_topic(tracker: Tracker) -> bool:
+    """Whether the message is small talk, a request for a human, or confidently another journey."""
+    intent = tracker.latest_message.get("intent") or {}
+    if intent.get("name") in SMALL_TALK:
+        return True
+    return intent.get("name") in JOURNEY_INTENTS and \
+        float(intent.get("confidence") or 0) >= TOPIC_CHANGE_CONFIDENCE
+
+
+def chosen(tracker: Tracker, options: Iterable[str]) -> str | None:
+    """The option a button sent (`choice` entity), if it is one of `options`."""
+    allowed = set(options)
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == CHOICE_ENTITY and str(entity.get("value")) in allowed:
+            return str(entity["value"])
+    return None
+
+
+def classify(text: str, keywords: Mapping[str, Iterable[str]]) -> str | None:
+    """The first option whose keywords occur in the text (options are checked in order)."""
+    for option, words in keywords.items():
+        if any(word in text for word in words):
+            return option
+    return None
+
+
+def choice_from_message(
+    tracker: Tracker, slot: str, keywords: Mapping[str, Iterable[str]]
+) -> dict[str, Any]:
+    """Fill a choice slot from a button or the message's words, only while it is empty."""
+    if tracker.get_slot(slot):
+        return {}
+    value = chosen(tracker, keywords)
+    if value is None and latest_intent(tracker) not in SMALL_TALK:
+        value = classify(tracker.latest_message.get("text") or "", keywords)
+    return {slot: value} if value else {}
+
+
+def buttons(options: Mapping[str, str], intent: str = "inform") -> list[dict[str, str]]:
+    """Buttons whose payloads send the option as the `choice` entity."""
+    return [
+        {"title": title,
+         "payload": f"/{intent}" + json.dumps({CHOICE_ENTITY: value}, separators=(",", ":"))}
+        for value, title in options.items()
+    ]
+
+
+def free_text(tracker: Tracker, slot: str, max_chars: int = 200) -> dict[str, Any]:
+    """The message as the answer to the question the form asked, unless it changes the topic."""
+    if tracker.get_slot("requested_slot") != slot or changes_topic(tracker):
+        return {}
+    text = (tracker.latest_message.get("text") or "").strip()
+    if not text or text.startswith("/") or sensitive_number(text):
+        return {}
+    return {slot: text[:max_chars]}
+
+
+class JourneyForm(OrderLookupValidation):
+    """The form of a journey about one order: the order lookup, then the journey's own
+    questions, unless the order's state rules the journey out (`order_blocker`)."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """The validation action of the journey's form."""
+
+    def blocker(self, order: Order, tracker: Tracker) -> str | None:
+        """Why the journey cannot go on for this order (None when it can)."""
+        return None
+
+    def asks(self, slot: str, tracker: Tracker) -> bool:
+        """Whether the form asks this question now (some depend on earlier answers)."""
+        return True
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        """Stop once the lookup failed or the order rules the journey out."""
+        if tracker.get_slot("journey_failure") or tracker.get_slot(BLOCKER_SLOT):
+            return []
+        return [slot for slot in domain_slots if self.asks(slot, tracker)]
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The shared lookup, then the journey's check of the order's state."""
+        warn_if_sensitive(dispatcher, tracker)
+        result = super().validate_order_id(value, dispatcher, tracker, domain)
+        order_id = result.get("order_id")
+        if not order_id:
+            return result
+        try:
+            order = shop_client().order(order_id)
+        except ShopApiUnavailable:
+            return backend_down()
+        except ShopApiError:
+            return failed_attempt(dispatcher, tracker, "utter_order_not_found", order_id=order_id)
+        return {**result, BLOCKER_SLOT: self.blocker(order, tracker), PENDING_SLOT: None}
+
+
+class JourneyAction(OrderJourneyAction):
+    """The answer step of a journey that may change things: it clears the journey's slots."""
+
+    # Slots of the journey's questions, cleared once answered so the next request asks again.
+    journey_slots: tuple[str, ...] = ()
+
+    @abstractmethod
+    def name(self) -> str:
+        """Name used in the domain."""
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Answer, then forget the journey's answers (the order under discussion stays)."""
+        events = super().run(dispatcher, tracker, domain)
+        cleared = [SlotSet(name, None) for name in (*self.journey_slots, BLOCKER_SLOT)]
+        return [*cleared, *events]
+
+
+def idempotency_key(tracker: Tracker, *parts: Any) -> str:
+    """A key for a change, the same when an action is re-run for the same request."""
+    text = json.dumps([tracker.sender_id, *parts], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def pending(tracker: Tracker) -> dict[str, Any] | None:
+    """The change waiting for the customer's confirmation, if it is well formed."""
+    raw = tracker.get_slot(PENDING_SLOT)
+    try:
+        change = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    if not isinstance(change, dict) or not isinstance(change.get("order_id"), str):
+        return None
+    return change
+
+
+def ask_confirmation(
+    dispatcher: CollectingDispatcher, summary: str, question: str, change: dict[str, Any],
+    yes: str = "确认", no: str = "不用了",
+) -> list[dict[str, Any]]:
+    """Show what will change and ask for an explicit yes; remember the change until then."""
+    dispatcher.utter_message(
+        text=f"{summary}\n{question}",
+        buttons=[{"title": yes, "payload": "/affirm"}, {"title": no, "payload": "/deny"}],
+    )
+    value = json.dumps(change, ensure_ascii=False, sort_keys=True)
+    return [SlotSet(PENDING_SLOT, value)]
+
+
+def items_summary(order: Order) -> str:
+    """The order's goods in a few words: first item and how many more."""
+    if not order.items:
+        return "商品"
+    first = order.items[0].name
+    return f"{first} 等{len(order.items)}件" if len(order.items) > 1 else first

@@ -1,0 +1,576 @@
+"""Change or cancel an order: only while the state allows it, always after an explicit yes, and
+with what is still possible once it is too late. The confirmed change itself is made by
+`action_confirm_change` (shared with the refund request)."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.basics import mask_phone
+from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.journeys import (
+    PENDING_SLOT,
+    JourneyAction,
+    JourneyForm,
+    ask_confirmation,
+    buttons,
+    choice_from_message,
+    free_text,
+    idempotency_key,
+    items_summary,
+    latest_intent,
+    pending,
+)
+from bot.actions.order_lookup import (
+    PHONE,
+    STATE_NAMES,
+    failed_attempt,
+    offer_human,
+    shop_client,
+)
+from bot.clients.shop_api import CancelResult, Order, ShopApiError, ShopApiUnavailable
+from bot.faq import load_policy
+
+CHANGE_FIELDS = {
+    "address": "收货地址",
+    "phone": "收货人电话",
+    "delivery_slot": "配送时间",
+}
+FIELD_KEYWORDS = {
+    "address": ("地址", "收货地", "寄到", "送到别", "搬家"),
+    "phone": ("电话", "手机", "号码", "联系方式"),
+    "delivery_slot": ("时间", "时段", "日期", "哪天", "预约", "改期", "晚点送", "早点送",
+                      "明天", "后天", "周末", "上午", "下午", "晚上"),
+}
+WINDOWS = {
+    "09:00-12:00": "上午 9:00-12:00",
+    "12:00-18:00": "下午 12:00-18:00",
+    "18:00-21:00": "晚上 18:00-21:00",
+}
+WINDOW_KEYWORDS = {
+    "09:00-12:00": ("上午", "早上", "早晨", "9点", "九点", "09:00"),
+    "12:00-18:00": ("中午", "下午", "12点", "两点", "2点", "12:00"),
+    "18:00-21:00": ("晚上", "傍晚", "下班", "6点后", "六点后", "18:00"),
+}
+WEEKDAYS = "一二三四五六日"
+SLOT_HORIZON_DAYS = 14
+MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
+PROVINCES = (
+    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
+    "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
+    "云南", "陕西", "甘肃", "青海", "内蒙古", "广西", "西藏", "宁夏", "新疆",
+)
+REGION_SUFFIX = re.compile(r"^(?:壮族|回族|维吾尔|维吾尔族)?(?:自治区|省|市)")
+CITY = re.compile(r"^[\u4e00-\u9fa5]{1,8}?(?:市|自治州|地区|盟)")
+# Changes a customer confirms with 确认; each one is made by ActionConfirmChange.
+CHANGE_KINDS = {"cancel", "address", "phone", "delivery_slot", "refund"}
+TOO_LATE = {"shipped", "out_for_delivery", "delivered"}
+
+
+def china_today() -> date:
+    """Today's date in China, where the shop's delivery days are counted."""
+    return datetime.now(timezone(timedelta(hours=8))).date()
+
+
+def day_label(day: date) -> str:
+    """A delivery day as customers read it: 11月25日（周二）."""
+    return f"{day:%m月%d日}（周{WEEKDAYS[day.weekday()]}）"
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """The delivery day named in a message: 明天, 后天, 25号, 11月25日, 周六, or an ISO date."""
+    if match := re.search(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(match.group())
+        except ValueError:
+            return None
+    for word, days in (("大后天", 3), ("后天", 2), ("明天", 1), ("明日", 1)):
+        if word in text:
+            return today + timedelta(days=days)
+    if match := re.search(r"(?:(\d{1,2})月)?(\d{1,2})[日号]", text):
+        month = int(match.group(1) or today.month)
+        try:
+            day = date(today.year, month, int(match.group(2)))
+        except ValueError:
+            return None
+        if day < today:  # 3号 said on the 28th is next month's (or next year's)
+            day = date(today.year + (month == 12), month % 12 + 1, day.day) \
+                if not match.group(1) else date(today.year + 1, month, day.day)
+        return day
+    if match := re.search(r"(?:周|星期|礼拜)([一二三四五六日天])", text):
+        weekday = WEEKDAYS.index(match.group(1).replace("天", "日"))
+        ahead = (weekday - today.weekday()) % 7 or 7
+        return today + timedelta(days=ahead)
+    return None
+
+
+def parse_address(text: str) -> dict[str, str] | None:
+    """Province, city and detail of a mainland address anywhere in a message, or None."""
+    text = re.sub(r"\s+", "", PHONE.sub("", text or ""))
+    found = min(((text.find(name), name) for name in PROVINCES if name in text), default=None)
+    if found is None:
+        return None
+    rest = text[found[0] + len(found[1]):]
+    suffix = REGION_SUFFIX.match(rest)
+    rest = rest[suffix.end():] if suffix else rest
+    if found[1] in MUNICIPALITIES:
+        province = city = found[1] + "市"
+    else:
+        province = found[1] + (suffix.group() if suffix else
+                               ("自治区" if found[1] in {"内蒙古", "广西", "西藏", "宁夏", "新疆"}
+                                else "省"))
+        city_match = CITY.match(rest)
+        if not city_match:
+            return None
+        city, rest = city_match.group(), rest[city_match.end():]
+    detail = rest.strip("，,。.：:")
+    if not 4 <= len(detail) <= 100 or not re.search(r"\d|号|路|街|村|镇|区|县|楼|室", detail):
+        return None
+    return {"province": province, "city": city, "detail": detail}
+
+
+def describe_denial(order: Order, action: str) -> str:
+    """What the order's state means for a cancel or a change, and what is still possible."""
+    policy = load_policy()
+    state = STATE_NAMES.get(order.state, order.state)
+    head = f"订单 {order.order_id}（{items_summary(order)}）当前状态：{state}。"
+    verb = {"cancel": "取消", "refund": "直接退款"}.get(action, "修改")
+    if order.state in {"shipped", "out_for_delivery"}:
+        return (f"{head}包裹已经发出，没办法再{verb}了，非常抱歉。您还可以：\n"
+                f"1. 快递派送时直接拒收，包裹退回仓库后系统自动原路退款；\n"
+                f"2. 先签收，签收后 {policy['return_window_days']} 天内在「我的-订单」申请"
+                "七天无理由退货退款。"
+                + ("\n如果只是想换个时间或地址收货，可以直接联系派送的快递员协商改派。"
+                   if action == "change" else ""))
+    if order.state == "delivered":
+        deadline = f"（{order.return_deadline:%m月%d日}前）" if order.return_deadline else ""
+        possible = (f"签收后 {policy['return_window_days']} 天内{deadline}可以申请退货退款，"
+                    "告诉我「我要退货」就可以帮您办理。" if order.allows("return") else
+                    "已超过七天无理由退货期，如果商品有质量问题，可以申请保修维修。")
+        return f"{head}订单已经签收，不能再{verb}了。{possible}"
+    if order.state == "cancelled":
+        return f"{head}这个订单已经取消了，不需要再操作。已付款项会原路退回，可以问我「退款到哪了」查看进度。"
+    if order.state in {"refunding", "refunded"}:
+        return f"{head}这个订单已经在退款流程里了，可以问我「退款到哪了」查看进度。"
+    return f"{head}这个订单现在不能{verb}，需要的话发送「转人工」，客服帮您看看。"
+
+
+def refund_days(method: str | None) -> str:
+    """How long a refund takes to arrive by the payment method, from the shop's policy."""
+    policy = load_policy()
+    key = {"alipay": "refund_days_alipay", "wechat_pay": "refund_days_wechat",
+           "debit_card": "refund_days_debit_card", "credit_card": "refund_days_credit_card",
+           "huabei": "refund_days_huabei"}.get(method or "", "refund_days_alipay")
+    return policy[key]
+
+
+METHOD_NAMES = {"alipay": "支付宝", "wechat_pay": "微信支付", "debit_card": "银行卡（储蓄卡）",
+                "credit_card": "信用卡", "huabei": "花呗"}
+
+
+# ---- cancel -------------------------------------------------------------------------------
+
+
+class ValidateCancelOrderForm(JourneyForm):
+    """Order lookup of the cancel journey; a state that cannot be cancelled ends the form."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "validate_cancel_order_form"
+
+    def blocker(self, order: Order, tracker: Tracker) -> str | None:
+        """Only orders not shipped yet can be cancelled."""
+        return None if order.allows("cancel") else order.state
+
+
+class ActionCancelOrder(JourneyAction):
+    """Show the order and what cancelling means, and ask for a yes; or explain why not."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_cancel_order"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Ask 确认取消吗 with the consequences, or say what is possible instead."""
+        order = shop_client().order(order_id)
+        if not order.allows("cancel"):
+            dispatcher.utter_message(text=describe_denial(order, "cancel"))
+            return []
+        lines = [f"订单 {order.order_id}：{items_summary(order)}，金额 {order.amount} 元，"
+                 f"当前状态：{STATE_NAMES.get(order.state, order.state)}。"]
+        if order.paid_at:
+            method = METHOD_NAMES.get(order.payment_method or "", "原支付方式")
+            lines.append(f"取消后，已付的 {order.amount} 元会原路退回{method}，"
+                         f"一般 {refund_days(order.payment_method)} 到账。")
+        else:
+            lines.append("订单还没有付款，取消后不会产生任何费用。")
+        return ask_confirmation(dispatcher, "\n".join(lines), "确认取消这个订单吗？",
+                                {"kind": "cancel", "order_id": order.order_id},
+                                yes="确认取消", no="不取消了")
+
+
+# ---- change address, phone, delivery time -------------------------------------------------
+
+
+class ValidateChangeOrderForm(JourneyForm):
+    """Order lookup, what to change, and the new value, while the order has not shipped."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "validate_change_order_form"
+
+    def blocker(self, order: Order, tracker: Tracker) -> str | None:
+        """Address, phone and delivery time change only before shipping."""
+        return None if order.allows("change_address") else order.state
+
+    def asks(self, slot: str, tracker: Tracker) -> bool:
+        """Only the new value the chosen change needs."""
+        needs = {"new_address": "address", "new_phone": "phone",
+                 "delivery_day": "delivery_slot", "delivery_window": "delivery_slot"}
+        return slot not in needs or tracker.get_slot("change_field") == needs[slot]
+
+    def extract_change_field(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Address, phone or delivery time, from a button or the customer's words."""
+        found = choice_from_message(tracker, "change_field", FIELD_KEYWORDS)
+        text = tracker.latest_message.get("text") or ""
+        if found.get("change_field") == "address" and parse_address(text):
+            found["new_address"] = text  # 地址改成广东省深圳市…: the new address came with it
+        elif found.get("change_field") == "phone" and PHONE.search(text):
+            found["new_phone"] = PHONE.search(text).group()
+        elif found.get("change_field") == "delivery_slot":
+            if day := parse_day(text, china_today()):
+                found["delivery_day"] = day.isoformat()
+            window = choice_from_message(tracker, "delivery_window", WINDOW_KEYWORDS)
+            found.update(window)
+        return found
+
+    def validate_change_field(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Only the three changes the shop allows."""
+        return {"change_field": value if value in CHANGE_FIELDS else None}
+
+    def extract_new_address(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The message, when it answers the question for the new address."""
+        return free_text(tracker, "new_address")
+
+    def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """A mainland address with province, city and a detailed part."""
+        if parse_address(str(value or "")) is None:
+            return {"new_address": None,
+                    **_strike(dispatcher, tracker, "utter_address_invalid")}
+        return {"new_address": str(value), "lookup_attempts": 0}
+
+    def extract_new_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The message, when it answers the question for the new phone."""
+        return free_text(tracker, "new_phone", 40)
+
+    def validate_new_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """An 11-digit mainland mobile number."""
+        match = PHONE.search(str(value or ""))
+        if not match:
+            return {"new_phone": None, **_strike(dispatcher, tracker, "utter_phone_invalid")}
+        return {"new_phone": match.group(), "lookup_attempts": 0}
+
+    def extract_delivery_day(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """A day from a button or the message (明天, 25号, 周六 ...)."""
+        if tracker.get_slot("delivery_day") or latest_intent(tracker) in {"deny", "request_human"}:
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        picked = next((e["value"] for e in tracker.latest_message.get("entities") or []
+                       if e.get("entity") == "choice"), None)
+        day = parse_day(str(picked or text), china_today())
+        if day is None:
+            return {}
+        return {"delivery_day": day.isoformat()}
+
+    def validate_delivery_day(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """A day from tomorrow up to two weeks ahead."""
+        today = china_today()
+        try:
+            day = date.fromisoformat(str(value))
+        except ValueError:
+            day = None
+        if day is None or not today < day <= today + timedelta(days=SLOT_HORIZON_DAYS):
+            return {"delivery_day": None,
+                    **_strike(dispatcher, tracker, "utter_delivery_day_invalid",
+                              days=SLOT_HORIZON_DAYS)}
+        return {"delivery_day": day.isoformat(), "lookup_attempts": 0}
+
+    def extract_delivery_window(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Morning, afternoon or evening, from a button or the customer's words."""
+        if not tracker.get_slot("change_field") == "delivery_slot":
+            return {}
+        return choice_from_message(tracker, "delivery_window", WINDOW_KEYWORDS)
+
+    def validate_delivery_window(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """One of the shop's three delivery windows."""
+        return {"delivery_window": value if value in WINDOWS else None}
+
+
+def _strike(
+    dispatcher: CollectingDispatcher, tracker: Tracker, response: str, **kwargs: Any
+) -> dict[str, Any]:
+    """A failed answer to a journey question: explain, count, and give up after the third."""
+    result = failed_attempt(dispatcher, tracker, response, **kwargs)
+    result.pop("order_id", None)  # the order under discussion stays; only this answer failed
+    return result
+
+
+class ActionAskChangeField(Action):
+    """Ask what to change, with buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_change_field"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Address, phone or delivery time."""
+        dispatcher.utter_message(response="utter_ask_change_field", buttons=buttons(CHANGE_FIELDS))
+        return []
+
+
+class ActionAskDeliveryDay(Action):
+    """Ask for the delivery day with the next days as buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_delivery_day"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Tomorrow and the five days after as buttons; any day within two weeks is fine."""
+        today = china_today()
+        days = {(today + timedelta(days=n)).isoformat(): day_label(today + timedelta(days=n))
+                for n in range(1, 7)}
+        dispatcher.utter_message(response="utter_ask_delivery_day", buttons=buttons(days),
+                                 days=SLOT_HORIZON_DAYS)
+        return []
+
+
+class ActionAskDeliveryWindow(Action):
+    """Ask for the delivery window with the three windows as buttons."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_delivery_window"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Morning, afternoon or evening."""
+        dispatcher.utter_message(response="utter_ask_delivery_window", buttons=buttons(WINDOWS))
+        return []
+
+
+class ActionChangeOrder(JourneyAction):
+    """Show the change and ask for a yes; or explain why the order cannot change any more."""
+
+    journey_slots = ("change_field", "new_address", "new_phone", "delivery_day",
+                     "delivery_window")
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_change_order"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Ask 确认修改吗 with the old and new value, or say what is still possible."""
+        order = shop_client().order(order_id)
+        field = tracker.get_slot("change_field")
+        if not order.allows("change_address"):
+            dispatcher.utter_message(text=describe_denial(order, "change"))
+            return []
+        change = self._change(tracker, field, order_id)
+        if change is None:  # the answers were lost (e.g. a typed payload): start again
+            dispatcher.utter_message(response="utter_change_incomplete")
+            return []
+        summary = f"订单 {order.order_id}（{items_summary(order)}）\n{self._before_after(order, change)}"
+        return ask_confirmation(dispatcher, summary, "确认修改吗？", change,
+                                yes="确认修改", no="先不改了")
+
+    @staticmethod
+    def _change(tracker: Tracker, field: str | None, order_id: str) -> dict[str, Any] | None:
+        if field == "address":
+            address = parse_address(tracker.get_slot("new_address") or "")
+            return address and {"kind": "address", "order_id": order_id, "address": address}
+        if field == "phone":
+            phone = tracker.get_slot("new_phone")
+            return phone and {"kind": "phone", "order_id": order_id, "phone": phone}
+        day, window = tracker.get_slot("delivery_day"), tracker.get_slot("delivery_window")
+        if field == "delivery_slot" and day and window in WINDOWS:
+            return {"kind": "delivery_slot", "order_id": order_id, "date": day, "window": window}
+        return None
+
+    @staticmethod
+    def _before_after(order: Order, change: dict[str, Any]) -> str:
+        address = order.address
+        if change["kind"] == "address":
+            new = change["address"]
+            return (f"原地址：{address.province}{address.city}{address.detail}\n"
+                    f"新地址：{new['province']}{new['city'] if new['city'] != new['province'] else ''}"
+                    f"{new['detail']}（收货人 {address.name}，电话 {address.phone} 不变）")
+        if change["kind"] == "phone":
+            return f"收货人电话：{address.phone} 改为 {mask_phone(change['phone'])}"
+        old = (f"{order.delivery_slot.date:%m月%d日} {WINDOWS.get(order.delivery_slot.window, '')}"
+               if order.delivery_slot else "未预约（按正常时效配送）")
+        new_day = date.fromisoformat(change["date"])
+        return f"配送时间：{old} 改为 {day_label(new_day)} {WINDOWS[change['window']]}"
+
+
+# ---- the confirmation step ----------------------------------------------------------------
+
+
+PROMPT_ACTIONS = {"action_cancel_order", "action_change_order", "action_refund_request"}
+
+
+def prompted_just_before(tracker: Tracker) -> bool:
+    """Whether the bot's last step before this message was a confirmation question."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and \
+                event.get("name") not in {"action_listen", None}:
+            return event.get("name") in PROMPT_ACTIONS
+    return False
+
+
+class ActionConfirmChange(Action):
+    """Make the change the customer has just confirmed, and say what happens next."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_confirm_change"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Check that a change waits for this yes, then make it through the shop API."""
+        acknowledge_if_upset(dispatcher, tracker)
+        change = pending(tracker)
+        done = [SlotSet(PENDING_SLOT, None)]
+        if change is None or change.get("kind") not in CHANGE_KINDS \
+                or not prompted_just_before(tracker):
+            dispatcher.utter_message(response="utter_affirm")
+            return done
+        key = idempotency_key(tracker, "change", tracker.get_slot(PENDING_SLOT))
+        try:
+            make_change(dispatcher, change, key)
+        except ShopApiUnavailable:
+            offer_human(dispatcher, "backend_down")
+        except ShopApiError as error:
+            explain_refusal(dispatcher, change, error)
+        return done
+
+
+def make_change(dispatcher: CollectingDispatcher, change: dict[str, Any], key: str) -> None:
+    """Call the shop API for a confirmed change and describe the result."""
+    client, order_id, kind = shop_client(), change["order_id"], change["kind"]
+    if kind == "cancel":
+        result = client.cancel_order(order_id, reason="客户通过在线客服取消", idempotency_key=key)
+        dispatcher.utter_message(text=describe_cancel(result))
+    elif kind in {"address", "phone"}:
+        body = change["address"] if kind == "address" else {"phone": change["phone"]}
+        order = client.change_address(order_id, body, idempotency_key=key)
+        address = order.address
+        dispatcher.utter_message(
+            text=f"已经改好了。订单 {order_id} 的收货信息：{address.name} {address.phone}，"
+                 f"{address.province}{address.city if address.city != address.province else ''}"
+                 f"{address.detail}。")
+    elif kind == "delivery_slot":
+        day = date.fromisoformat(change["date"])
+        client.change_delivery_slot(order_id, day, change["window"], idempotency_key=key)
+        dispatcher.utter_message(
+            text=f"已经改好了。订单 {order_id} 将在 {day_label(day)} {WINDOWS[change['window']]} "
+                 "送达，快递员出发前会短信通知您。")
+    else:
+        from bot.actions.refund_request import describe_new_refund
+
+        refund = client.open_refund(order_id, change.get("reason") or "客户申请退款",
+                                    idempotency_key=key)
+        dispatcher.utter_message(text=describe_new_refund(refund))
+
+
+def describe_cancel(result: CancelResult) -> str:
+    """The cancellation and the refunds it opened, with their arrival dates."""
+    lines = [f"订单 {result.order.order_id} 已取消。"]
+    for refund in result.refunds:
+        method = METHOD_NAMES.get(refund.method, refund.method)
+        when = f"预计 {refund.expected_arrival:%m月%d日} 前到账" if refund.expected_arrival else \
+            f"一般 {refund_days(refund.method)} 到账"
+        lines.append(f"已付的 {refund.amount} 元会原路退回{method}，{when}。")
+    if not result.refunds:
+        lines.append("订单未付款，不会产生任何费用。")
+    return "\n".join(lines)
+
+
+def explain_refusal(
+    dispatcher: CollectingDispatcher, change: dict[str, Any], error: ShopApiError
+) -> None:
+    """The shop refused the change (the state changed meanwhile, or the data is invalid)."""
+    if error.code == "order_not_found":
+        dispatcher.utter_message(response="utter_order_not_found", order_id=change["order_id"])
+        return
+    if error.status == 409:
+        try:
+            order = shop_client().order(change["order_id"])
+        except (ShopApiError, ShopApiUnavailable):
+            order = None
+        if order is not None and change["kind"] != "refund":
+            action = "cancel" if change["kind"] == "cancel" else "change"
+            dispatcher.utter_message(
+                text="抱歉，订单状态刚刚有变化。" + describe_denial(order, action))
+            return
+    dispatcher.utter_message(response="utter_change_refused", **load_policy())
+
+
+class ActionKeepOrder(Action):
+    """The customer said no to the change: nothing is changed."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_keep_order"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Confirm that nothing changed."""
+        change = pending(tracker)
+        if change is not None and prompted_just_before(tracker):
+            dispatcher.utter_message(response="utter_change_kept", order_id=change["order_id"])
+        else:
+            dispatcher.utter_message(response="utter_deny")
+        return [SlotSet(PENDING_SLOT, None)]
+

@@ -1,0 +1,152 @@
+"""Cancel and change an order on built trackers against the real demo shop API."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from bot.actions.order_change import (
+    ActionCancelOrder,
+    ActionChangeOrder,
+    ActionConfirmChange,
+    ActionKeepOrder,
+    ValidateCancelOrderForm,
+    ValidateChangeOrderForm,
+    china_today,
+    parse_address,
+    parse_day,
+)
+from bot.clients.shop_api import ShopApiClient
+from shop_api.seed import scenario
+from tests.actions.journey_helpers import choice, confirmed, run_action, run_form, texts, tracker
+
+
+@pytest.fixture(autouse=True)
+def point_to_shop(shop_api: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in shop_api.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_addresses_are_read_from_one_line() -> None:
+    assert parse_address("广东省深圳市南山区科技园路1号2栋301") == {
+        "province": "广东省", "city": "深圳市", "detail": "南山区科技园路1号2栋301"}
+    assert parse_address("新地址：上海市浦东新区世纪大道100号") == {
+        "province": "上海市", "city": "上海市", "detail": "浦东新区世纪大道100号"}
+    assert parse_address("新疆维吾尔自治区乌鲁木齐市天山区解放南路8号")["city"] == "乌鲁木齐市"
+    assert parse_address("改一下") is None and parse_address("深圳南山") is None
+
+
+def test_delivery_days_in_customer_words() -> None:
+    today = date(2026, 11, 23)  # a Monday
+    assert parse_day("明天晚上", today) == date(2026, 11, 24)
+    assert parse_day("后天", today) == date(2026, 11, 25)
+    assert parse_day("周六下午", today) == date(2026, 11, 28)
+    assert parse_day("28号", today) == date(2026, 11, 28)
+    assert parse_day("3号", today) == date(2026, 12, 3)
+    assert parse_day("12月1日", today) == date(2026, 12, 1)
+    assert parse_day("随便", today) is None
+
+
+def test_cancel_asks_for_confirmation_with_the_refund_then_cancels() -> None:
+    order_id = scenario("paid_debit_card")
+    slots, messages = run_action(ActionCancelOrder(), tracker(order_id=order_id))
+    text = texts(messages)
+    assert order_id in text and "确认取消这个订单吗" in text and "原路退回银行卡" in text
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
+    assert ShopApiClient.from_env().order(order_id).state == "paid"  # nothing changed yet
+    slots, messages = run_action(ActionConfirmChange(), confirmed(slots))
+    assert "已取消" in texts(messages) and "预计" in texts(messages)
+    assert ShopApiClient.from_env().order(order_id).state == "cancelled"
+    assert slots["pending_change"] is None
+
+
+def test_saying_no_keeps_the_order() -> None:
+    order_id = scenario("paid_credit_card")
+    slots, _ = run_action(ActionCancelOrder(), tracker(order_id=order_id))
+    no = confirmed(slots)
+    no.latest_message["intent"]["name"] = "deny"
+    _, messages = run_action(ActionKeepOrder(), no)
+    assert messages[0]["response"] == "utter_change_kept"
+    assert ShopApiClient.from_env().order(order_id).state == "paid"
+
+
+def test_a_typed_affirm_without_a_question_changes_nothing() -> None:
+    change = json.dumps({"kind": "cancel", "order_id": scenario("paid_credit_card")})
+    forged = tracker("/affirm", "affirm", pending_change=change)  # no question was asked
+    _, messages = run_action(ActionConfirmChange(), forged)
+    assert messages[0]["response"] == "utter_affirm"
+    assert ShopApiClient.from_env().order(scenario("paid_credit_card")).state == "paid"
+
+
+def test_too_late_to_cancel_says_what_is_possible() -> None:
+    slots, messages = run_form(ValidateCancelOrderForm(),
+                               tracker(scenario("shipped"), order_id=scenario("shipped")))
+    assert slots["order_blocker"] == "shipped"
+    _, messages = run_action(ActionCancelOrder(), tracker(order_id=scenario("shipped")))
+    text = texts(messages)
+    assert "没办法再取消" in text and "拒收" in text and "退货" in text
+    assert "buttons" not in messages[0] or not messages[0]["buttons"]
+
+
+def test_change_field_comes_from_the_words_or_a_button() -> None:
+    form = ValidateChangeOrderForm()
+    slots, _ = run_form(form, tracker("我想改下收货地址", "change_order"))
+    assert slots["change_field"] == "address"
+    slots, _ = run_form(form, tracker("/inform", entities=choice("delivery_slot"),
+                                      order_id=scenario("pending_payment")), "change_field")
+    assert slots["change_field"] == "delivery_slot"
+    slots, _ = run_form(form, tracker("/inform", entities=choice("<script>"),
+                                      order_id=scenario("pending_payment")), "change_field")
+    assert not slots.get("change_field")
+
+
+def test_bad_address_is_explained_and_counted() -> None:
+    current = tracker("就改到公司", order_id=scenario("pending_payment"),
+                      change_field="address")
+    slots, messages = run_form(ValidateChangeOrderForm(), current, "new_address")
+    assert slots["new_address"] is None and slots["lookup_attempts"] == 1
+    assert messages[0]["response"] == "utter_address_invalid"
+
+
+def test_change_address_shows_old_and_new_then_changes_it() -> None:
+    order_id = scenario("pending_payment")
+    new = "广东省深圳市南山区科技园路1号2栋301"
+    slots, _ = run_form(ValidateChangeOrderForm(),
+                        tracker(new, order_id=order_id, change_field="address"), "new_address")
+    assert slots["new_address"] == new
+    slots, messages = run_action(
+        ActionChangeOrder(), tracker(order_id=order_id, change_field="address", new_address=new))
+    text = texts(messages)
+    assert "原地址：北京市北京市朝阳区" in text and "新地址：广东省深圳市南山区科技园路1号2栋301" in text
+    assert "确认修改吗" in text
+    _, messages = run_action(ActionConfirmChange(), confirmed(slots, "action_change_order"))
+    assert "已经改好了" in texts(messages)
+    assert ShopApiClient.from_env().order(order_id).address.city == "深圳市"
+
+
+def test_change_delivery_time_in_words() -> None:
+    order_id = scenario("paid")
+    current = tracker("改到后天晚上送", "change_order", order_id=order_id)
+    slots, _ = run_form(ValidateChangeOrderForm(), current)
+    day = china_today() + timedelta(days=2)
+    assert slots["change_field"] == "delivery_slot"
+    assert slots["delivery_day"] == day.isoformat() and slots["delivery_window"] == "18:00-21:00"
+    slots, messages = run_action(ActionChangeOrder(), tracker(**{"order_id": order_id, **slots}))
+    assert "晚上 18:00-21:00" in texts(messages)
+    run_action(ActionConfirmChange(), confirmed(slots, "action_change_order"))
+    assert ShopApiClient.from_env().order(order_id).delivery_slot.date == day
+
+
+def test_delivery_day_out_of_range_is_refused() -> None:
+    current = tracker("/inform", entities=choice("2020-01-01"), order_id=scenario("paid"),
+                      change_field="delivery_slot")
+    slots, messages = run_form(ValidateChangeOrderForm(), current, "delivery_day")
+    assert slots["delivery_day"] is None
+    assert messages[0]["response"] == "utter_delivery_day_invalid"
+
+
+def test_change_after_shipping_explains() -> None:
+    _, messages = run_action(ActionChangeOrder(), tracker(
+        order_id=scenario("out_for_delivery"), change_field="address", new_address="x"))
+    assert "没办法再修改" in texts(messages) and "快递员" in texts(messages)
