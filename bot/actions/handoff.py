@@ -15,7 +15,7 @@ import re
 import sqlite3
 import threading
 import time
-from abc import ABC
+from abc import ABC, abstractmethod
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -224,7 +224,9 @@ def build_payload(tracker: Tracker, reason: Reason, priority: str) -> dict[str, 
         "slots": slots,
         "summary": summary(reason, intent, emotion, slots, last_customer),
         "transcript": turns,
-        "requested_at": _iso(_latest_user_time(events)),
+        # Epoch seconds as Rasa records them: later customer messages are "live" (exact, so
+        # the turn that asked for the human is not counted twice).
+        "requested_at": _latest_user_time(events) or time.time(),
         "bot_paused": True,
     }
 
@@ -429,3 +431,7 @@ class HandoffAction(Action, ABC):
         """Start the outbox retries."""
         super().__init__()
         start_outbox_worker()
+
+    @abstractmethod
+    def name(self) -> str:
+        """Name used in the domain (abstract, so rasa-sdk skips this base)."""

@@ -64,12 +64,13 @@ class Service:
         return {"Authorization": f"Bearer {self._agents[username]}"}
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
-        return requests.get(self.url + path, headers=self.bot if headers is None else headers, timeout=10)
+        headers = self.bot if headers is None else headers
+        return requests.get(self.url + path, headers=headers, timeout=10)
 
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None,
              **kwargs: Any) -> requests.Response:
-        return requests.post(self.url + path, json=body, headers=self.bot if headers is None else headers,
-                             timeout=10, **kwargs)
+        headers = self.bot if headers is None else headers
+        return requests.post(self.url + path, json=body, headers=headers, timeout=10, **kwargs)
 
     def handoffs_of(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = self.get("/api/v1/handoffs?status=all").json()["handoffs"]

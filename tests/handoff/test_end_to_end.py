@@ -1,0 +1,149 @@
+"""The handoff end to end, with real processes: a customer on the REST channel of a real Rasa
+server, the real action server, the handoff service following Rasa's event stream, and an
+agent using the service's API as the console does."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from tests.handoff.conftest import Service, wait_for
+
+TOKEN = os.environ.get("RASA_AUTH_TOKEN", "")
+
+
+def say(rasa: str, sender: str, text: str) -> list[dict[str, Any]]:
+    resp = requests.post(f"{rasa}/webhooks/rest/webhook", timeout=60,
+                         json={"sender": sender, "message": text})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def texts(replies: list[dict[str, Any]]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def states(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r["custom"]["handoff"] for r in replies if "handoff" in (r.get("custom") or {})]
+
+
+def tracker(rasa: str, sender: str) -> dict[str, Any]:
+    resp = requests.get(f"{rasa}/conversations/{quote(sender)}/tracker", timeout=30,
+                        params={"token": TOKEN})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def bot_texts(rasa: str, sender: str) -> list[str]:
+    return [e.get("text") or "" for e in tracker(rasa, sender)["events"] if e["event"] == "bot"]
+
+
+def open_handoff(service: Service, sender: str) -> dict[str, Any]:
+    found = wait_for(lambda: service.handoffs_of(sender))
+    assert len(found) == 1, found
+    return service.get(f"/api/v1/handoffs/{found[0]['id']}").json()
+
+
+def test_an_agent_takes_over_a_rest_conversation_and_hands_it_back(
+        rasa_server: str, handoff_service: Service) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    agent = handoff_service.agent("e2e-wang", "小王")  # an agent is online
+    assert "您好" in texts(say(rasa_server, sender, "你好"))
+
+    # The customer asks for a human and hears their place in the queue and the wait.
+    replies = say(rasa_server, sender, "转人工")
+    [queued] = states(replies)
+    assert queued["state"] == "queued" and queued["position"] >= 1 and queued["eta_minutes"] >= 1
+    assert "排在第" in texts(replies) and "算了不用了" in texts(replies)
+    assert tracker(rasa_server, sender)["paused"] is True
+
+    # The handoff arrives with the whole transcript, reason and summary.
+    handoff = open_handoff(handoff_service, sender)
+    assert handoff["status"] == "queued" and handoff["reason"] == "explicit_request"
+    assert handoff["channel"] == "rest" and "客户主动要求人工" in handoff["summary"]
+    said = [(t["sender"], t["text"]) for t in handoff["transcript"]]
+    assert said[0] == ("customer", "你好") and ("customer", "转人工") in said
+    assert any(sender_ == "bot" and "您好" in text for sender_, text in said)
+    assert handoff["transcript"][0]["intent"]["name"] == "greet"
+
+    # The agent claims it and replies; both reach the customer's conversation.
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    assert handoff_service.post(f"{base}/claim", headers=agent).status_code == 200
+    reply = "您好，我是客服小王，您的问题我来跟进。请问是哪个订单？"
+    assert handoff_service.post(f"{base}/messages", {"text": reply},
+                                headers=agent).status_code == 201
+    events = tracker(rasa_server, sender)["events"]
+    relayed = [e for e in events if e["event"] == "bot" and e.get("text") == reply]
+    assert relayed and relayed[0]["metadata"]["handoff"]["state"] == "agent_message"
+    assert any("小王" in t and "接入" in t for t in bot_texts(rasa_server, sender))
+    # REST answers only inside its own request: REST integrations poll the customer feed.
+    feed = handoff_service.get(f"/api/v1/conversations/{sender}/messages").json()["messages"]
+    assert [m["custom"]["handoff"]["state"] for m in feed] == ["agent_joined", "agent_message"]
+    assert feed[-1]["text"] == reply
+
+    # The customer answers: the bot stays silent and the agent sees the message live.
+    assert say(rasa_server, sender, "订单号573262229751，退款一直没到") == []
+
+    def live() -> list[dict[str, Any]]:
+        rows = handoff_service.get(f"{base}/messages?after=0", headers=agent).json()["messages"]
+        return [m for m in rows if m["source"] == "live"]
+
+    [message] = wait_for(live)
+    assert message["text"] == "订单号573262229751，退款一直没到"
+
+    # Hand back: the customer is told and the bot answers again.
+    assert handoff_service.post(f"{base}/handback", headers=agent).status_code == 200
+    assert tracker(rasa_server, sender)["paused"] is False
+    assert any("智能助手" in t for t in bot_texts(rasa_server, sender))
+    assert "您好" in texts(say(rasa_server, sender, "你好"))
+    final = handoff_service.get(base).json()
+    assert final["status"] == "handed_back"
+    assert [t["sender"] for t in final["transcript"]].count("agent") == 1
+
+
+def test_never_mind_while_waiting_cancels_and_the_bot_resumes(
+        rasa_server: str, handoff_service: Service) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    say(rasa_server, sender, "转人工")
+    handoff = open_handoff(handoff_service, sender)
+    assert say(rasa_server, sender, "算了不用了") == []
+
+    def cancelled() -> bool:
+        return handoff_service.get(f"/api/v1/handoffs/{handoff['id']}").json()["status"] \
+            == "cancelled"
+
+    wait_for(cancelled)
+    assert tracker(rasa_server, sender)["paused"] is False
+    assert any("已为您取消人工客服" in t for t in bot_texts(rasa_server, sender))
+    assert "您好" in texts(say(rasa_server, sender, "你好"))
+
+
+def test_a_handoff_made_while_the_service_is_down_is_delivered_once_when_it_returns(
+        rasa_server: str, handoff_service: Service) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    handoff_service.stop()
+    try:
+        replies = say(rasa_server, sender, "我要人工客服")
+        # Told honestly, and the bot keeps helping meanwhile.
+        assert "暂时连接不上" in texts(replies) and "不需要重复申请" in texts(replies)
+        assert states(replies)[0]["position"] is None
+        assert tracker(rasa_server, sender)["paused"] is False
+        again = texts(say(rasa_server, sender, "转人工"))
+        assert "已经保存" in again
+    finally:
+        handoff_service.start()
+    handoff = open_handoff(handoff_service, sender)  # the outbox retries every second
+    assert handoff["status"] == "queued" and handoff["bot_paused"] is False
+    # The service tells the customer their place once the handoff arrives.
+    feed = wait_for(lambda: handoff_service.get(
+        f"/api/v1/conversations/{sender}/messages").json()["messages"])
+    assert feed[0]["custom"]["handoff"]["state"] == "queued"
+    time.sleep(3)  # several more retry rounds of the outbox
+    assert len(handoff_service.handoffs_of(sender)) == 1
+    # Asking again now joins the same handoff.
+    say(rasa_server, sender, "转人工")
+    assert len(handoff_service.handoffs_of(sender)) == 1
