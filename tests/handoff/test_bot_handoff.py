@@ -1,0 +1,248 @@
+"""The bot's side of the handoff: the payload, the delivery with its idempotency key, the
+outbox when the service is down, and what the customer is told. Actions run against saved
+trackers; the service is the real one (handoff_api) or a closed port."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.basics import ActionRequestHuman
+from bot.actions.emotion import ActionEscalate
+from bot.actions.handoff import (
+    CHINA,
+    Outbox,
+    Reason,
+    build_payload,
+    hand_off,
+    high_risk,
+    idempotency_key,
+    in_service_hours,
+    tell_queued,
+)
+from bot.clients.handoff import HandoffClient, HandoffUnavailable, Ticket
+from handoff.config import Settings, SettingsError
+from handoff.events import is_cancel
+from handoff.masking import mask_sensitive
+from tests.conftest import free_port
+from tests.handoff.conftest import BOT_TOKEN, EventStream, Service
+
+T0 = 1_763_800_000.0
+
+
+def user(text: str, intent: str, at: float, emotion: tuple[str, float] = ("calm", 0.1),
+         confidence: float = 0.93) -> dict[str, Any]:
+    parse = {"text": text, "intent": {"name": intent, "confidence": confidence},
+             "entities": [], "emotion": {"label": emotion[0], "score": emotion[1]}}
+    return {"event": "user", "text": text, "timestamp": at, "parse_data": parse,
+            "input_channel": "rest"}
+
+
+def bot(text: str, at: float, **metadata: Any) -> dict[str, Any]:
+    return {"event": "bot", "text": text, "timestamp": at, "metadata": metadata}
+
+
+def conversation(sender: str | None = None, last: str = "转人工",
+                 last_intent: str = "request_human",
+                 emotion: tuple[str, float] = ("upset", 0.7)) -> Tracker:
+    events = [
+        user("我的退款到哪了", "ask_refund_status", T0),
+        bot("请发一下您的订单号", T0 + 1),
+        user("573262229751 扣款的卡是6222 0212 3456 7890 123", "inform", T0 + 10),
+        bot("订单 573262229751 的退款情况……", T0 + 11),
+        bot("您好，我是客服小李", T0 + 12, handoff={"state": "agent_message", "agent": "小李"}),
+        user(last, last_intent, T0 + 20, emotion=emotion),
+    ]
+    slots = {"order_id": "573262229751", "phone": None, "lookup_attempts": 0,
+             "requested_slot": None}
+    return Tracker(sender or f"bot-{uuid.uuid4().hex[:8]}", slots, events[-1]["parse_data"],
+                   events, False, None, {"name": "action_listen"}, "action_listen")
+
+
+def dead_client() -> HandoffClient:
+    return HandoffClient(f"http://127.0.0.1:{free_port()}", BOT_TOKEN, timeout=1)
+
+
+@pytest.fixture
+def service(handoff_api: tuple[Service, EventStream]) -> Service:
+    return handoff_api[0]
+
+
+@pytest.fixture
+def client(service: Service) -> HandoffClient:
+    return HandoffClient(service.url, BOT_TOKEN)
+
+
+def test_the_payload_has_the_contract_fields_and_masks_card_numbers() -> None:
+    payload = build_payload(conversation("c-42"), Reason.EXPLICIT_REQUEST, "normal")
+    assert payload["conversation_id"] == "c-42" and payload["channel"] == "rest"
+    assert payload["reason"] == "explicit_request" and payload["priority"] == "normal"
+    assert payload["topic"] == "order_status"  # the bare order number is about an order
+    assert payload["intent"] == {"name": "inform", "confidence": 0.93}
+    assert payload["emotion"]["latest"] == {"label": "upset", "score": 0.7}
+    assert payload["slots"] == {"order_id": "573262229751"}
+    assert payload["requested_at"] == T0 + 20
+    senders = [t["sender"] for t in payload["transcript"]]
+    assert senders == ["customer", "bot", "customer", "bot", "agent", "customer"]
+    card_turn = payload["transcript"][2]
+    assert "6222***********0123" in card_turn["text"] and "0212 3456" not in card_turn["text"]
+    assert card_turn["intent"]["name"] == "inform" and card_turn["timestamp"].endswith("+00:00")
+    assert payload["transcript"][4]["agent"] == "小李"
+    summary = payload["summary"]
+    assert "客户主动要求人工" in summary and "订单号 573262229751" in summary
+    assert "情绪：不满" in summary and "「转人工」" in summary
+
+
+def test_the_idempotency_key_is_the_conversation_and_the_turn() -> None:
+    tracker = conversation("c-7")
+    assert idempotency_key(tracker) == idempotency_key(tracker) == f"c-7:{int((T0 + 20) * 1000)}"
+
+
+def test_a_delivered_handoff_pauses_the_bot_and_gives_the_queue_place(
+        client: HandoffClient, service: Service, tmp_path: Path) -> None:
+    tracker = conversation()
+    dispatcher = CollectingDispatcher()
+    events = hand_off(dispatcher, tracker, Reason.EXPLICIT_REQUEST, client=client,
+                      box=Outbox(tmp_path / "outbox.db"))
+    assert {"event": "pause", "timestamp": None} in events
+    assert dispatcher.messages[-1]["custom"]["handoff"]["state"] == "queued"
+    [handoff] = service.handoffs_of(tracker.sender_id)
+    assert handoff["reason"] == "explicit_request" and handoff["status"] == "queued"
+
+
+def test_service_down_keeps_the_handoff_tells_the_truth_and_delivers_it_once_later(
+        client: HandoffClient, service: Service, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    tracker = conversation()
+    first = CollectingDispatcher()
+    events = hand_off(first, tracker, Reason.EXPLICIT_REQUEST, client=dead_client(), box=box)
+    assert not any(e.get("event") == "pause" for e in events)  # the bot keeps helping
+    assert "暂时连接不上" in first.messages[-1]["text"]
+    assert "已经保存" in first.messages[-1]["text"]
+    # Asking again while it waits does not queue a second one.
+    again = CollectingDispatcher()
+    hand_off(again, tracker, Reason.EXPLICIT_REQUEST, client=dead_client(), box=box)
+    assert "不需要重复申请" in again.messages[-1]["text"]
+    assert len(box.pending()) == 1
+
+    assert box.flush(client) == 1
+    assert box.flush(client) == 0 and box.pending() == []
+    [handoff] = service.handoffs_of(tracker.sender_id)
+    assert handoff["bot_paused"] is False
+    # A delivery whose answer was lost is repeated with the same key: still one handoff.
+    key, payload = idempotency_key(tracker), build_payload(tracker, Reason.EXPLICIT_REQUEST,
+                                                           "normal")
+    assert client.create(payload, key).created is False
+    assert len(service.handoffs_of(tracker.sender_id)) == 1
+
+
+def test_the_outbox_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    assert Outbox(path).add("k1", {"conversation_id": "c", "reason": "complaint"})
+    assert not Outbox(path).add("k1", {"conversation_id": "c", "reason": "complaint"})
+    assert [key for key, _ in Outbox(path).pending()] == ["k1"]
+
+
+def test_a_wrong_token_is_an_undelivered_handoff(service: Service) -> None:
+    with pytest.raises(HandoffUnavailable, match="401"):
+        HandoffClient(service.url, "wrong").create(
+            build_payload(conversation(), Reason.COMPLAINT, "high"), "k-wrong")
+
+
+def test_asking_for_a_human_with_high_risk_words_is_urgent(
+        client: HandoffClient, service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HandoffClient, "from_env", classmethod(lambda cls: client))
+    tracker = conversation(last="再不给我退款我就报警 找律师", last_intent="complaint",
+                           emotion=("angry", 0.95))
+    dispatcher = CollectingDispatcher()
+    ActionEscalate().run(dispatcher, tracker, {})
+    texts = [m["text"] for m in dispatcher.messages]
+    assert any("抱歉" in t for t in texts) and any("优先处理" in t for t in texts)
+    [handoff] = service.handoffs_of(tracker.sender_id)
+    assert (handoff["reason"], handoff["priority"]) == ("high_risk", "urgent")
+
+    calm = conversation(emotion=("calm", 0.1))
+    ActionRequestHuman().run(CollectingDispatcher(), calm, {})
+    [handoff] = service.handoffs_of(calm.sender_id)
+    assert (handoff["reason"], handoff["priority"]) == ("explicit_request", "normal")
+
+
+def test_a_complaint_goes_with_high_priority(
+        client: HandoffClient, service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HandoffClient, "from_env", classmethod(lambda cls: client))
+    tracker = conversation(last="你们什么破服务 我要投诉", last_intent="complaint",
+                           emotion=("upset", 0.6))
+    ActionEscalate().run(CollectingDispatcher(), tracker, {})
+    [handoff] = service.handoffs_of(tracker.sender_id)
+    assert (handoff["reason"], handoff["priority"]) == ("complaint", "high")
+
+
+def test_with_no_agent_online_the_customer_hears_when_someone_will_reply() -> None:
+    dispatcher = CollectingDispatcher()
+    tell_queued(dispatcher, Ticket("h1", "queued", 3, 15, agents_online=0, created=True))
+    [message] = dispatcher.messages
+    assert "服务时间" in message["text"] and "一直保留" in message["text"]
+    assert message["custom"]["handoff"] == {"state": "queued", "position": 3,
+                                            "eta_minutes": None, "agent": None}
+    dispatcher = CollectingDispatcher()
+    tell_queued(dispatcher, Ticket("h1", "queued", 2, 8, agents_online=1, created=True))
+    assert "排在第 2 位" in dispatcher.messages[0]["text"]
+    assert "约 8 分钟" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize("hour, inside", [(8, False), (9, True), (21, True), (22, False),
+                                          (3, False)])
+def test_service_hours_are_read_in_china_time(hour: int, inside: bool) -> None:
+    assert in_service_hours("每天 9:00-22:00", datetime(2026, 11, 22, hour, 30, tzinfo=CHINA)) \
+        is inside
+    assert in_service_hours("随时") is True
+
+
+@pytest.mark.parametrize("text", ["算了不用了", "算了", "不用了", "不需要了！", "取消转人工",
+                                  "不用人工了", "算了 不用了。", "那算了吧", "算了算了不等了"])
+def test_never_mind_phrases_cancel(text: str) -> None:
+    assert is_cancel(text)
+
+
+@pytest.mark.parametrize("text", ["算了我还是要退款", "不用了吗", "取消订单",
+                                  "我的订单不用了怎么退", "", "😡", "算了不用了" * 5])
+def test_other_messages_do_not_cancel(text: str) -> None:
+    assert not is_cancel(text)
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("身份证110101199003078515", "身份证1101**********8515"),
+    ("11010519491231002X", "1101**********002X"),
+    ("卡号 6222-0212-3456-7890", "卡号 6222********7890"),
+    ("订单573262229751 手机13812345678", "订单573262229751 手机13812345678"),
+])
+def test_card_and_id_numbers_are_masked(text: str, masked: str) -> None:
+    assert mask_sensitive(text) == masked
+
+
+def test_high_risk_words() -> None:
+    assert all(high_risk(t) for t in ["我要报警", "找律师", "打12315", "曝光你们", "起诉"])
+    assert not high_risk("我的快递到哪了")
+
+
+def test_production_refuses_development_secrets() -> None:
+    with pytest.raises(SettingsError, match="HANDOFF_API_TOKEN"):
+        Settings.from_env({"HANDOFF_ENV": "production", "RASA_AUTH_TOKEN": "s3cret"})
+    with pytest.raises(SettingsError, match="RASA_AUTH_TOKEN"):
+        Settings.from_env({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "s3cret"})
+    settings = Settings.from_env({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "a",
+                                  "RASA_AUTH_TOKEN": "b",
+                                  "HANDOFF_DB_URL": "postgresql://u:p@db/handoff"})
+    assert settings.db_url == "postgresql://u:p@db/handoff"
+
+
+def test_the_payload_is_the_same_for_the_same_turn() -> None:
+    tracker = conversation("same")
+    first = build_payload(tracker, Reason.JOURNEY_FAILED, "normal")
+    assert build_payload(tracker, Reason.JOURNEY_FAILED, "normal") == first
+    assert "同一步骤多次失败" in first["summary"]
