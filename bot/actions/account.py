@@ -140,16 +140,17 @@ def guide(issue: str, account: Account, phone: str) -> str:
     policy = load_policy()
     if not account.registered:
         if issue == "register":
-            return (f"手机号 {phone} 还没有注册，可以直接注册：打开 App 或网站，点「登录/注册」，"
-                    "输入手机号获取短信验证码，设置登录密码即可完成。新用户注册后可领 "
-                    f"{policy['new_user_coupon_value']} 元新人券包（{policy['new_user_coupon_days']} "
-                    "天内有效）。")
+            return (f"手机号 {phone} 还没有注册，可以直接注册：打开 App 或网站，"
+                    "点「登录/注册」，输入手机号获取短信验证码，设置登录密码即可完成。"
+                    f"新用户注册后可领 {policy['new_user_coupon_value']} 元新人券包"
+                    f"（{policy['new_user_coupon_days']} 天内有效）。")
         return (f"手机号 {phone} 下没有查到账号。请确认是不是注册时用的手机号；如果当初是用微信/"
                 "QQ 注册的，请用同一方式登录。还没注册的话，点「登录/注册」用这个手机号注册即可。")
     lock = _lock_text(account, policy)
     if issue == "register":
-        return (f"手机号 {phone} 已经注册过了，不能重复注册。直接在登录页选「短信验证码登录」就能进入；"
-                "忘了密码可以点「忘记密码」重新设置。" + (f"\n另外，{lock}" if lock else ""))
+        return (f"手机号 {phone} 已经注册过了，不能重复注册。"
+                "直接在登录页选「短信验证码登录」就能进入；忘了密码可以点「忘记密码」重新设置。"
+                + (f"\n另外，{lock}" if lock else ""))
     if issue in {"locked", "login", "password"} and lock:
         return lock
     if issue == "locked":

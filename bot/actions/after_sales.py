@@ -175,8 +175,9 @@ class ActionAskAfterSalesReason(Action):
                     f"寄修一般 {policy['repair_days']} 修好寄回。")
         else:
             text = (f"签收 {policy['return_window_days']} 天内，商品完好、不影响二次销售的可以"
-                    f"七天无理由{KINDS.get(kind, '退换')}；质量问题 {policy['quality_return_days']} "
-                    f"天内可以退换，来回运费由我们承担。{deadline}")
+                    f"七天无理由{KINDS.get(kind, '退换')}；"
+                    f"质量问题 {policy['quality_return_days']} 天内可以退换，"
+                    f"来回运费由我们承担。{deadline}")
         dispatcher.utter_message(text=text)
         dispatcher.utter_message(response="utter_ask_after_sales_reason",
                                  buttons=buttons(REASONS))

@@ -42,12 +42,14 @@ ISSUE_KEYWORDS = {
 # What went wrong is asked for these; for the others the order's tracking says enough.
 NEEDS_DETAIL = {"missing", "wrong", "damaged"}
 NEXT_STEPS = {
-    "not_received": "请先看看快递柜、驿站、门卫或家人是否代收；我们也会同时联系快递公司核实签收情况，"
-                    "核实后给您补发或退款。",
+    "not_received": "请先看看快递柜、驿站、门卫或家人是否代收；"
+                    "我们也会同时联系快递公司核实签收情况，核实后给您补发或退款。",
     "missing": "请保留外包装和已收到的商品，专员核实后为您补发或退款。",
     "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，来回运费由我们承担。",
-    "damaged": "请保留外包装并拍几张照片（外箱和破损处），专员联系您时提供，核实后为您补发、换货或退款。",
-    "stuck": "我们已请快递公司核查包裹位置，有进展会第一时间通知您；如果确认丢件，会为您补发或全额退款。",
+    "damaged": "请保留外包装并拍几张照片（外箱和破损处），专员联系您时提供，"
+               "核实后为您补发、换货或退款。",
+    "stuck": "我们已请快递公司核查包裹位置，有进展会第一时间通知您；"
+             "如果确认丢件，会为您补发或全额退款。",
 }
 
 
@@ -162,8 +164,9 @@ def explain_not_shipped(order: Order) -> str:
     """Why there is no delivery problem to register yet."""
     if order.state == "paid":
         policy = load_policy()
-        return (f"订单 {order.order_id} 还没有发货（待发货），一般付款后 {policy['dispatch_hours']} "
-                "小时内发出，发货后就能查到物流了。着急的话可以发送「转人工」帮您催一下仓库。")
+        return (f"订单 {order.order_id} 还没有发货（待发货），"
+                f"一般付款后 {policy['dispatch_hours']} 小时内发出，发货后就能查到物流了。"
+                "着急的话可以发送「转人工」帮您催一下仓库。")
     if order.state == "pending_payment":
         return f"订单 {order.order_id} 还没有付款，付款后仓库才会发货。"
     return describe_denial(order, "change")

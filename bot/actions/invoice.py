@@ -36,6 +36,7 @@ INVOICE_STATES = {"paid", "shipped", "out_for_delivery", "delivered"}
 # 统一社会信用代码 (GB 32100-2015): 18 characters of this alphabet, the last a check character.
 TAX_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 TAX_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+TITLE_PREFIX = re.compile(r"^(?:发票抬头|抬头|公司名称|名称)\s*[是为:：]?\s*")
 TAX_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{15,20}(?![0-9A-Za-z])")
 
 
@@ -141,7 +142,7 @@ class ValidateInvoiceForm(JourneyForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         """A name in words (a company title is its full registered name)."""
-        title = re.sub(r"^(?:抬头|发票抬头|公司名称|名称)\s*[是为:：]?\s*", "", str(value or "")).strip()
+        title = TITLE_PREFIX.sub("", str(value or "")).strip()
         if len(title) < 2 or not re.search(r"[\u4e00-\u9fa5A-Za-z]", title):
             return {"invoice_title": None,
                     **_strike(dispatcher, tracker, "utter_invoice_title_invalid")}

@@ -134,6 +134,11 @@ def parse_address(text: str) -> dict[str, str] | None:
     return {"province": province, "city": city, "detail": detail}
 
 
+def full_address(province: str, city: str, detail: str) -> str:
+    """An address as written in China; a municipality is named once (北京市朝阳区…)."""
+    return f"{province}{city if city != province else ''}{detail}"
+
+
 def describe_denial(order: Order, action: str) -> str:
     """What the order's state means for a cancel or a change, and what is still possible."""
     policy = load_policy()
@@ -154,7 +159,8 @@ def describe_denial(order: Order, action: str) -> str:
                     "已超过七天无理由退货期，如果商品有质量问题，可以申请保修维修。")
         return f"{head}订单已经签收，不能再{verb}了。{possible}"
     if order.state == "cancelled":
-        return f"{head}这个订单已经取消了，不需要再操作。已付款项会原路退回，可以问我「退款到哪了」查看进度。"
+        return (f"{head}这个订单已经取消了，不需要再操作。已付款项会原路退回，"
+                "可以问我「退款到哪了」查看进度。")
     if order.state in {"refunding", "refunded"}:
         return f"{head}这个订单已经在退款流程里了，可以问我「退款到哪了」查看进度。"
     return f"{head}这个订单现在不能{verb}，需要的话发送「转人工」，客服帮您看看。"
@@ -414,7 +420,8 @@ class ActionChangeOrder(JourneyAction):
         if change is None:  # the answers were lost (e.g. a typed payload): start again
             dispatcher.utter_message(response="utter_change_incomplete")
             return []
-        summary = f"订单 {order.order_id}（{items_summary(order)}）\n{self._before_after(order, change)}"
+        summary = (f"订单 {order.order_id}（{items_summary(order)}）\n"
+                   f"{self._before_after(order, change)}")
         return ask_confirmation(dispatcher, summary, "确认修改吗？", change,
                                 yes="确认修改", no="先不改了")
 
@@ -436,9 +443,9 @@ class ActionChangeOrder(JourneyAction):
         address = order.address
         if change["kind"] == "address":
             new = change["address"]
-            return (f"原地址：{address.province}{address.city}{address.detail}\n"
-                    f"新地址：{new['province']}{new['city'] if new['city'] != new['province'] else ''}"
-                    f"{new['detail']}（收货人 {address.name}，电话 {address.phone} 不变）")
+            return (f"原地址：{full_address(address.province, address.city, address.detail)}\n"
+                    f"新地址：{full_address(new['province'], new['city'], new['detail'])}"
+                    f"（收货人 {address.name}，电话 {address.phone} 不变）")
         if change["kind"] == "phone":
             return f"收货人电话：{address.phone} 改为 {mask_phone(change['phone'])}"
         old = (f"{order.delivery_slot.date:%m月%d日} {WINDOWS.get(order.delivery_slot.window, '')}"
@@ -507,8 +514,7 @@ def make_change(dispatcher: CollectingDispatcher, change: dict[str, Any], key: s
         address = order.address
         dispatcher.utter_message(
             text=f"已经改好了。订单 {order_id} 的收货信息：{address.name} {address.phone}，"
-                 f"{address.province}{address.city if address.city != address.province else ''}"
-                 f"{address.detail}。")
+                 f"{full_address(address.province, address.city, address.detail)}。")
     elif kind == "delivery_slot":
         day = date.fromisoformat(change["date"])
         client.change_delivery_slot(order_id, day, change["window"], idempotency_key=key)
