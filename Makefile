@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 WITH_ENV := scripts/with-env.sh
-PY_DIRS := bot tests handoff evaluation shop_api
+PY_DIRS := bot tests handoff evaluation shop_api widget
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -25,7 +25,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics export-traffic eval-faq eval-emotion lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ handoff: install ## Run only the handoff service and agent console (HANDOFF_PORT
 agent: install ## Create an agent account for the console: make agent NAME=xiaowang [DISPLAY=小王]
 	@test -n "$(NAME)" || { echo "usage: make agent NAME=login [DISPLAY=name customers see]" >&2; exit 2; }
 	@$(WITH_ENV) $(PY) -m handoff create-agent "$(NAME)" $(if $(DISPLAY),--display-name "$(DISPLAY)")
+
+widget: install ## Run only the widget server: demo shop page with the chat widget (WIDGET_PORT, 8080)
+	@$(WITH_ENV) bash -c 'RASA_URL="$${RASA_URL:-http://127.0.0.1:$$RASA_PORT}" \
+		$(PY) -m widget --port "$$WIDGET_PORT" --db "$$WIDGET_DB"'
 
 faq: install ## After editing bot/data/faq/: map new entries to topics, validate, retrain
 	@$(PY) -m bot.faq

@@ -66,9 +66,19 @@ if [ "$HANDOFF_URL" = "http://127.0.0.1:$HANDOFF_PORT" ]; then
   wait_for handoff "$HANDOFF_URL/health" "$!"
 fi
 
+# The website chat widget on a demo shop page (widget/); it reads conversation history
+# through Rasa's HTTP API with the server-side token, which never reaches the browser.
+echo "==> starting the widget server on port $WIDGET_PORT"
+RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}" \
+  "$BIN/python" -m widget --port "$WIDGET_PORT" --db "$WIDGET_DB" --no-access-log \
+  >var/log/widget.log 2>&1 &
+pids+=($!)
+wait_for widget "http://127.0.0.1:$WIDGET_PORT/health" "$!"
+
 cat <<MSG
 
   Ready.
+  Demo shop with chat widget: http://localhost:$WIDGET_PORT
   Chat over REST:   curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
                       -d '{"sender": "demo-1", "message": "你好"}'
   Rasa HTTP API:    http://localhost:$RASA_PORT  (token in RASA_AUTH_TOKEN)

@@ -507,7 +507,8 @@
     counter.hidden = length < MAX_CHARS - 100;
     counter.textContent = length + "/" + MAX_CHARS;
     input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight, 96) + "px";
+    input.style.height = Math.min(input.scrollHeight + 2, 96) + "px";
+    input.style.overflowY = input.scrollHeight + 2 > 96 ? "auto" : "hidden";
   }
 
   function submitInput() {
