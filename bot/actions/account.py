@@ -159,7 +159,7 @@ def guide(issue: str, account: Account, phone: str) -> str:
         return _login_steps(account, phone)
     if issue == "password":
         return ("重置密码的步骤：在登录页点「忘记密码」→ 输入手机号 " + phone +
-                " 获取短信验证码 → 设置新的登录密码（8-20 位，字母加数字）。"
+                f" 获取短信验证码 → 设置新的登录密码（{policy['password_rule']}）。"
                 "改密码后其他设备需要重新登录。" +
                 ("" if account.phone_bound else "\n您的账号还没有绑定手机号，收不到验证码，"
                  "请用注册时的微信登录后，在「设置-账号与安全」先绑定手机号。"))
@@ -167,8 +167,10 @@ def guide(issue: str, account: Account, phone: str) -> str:
         if not account.phone_bound:
             return ("您的账号是用微信注册的，还没有绑定手机号，所以收不到短信验证码。请用微信登录，"
                     "在「设置-账号与安全-绑定手机号」绑定后就能用验证码了。")
-        return ("收不到验证码可以按这几步排查：\n1. 检查手机信号，看看短信是否被安全软件拦截到"
-                "「骚扰短信」里；\n2. 等 60 秒后再点「重新获取」，同一号码每天最多获取 10 次；\n"
+        return ("收不到验证码可以按这几步排查：\n1. 检查手机信号，看看短信是否被安全软件"
+                "拦截到「骚扰短信」里；\n"
+                f"2. 等 {policy['sms_code_resend_seconds']} 秒后再点「重新获取」，"
+                f"同一号码每天最多获取 {policy['sms_code_daily_limit']} 次；\n"
                 "3. 手机欠费停机也收不到，充值后再试；\n4. 还是收不到的话，选择「语音验证码」，"
                 "会用电话播报验证码。")
     if issue == "change_phone":

@@ -236,7 +236,7 @@ class ActionAfterSales(JourneyAction):
                                      case_id=error.details.get("case_id", ""), kind=KINDS[kind])
             return []
         if pickup == "door":
-            how = ("审核通过后，快递员会在 1-2 天内上门取件，取件前会电话联系您，"
+            how = (f"审核通过后，快递员会在 {policy['pickup_days']}内上门取件，取件前会电话联系您，"
                    "请把商品和配件、发票放回原包装。")
         else:
             how = (f"审核通过后，请在 {policy['return_send_back_days']} 天内把商品寄回，"

@@ -1,0 +1,109 @@
+"""The customer journeys over the whole stack: NLU, forms, rules, the real action server and
+the real demo shop API. Each test uses demo orders that no other test changes."""
+from __future__ import annotations
+
+from shop_api.seed import scenario
+from tests.conftest import Chat, stop_process
+from tests.test_order_status_conversation import chat_with_failing_shop  # noqa: F401 (fixture)
+
+
+def payloads(replies: list[dict]) -> list[str]:
+    """Every button payload in the bot's replies."""
+    return [b["payload"] for r in replies for b in r.get("buttons") or []]
+
+
+def text(replies: list[dict]) -> str:
+    """The bot's reply texts joined."""
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def test_cancel_asks_for_confirmation_and_cancels_on_yes(chat: Chat) -> None:
+    order_id = scenario("payment_failed_risk")
+    replies = chat.send(f"订单{order_id}不想要了，帮我取消掉")
+    assert "确认取消这个订单吗" in text(replies) and payloads(replies) == ["/affirm", "/deny"]
+    assert f"订单 {order_id} 已取消" in chat.say("确认")
+
+
+def test_cancel_declined_keeps_the_order(chat: Chat) -> None:
+    replies = chat.send(f"我要取消订单 {scenario('charged_but_unpaid')}")
+    assert "确认取消这个订单吗" in text(replies)
+    assert "保持不变" in chat.say("/deny")
+
+
+def test_too_late_to_cancel_says_what_is_possible(chat: Chat) -> None:
+    reply = chat.say(f"帮我取消一下订单{scenario('shipped')}")
+    assert "已经发出" in reply and "拒收" in reply and "确认取消" not in reply
+
+
+def test_change_address_with_confirmation(chat: Chat) -> None:
+    order_id = scenario("payment_failed_timeout")
+    replies = chat.send(f"订单{order_id}的收货地址写错了，想改一下")
+    assert "新的收货地址" in text(replies)
+    replies = chat.send("福建省厦门市思明区软件园二期观日路24号")
+    assert "新地址：福建省厦门市思明区软件园二期观日路24号" in text(replies)
+    assert "已经改好了" in chat.say("/affirm")
+
+
+def test_delivery_issue_opens_a_case_with_its_number(chat: Chat) -> None:
+    replies = chat.send(f"订单{scenario('delivered')}收到的鞋盒子被压坏了")
+    assert "具体情况" in text(replies) or "描述" in text(replies)
+    reply = chat.say("鞋盒整个塌了，左脚鞋面有一道折痕")
+    assert "售后单号 AS" in reply and "抱歉" in reply
+
+
+def test_payment_failed_asks_method_and_message_then_fixes(chat: Chat) -> None:
+    replies = chat.send("付款一直失败是怎么回事")
+    assert '/inform{"payment_method":"alipay"}' in payloads(replies)
+    replies = chat.send('/inform{"payment_method":"bank_card"}')
+    assert any("choice" in p for p in payloads(replies))
+    assert "开通" in chat.say("提示这张卡没有开通网上支付")
+
+
+def test_charged_twice_explains_the_automatic_refund(chat: Chat) -> None:
+    reply = chat.say(f"订单{scenario('duplicate_charge')}怎么扣了我两次钱")
+    assert "扣了 2 次款" in reply and "自动原路退回" in reply
+
+
+def test_refund_request_with_reason_and_confirmation(chat: Chat) -> None:
+    replies = chat.send(f"订单{scenario('paid_credit_card')}我想申请退款")
+    assert "原因" in text(replies)
+    replies = chat.send("/inform{\"choice\":\"changed_mind\"}")
+    assert "确认申请退款吗" in text(replies)
+    assert "退款单号 RF" in chat.say("/affirm")
+
+
+def test_this_order_can_be_returned_uses_the_order_under_discussion(chat: Chat) -> None:
+    assert "已签收" in chat.say(f"查一下订单{scenario('partial_refund')}")
+    replies = chat.send("这个能退货吗")
+    assert "七天无理由" in text(replies) and "原因" in text(replies)
+    assert "上门" in chat.say("不想要了")
+    reply = chat.say("/inform{\"choice\":\"door\"}")
+    assert "售后单号 AS" in reply and "上门取件" in reply
+
+
+def test_invoice_for_a_company_with_tax_number_check(chat: Chat) -> None:
+    chat.say(f"订单{scenario('delivered_not_received')}要开发票")
+    chat.say("/inform{\"choice\":\"company\"}")
+    chat.say("青岛海之蓝贸易有限公司")
+    assert "税号不对" in chat.say("91440300MA5G2RNT43")
+    reply = chat.say("91440300MA5G2RNT42")
+    assert "电子发票已申请" in reply and "91440300MA5G2RNT42" in reply
+
+
+def test_account_locked_gets_steps_for_its_state(chat: Chat) -> None:
+    replies = chat.send("账号登录不上了")
+    assert "手机号" in text(replies) and "密码" in text(replies)
+    reply = chat.say(scenario("account_locked"))
+    assert "自动解锁" in reply and "186****1111" in reply
+
+
+def test_card_number_gets_a_warning_and_is_not_echoed(chat: Chat) -> None:
+    reply = chat.say("我的银行卡号6222021234567890123扣款了订单没变")
+    assert "不要在聊天里发送完整的银行卡号" in reply and "6222021234567890123" not in reply
+
+
+def test_shop_api_down_mid_journey(chat_with_failing_shop) -> None:  # noqa: F811
+    chat, shop = chat_with_failing_shop
+    stop_process(shop)
+    reply = chat.say(f"订单{scenario('paid_credit_card')}我要取消")
+    assert "订单系统" in reply and "人工" in reply
