@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.basics import mask_phone
 from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.handoff import Reason, hand_off
 from bot.actions.journeys import buttons, choice_from_message, free_text, warn_if_sensitive
 from bot.actions.order_lookup import PHONE, failed_attempt, offer_human, shop_client
 from bot.clients.shop_api import Account, ShopApiError, ShopApiUnavailable
@@ -120,6 +121,8 @@ class ActionAccountHelp(Action):
         issue, phone = tracker.get_slot("account_issue"), tracker.get_slot("phone")
         if failure or issue not in ISSUES or not phone:
             offer_human(dispatcher, failure or "attempts")
+            if (failure or "attempts") == "attempts":  # three answers in a row were not phones
+                return [*reset, *hand_off(dispatcher, tracker, Reason.JOURNEY_FAILED)]
             return reset
         try:
             account = shop_client().account(phone)

@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.order_lookup import (
+    ORDER_ID,
     OrderJourneyAction,
     OrderLookupValidation,
     backend_down,
@@ -45,6 +46,8 @@ ID_NUMBER = re.compile(
     r"(?<![\dA-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
     r"(?![\dA-Za-z])"
 )
+# "那另一个订单呢" without its number: the order under discussion is not the one meant.
+OTHER_ORDER = re.compile(r"(?:另一个|另外一个|别的|其他|其它|换个|还有个)(?:订单|单子|单|包裹)")
 PASSWORD_SHARED = re.compile(r"(?:密码|口令|password)\s*(?:是|为|:|：)\s*\S", re.IGNORECASE)
 SENSITIVE_RESPONSES = {
     "card": "utter_sensitive_card",
@@ -165,11 +168,23 @@ class JourneyForm(OrderLookupValidation):
             return []
         return [slot for slot in domain_slots if self.asks(slot, tracker)]
 
+    def extract_order_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """Forget the order under discussion when the customer means another one."""
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("order_id") and OTHER_ORDER.search(text) and \
+                not ORDER_ID.search(text):
+            return {"order_id": None}
+        return {}
+
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         """The shared lookup, then the journey's check of the order's state."""
         warn_if_sensitive(dispatcher, tracker)
+        if value is None:
+            return {"order_id": None}  # to be asked for
         result = super().validate_order_id(value, dispatcher, tracker, domain)
         order_id = result.get("order_id")
         if not order_id:

@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.handoff import Reason, hand_off
 from bot.actions.journeys import (
     JourneyAction,
     JourneyForm,
@@ -225,7 +226,10 @@ class ActionPaymentFailed(Action):
                  SlotSet("journey_failure", None), SlotSet("lookup_attempts", 0)]
         error = tracker.get_slot("payment_error")
         if tracker.get_slot("journey_failure") or error not in ERRORS:
-            offer_human(dispatcher, tracker.get_slot("journey_failure") or "attempts")
+            failure = tracker.get_slot("journey_failure") or "attempts"
+            offer_human(dispatcher, failure)
+            if failure == "attempts":
+                return [*reset, *hand_off(dispatcher, tracker, Reason.JOURNEY_FAILED)]
             return reset
         method = tracker.get_slot("payment_method") or "other"
         dispatcher.utter_message(text=fix_for(error, method))

@@ -151,3 +151,12 @@ def test_change_after_shipping_explains() -> None:
     _, messages = run_action(ActionChangeOrder(), tracker(
         order_id=scenario("out_for_delivery"), change_field="address", new_address="x"))
     assert "没办法再修改" in texts(messages) and "快递员" in texts(messages)
+
+
+def test_another_order_without_its_number_is_asked_for() -> None:
+    current = tracker("那另一个订单能取消吗", "cancel_order", order_id=scenario("shipped"))
+    slots, _ = run_form(ValidateCancelOrderForm(), current, fresh=())
+    assert slots["order_id"] is None  # so the form asks for it
+    current = tracker(f"那另一个订单{scenario('paid')}呢", "inform", order_id=scenario("paid"))
+    slots, _ = run_form(ValidateCancelOrderForm(), current)
+    assert slots["order_id"] == scenario("paid")
