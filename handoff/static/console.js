@@ -10,6 +10,10 @@ const PRIORITY = { urgent: "紧急", high: "高", normal: "普通" };
 const STATUS = { queued: "排队中", claimed: "处理中", resolved: "已解决", handed_back: "已转回机器人", cancelled: "客户已取消" };
 const EMOTION = { calm: "平静", upset: "不满", angry: "生气" };
 const SENDER = { customer: "客户", bot: "机器人", agent: "客服" };
+const TOPIC = { greeting: "问候", order_status: "订单与物流", order_change: "修改/取消订单",
+                delivery_issue: "配送异常", payment: "支付与扣款", refund: "退款", after_sales: "退换货与维修",
+                invoice: "发票", account: "账号", promotion: "优惠与会员", product: "商品咨询",
+                complaint: "投诉", human: "转人工", out_of_scope: "无关问题" };
 
 const state = { token: sessionStorage.getItem(TOKEN_KEY), me: null, selected: null,
                 handoff: null, lastId: 0, composing: false, timers: [] };
@@ -171,7 +175,7 @@ function emotionText(emotion) {
 function topicText(handoff) {
   const intent = handoff.intent || {};
   const confidence = intent.confidence ? `（${Math.round(intent.confidence * 100)}%）` : "";
-  return `${handoff.topic || "未知"} / ${intent.name || "未知"}${confidence}`;
+  return `${TOPIC[handoff.topic] || handoff.topic || "未知"} / ${intent.name || "未知"}${confidence}`;
 }
 
 function slotsText(slots) {

@@ -147,3 +147,14 @@ def test_a_handoff_made_while_the_service_is_down_is_delivered_once_when_it_retu
     # Asking again now joins the same handoff.
     say(rasa_server, sender, "转人工")
     assert len(handoff_service.handoffs_of(sender)) == 1
+
+
+def test_high_risk_words_go_to_the_front_of_the_queue(
+        rasa_server: str, handoff_service: Service) -> None:
+    for text in ["再不给我退款我就去报警", "我已经找了律师准备起诉你们", "我要打12315投诉你们",
+                 "你们这样我就发微博曝光"]:
+        sender = f"e2e-{uuid.uuid4().hex[:8]}"
+        replies = say(rasa_server, sender, text)
+        assert "优先处理" in texts(replies), (text, texts(replies))
+        handoff = open_handoff(handoff_service, sender)
+        assert (handoff["reason"], handoff["priority"]) == ("high_risk", "urgent"), text
