@@ -51,7 +51,8 @@ CHANNELS = (
         label="WeChat Official Account",
         required={"token": "WECHAT_TOKEN", "appid": "WECHAT_APPID", "secret": "WECHAT_SECRET"},
         optional={"encoding_aes_key": "WECHAT_AES_KEY", "api_base": "WECHAT_API_BASE",
-                  "state_db": "WECHAT_STATE_DB", "allow_plaintext": "WECHAT_ALLOW_PLAINTEXT"},
+                  "state_db": "WECHAT_STATE_DB", "allow_plaintext": "WECHAT_ALLOW_PLAINTEXT",
+                  "reply_mode": "WECHAT_REPLY_MODE"},
         webhook_path="/webhooks/wechat/webhook",
     ),
 )

@@ -9,6 +9,8 @@ this when the WECHAT_* variables are set; docs/channels.md explains the set-up).
   The callback is verified, decrypted, de-duplicated (WeChat retries when it gets no answer
   within 5 s) and acknowledged at once with "success"; the bot answers afterwards through the
   customer-service message API, one message per turn (WeChat allows 5 per user message).
+  With reply_mode "passive" (accounts without that API) the answer is the callback's response
+  instead, when the bot is done within 4 s; otherwise WeChat's retry collects it.
 
 Customers are `wechat_<openid>` in the tracker store; messages carry metadata
 `{"channel": "wechat", "wechat": {...}}`. Messages pushed through Rasa's HTTP API with
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -37,7 +40,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.store import ChannelStore
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
-from bot.channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, signature_ok
+from bot.channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, sign, signature_ok
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,11 @@ DEFAULT_DEDUP_TTL = 3600.0
 DEFAULT_MAX_CLOCK_SKEW = 300.0
 BUTTONS_TTL = 3600.0
 ACK = "success"
+REPLY_MODES = ("api", "passive")
+# Passive mode: how long a callback waits for the bot (WeChat gives up after 5 s and retries
+# twice more), and how long an answer waits for a retry to collect it.
+PASSIVE_WAIT = 4.0
+PENDING_KEEP = 20.0
 
 WELCOME = (
     "您好，感谢关注！我是店铺的智能客服，可以帮您查询订单物流和退款进度，也能解答退换货、"
@@ -93,6 +101,7 @@ class WeChatSettings:
     dedup_ttl: float = DEFAULT_DEDUP_TTL
     max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW
     allow_plaintext: bool = False
+    reply_mode: str = "api"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> WeChatSettings:
@@ -112,7 +121,10 @@ class WeChatSettings:
             max_clock_skew=float(credentials.get("max_clock_skew") or DEFAULT_MAX_CLOCK_SKEW),
             allow_plaintext=str(credentials.get("allow_plaintext") or "").lower()
             in ("1", "true", "yes"),
+            reply_mode=str(credentials.get("reply_mode") or "api").lower(),
         )
+        if settings.reply_mode not in REPLY_MODES:
+            raise RasaException(f"WeChat channel: reply_mode must be one of {REPLY_MODES}")
         if aes_key:
             try:
                 WeChatCrypto(aes_key, settings.appid)
@@ -196,6 +208,21 @@ def choose_button(text: str, buttons: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def cdata(text: str) -> str:
+    """`text` as an XML CDATA section (a "]]>" inside is split across two sections)."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def reply_xml(message: dict[str, str], text: str) -> str:
+    """A passive text reply to `message` (sender and receiver swapped)."""
+    return (
+        f"<xml><ToUserName>{cdata(message.get('FromUserName', ''))}</ToUserName>"
+        f"<FromUserName>{cdata(message.get('ToUserName', ''))}</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content>{cdata(text)}</Content></xml>"
+    )
+
+
 def openid_of(recipient_id: str) -> str:
     """The WeChat openid of a tracker's sender id."""
     return recipient_id[len(SENDER_PREFIX):] if recipient_id.startswith(SENDER_PREFIX) else (
@@ -231,8 +258,9 @@ class WeChatOutput(OutputChannel):
         """Send plain text."""
         await self.send_text(recipient_id, text)
 
-    async def deliver_turn(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:
-        """Send the bot messages of one turn joined into one text, buttons numbered across."""
+    def render_turn(self, recipient_id: str, messages: list[dict[str, Any]]) -> str:
+        """The bot messages of one turn joined into one text, buttons numbered across; the
+        buttons are remembered so that the user's number can be mapped back."""
         parts, offered = [], []
         for message in messages:
             text, buttons = render(message, first_number=len(offered) + 1)
@@ -240,8 +268,13 @@ class WeChatOutput(OutputChannel):
             if text:
                 parts.append(text)
         self.store.offer_buttons(recipient_id, offered, BUTTONS_TTL)
-        if parts:
-            await self.send_text(recipient_id, "\n\n".join(parts))
+        return "\n\n".join(parts)
+
+    async def deliver_turn(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:
+        """Send the bot messages of one turn as one message."""
+        text = self.render_turn(recipient_id, messages)
+        if text:
+            await self.send_text(recipient_id, text)
 
     async def send_text(self, recipient_id: str, text: str) -> None:
         """Send `text` (split when too long); failures are logged, never raised into Rasa."""
@@ -279,6 +312,10 @@ class WeChatInput(InputChannel):
         self.api = WeChatApi(settings.appid, settings.secret, settings.api_base)
         self.store = ChannelStore(settings.state_db)
         self._tasks: set[asyncio.Task] = set()
+        # Passive mode: answers being computed or waiting for WeChat's retry, by dedup key.
+        self._pending: dict[str, asyncio.Task] = {}
+        self._delivered: set[str] = set()
+        self.pending_keep = PENDING_KEEP
 
     def get_output_channel(self) -> WeChatOutput:
         """Output for messages pushed through the HTTP API (`output_channel=latest`)."""
@@ -310,15 +347,69 @@ class WeChatInput(InputChannel):
             except WeChatCallbackError as exc:
                 logger.warning("WeChat callback refused: %s", exc.reason)
                 return response.text(exc.reason, status=exc.status)
-            if not self.store.claim(dedup_key(message), self.settings.dedup_ttl):
-                logger.info("WeChat retry of %s ignored (already processed)", dedup_key(message))
+            key = dedup_key(message)
+            if not self.store.claim(key, self.settings.dedup_ttl):
+                if key in self._pending:
+                    return await self.passive_reply(key, request.args, message)
+                logger.info("WeChat retry of %s ignored (already processed)", key)
                 return response.text(ACK)
-            task = asyncio.create_task(self.process(message, on_new_message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if self.settings.reply_mode == "passive":
+                self._pending[key] = self._start(self.answer(message, on_new_message))
+                asyncio.get_running_loop().call_later(self.pending_keep, self._settle, key, message)
+                return await self.passive_reply(key, request.args, message)
+            self._start(self.process(message, on_new_message))
             return response.text(ACK)
 
         return webhook
+
+    def _start(self, coroutine: Awaitable[Any]) -> asyncio.Task:
+        """Run `coroutine` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def passive_reply(self, key: str, args: Any, message: dict[str, str]) -> HTTPResponse:
+        """Answer in the callback's response if the bot is done in time; otherwise acknowledge,
+        and WeChat's retry of the same callback collects the answer."""
+        try:
+            text = await asyncio.wait_for(asyncio.shield(self._pending[key]), PASSIVE_WAIT)
+        except asyncio.TimeoutError:
+            logger.info("WeChat answer to %s not ready in time; waiting for the retry", key)
+            return response.text(ACK)
+        if not text:
+            return response.text(ACK)
+        parts = split_text(text)
+        xml = reply_xml(message, parts[0] + ("\n……" if len(parts) > 1 else ""))
+        if args.get("encrypt_type") == "aes" and self.crypto:
+            xml = self.encrypted_reply(xml)
+        self._delivered.add(key)
+        return response.text(xml, content_type="application/xml; charset=utf-8")
+
+    def _settle(self, key: str, message: dict[str, str]) -> None:
+        """Forget a passive answer; one that no callback collected goes out through the API
+        (which only accounts with the customer-service API can use)."""
+        task = self._pending.pop(key, None)
+        if key in self._delivered:
+            self._delivered.discard(key)
+        elif task is not None:
+            task.add_done_callback(lambda done: self._send_late(key, done, message))
+
+    def _send_late(self, key: str, task: asyncio.Task, message: dict[str, str]) -> None:
+        if task.cancelled() or not task.result():
+            return
+        logger.warning("WeChat answer to %s was too slow for a passive reply; sending it", key)
+        output = WeChatOutput(self.api, self.store)
+        self._start(output.send_text(SENDER_PREFIX + message["FromUserName"], task.result()))
+
+    def encrypted_reply(self, xml: str) -> str:
+        """A passive reply in safe mode: encrypted and signed."""
+        encrypted = self.crypto.encrypt(xml)
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
+        signature = sign(self.settings.token, timestamp, nonce, encrypted)
+        return (f"<xml><Encrypt>{cdata(encrypted)}</Encrypt>"
+                f"<MsgSignature>{cdata(signature)}</MsgSignature>"
+                f"<TimeStamp>{timestamp}</TimeStamp><Nonce>{cdata(nonce)}</Nonce></xml>")
 
     def verify_url(self, args: Any, extra: tuple[str, ...]) -> None:
         """Check the timestamp and the signature of the URL (`extra`: signed body parts)."""
@@ -346,7 +437,7 @@ class WeChatInput(InputChannel):
             raise WeChatCallbackError(403, "plaintext callback refused: safe mode is configured")
         if not encrypted:
             self.verify_url(args, extra=())
-            return self._parse(body)
+            return self._checked(self._parse(body))
         if not self.crypto:
             raise WeChatCallbackError(403, "encrypted callback but no EncodingAESKey configured")
         cipher_text = self._parse(body).get("Encrypt", "")
@@ -354,9 +445,16 @@ class WeChatInput(InputChannel):
             raise WeChatCallbackError(400, "encrypted callback without <Encrypt>")
         self.verify_url(args, extra=(cipher_text,))
         try:
-            return self._parse(self.crypto.decrypt(cipher_text))
+            return self._checked(self._parse(self.crypto.decrypt(cipher_text)))
         except WeChatCryptoError as exc:
             raise WeChatCallbackError(403, f"cannot decrypt: {exc}") from exc
+
+    @staticmethod
+    def _checked(message: dict[str, str]) -> dict[str, str]:
+        """A message must say who sent it and what it is."""
+        if not message.get("FromUserName") or not message.get("MsgType"):
+            raise WeChatCallbackError(400, "callback without FromUserName or MsgType")
+        return message
 
     @staticmethod
     def _parse(body: bytes | str) -> dict[str, str]:
@@ -366,23 +464,15 @@ class WeChatInput(InputChannel):
             raise WeChatCallbackError(400, "malformed XML") from exc
         return message
 
-    async def process(
+    async def answer(
         self, message: dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        """Answer one verified callback through the send API (runs after the acknowledgement)."""
-        openid = message.get("FromUserName", "")
-        if not openid:
-            logger.warning("WeChat callback without FromUserName ignored")
-            return
-        sender_id = SENDER_PREFIX + openid
-        output = WeChatOutput(self.api, self.store)
+    ) -> str | None:
+        """The text a verified callback is answered with (None: nothing to say)."""
+        sender_id = SENDER_PREFIX + message["FromUserName"]
         try:
             text = self.text_of(message)
             if text is None:
-                reply = self.reply_without_bot(message)
-                if reply:
-                    await output.send_text(sender_id, reply)
-                return
+                return self.reply_without_bot(message)
             offered = self.store.offered_buttons(sender_id)
             text = (choose_button(text, offered) or text) if offered else text
             collector = CollectingOutputChannel()
@@ -390,10 +480,19 @@ class WeChatInput(InputChannel):
                 text, collector, sender_id, input_channel=self.name(),
                 message_id=message.get("MsgId") or None, metadata=self.metadata_of(message),
             ))
-            await output.deliver_turn(sender_id, collector.messages)
+            return WeChatOutput(self.api, self.store).render_turn(sender_id, collector.messages)
         except Exception:  # the user must hear something, whatever broke
-            logger.exception("WeChat message from %s could not be answered", openid)
-            await output.send_text(sender_id, APOLOGY)
+            logger.exception("WeChat message from %s could not be answered", sender_id)
+            return APOLOGY
+
+    async def process(
+        self, message: dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Answer a verified callback through the send API (after the acknowledgement)."""
+        text = await self.answer(message, on_new_message)
+        if text:
+            sender_id = SENDER_PREFIX + message["FromUserName"]
+            await WeChatOutput(self.api, self.store).send_text(sender_id, text)
 
     @staticmethod
     def text_of(message: dict[str, str]) -> str | None:

@@ -124,12 +124,13 @@ class FakeWeChat:
 
 
 def text_xml(openid: str, content: str, msg_id: int, create_time: int | None = None) -> str:
-    """A text message as WeChat posts it."""
+    """A text message as WeChat posts it (a "]]>" in the text split across two CDATA)."""
+    escaped = content.replace("]]>", "]]]]><![CDATA[>")
     return (
         f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
         f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
         f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
-        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{escaped}]]></Content>"
         f"<MsgId>{msg_id}</MsgId></xml>"
     )
 
