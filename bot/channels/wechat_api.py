@@ -20,9 +20,10 @@ EXPIRY_MARGIN = 300
 # The token was rejected: invalid credential, expired, invalid token.
 TOKEN_ERRORS = {40001, 42001, 40014}
 SYSTEM_BUSY = -1
-# Nothing a retry can fix: the 48-hour window is over or the user unfollowed (45015), the user
-# blocked messages (43004/43019), the reply quota per user message is used up (45047).
-PERMANENT_SEND_ERRORS = {45015, 43004, 43019, 45047}
+# Our own codes: the request never reached WeChat (safe to repeat), or its fate is unknown (a
+# read timeout or a garbled answer: repeating could deliver the message twice).
+NOT_SENT = -3
+UNKNOWN = -4
 
 
 class WeChatApiError(Exception):
@@ -55,13 +56,13 @@ class WeChatApi:
         self._token_expires_at = 0.0
         self._lock = threading.Lock()
 
-    def access_token(self, force_refresh: bool = False, stale: str | None = None) -> str:
+    def access_token(self, stale: str | None = None) -> str:
         """A valid access token, fetched from WeChat only when the cached one is missing, about
         to expire, or was rejected (`stale`: the rejected token; another thread may have
         refreshed it already)."""
         with self._lock:
             fresh = self._token and self.clock() < self._token_expires_at
-            if fresh and not force_refresh and (stale is None or stale != self._token):
+            if fresh and (stale is None or stale != self._token):
                 return self._token
             data = self._call(
                 "GET", "/cgi-bin/token",
@@ -97,7 +98,7 @@ class WeChatApi:
                     logger.info("WeChat rejected the access token (%s); refreshing", exc.errcode)
                     token = self.access_token(stale=token)
                     continue
-                if exc.errcode in (SYSTEM_BUSY, -3) and attempt == 0:
+                if exc.errcode in (SYSTEM_BUSY, NOT_SENT) and attempt == 0:
                     time.sleep(0.5)
                     continue
                 raise
@@ -116,10 +117,12 @@ class WeChatApi:
             )
             response.raise_for_status()
             data = response.json()
+        except (requests.ConnectionError, requests.ConnectTimeout) as exc:
+            raise WeChatApiError(NOT_SENT, f"WeChat API unreachable: {exc}") from exc
         except (requests.RequestException, ValueError) as exc:
-            raise WeChatApiError(-3, f"WeChat API unreachable or malformed answer: {exc}") from exc
+            raise WeChatApiError(UNKNOWN, f"WeChat API failed or answered garbage: {exc}") from exc
         if not isinstance(data, dict):
-            raise WeChatApiError(-3, "WeChat API answered with something other than an object")
+            raise WeChatApiError(UNKNOWN, "WeChat API answered with something other than an object")
         errcode = int(data.get("errcode") or 0)
         if errcode:
             raise WeChatApiError(errcode, str(data.get("errmsg", "")))

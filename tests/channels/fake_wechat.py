@@ -28,6 +28,7 @@ class FakeWeChat:
         self.messages: list[dict[str, Any]] = []
         self.token_requests = 0
         self.rejected_sends: list[int] = []
+        self.busy_sends = 0  # how many next sends answer "system busy" (errcode -1)
         self.valid_tokens: set[str] = set()
         self.expired_tokens: set[str] = set()
         self.lock = threading.Condition()
@@ -110,6 +111,10 @@ class FakeWeChat:
                     if token in fake.expired_tokens:
                         fake.rejected_sends.append(42001)
                         return self._answer({"errcode": 42001, "errmsg": "access_token expired"})
+                    if fake.busy_sends:
+                        fake.busy_sends -= 1
+                        fake.rejected_sends.append(-1)
+                        return self._answer({"errcode": -1, "errmsg": "system error"})
                     if token not in fake.valid_tokens:
                         fake.rejected_sends.append(40001)
                         return self._answer({"errcode": 40001, "errmsg": "invalid credential"})

@@ -116,6 +116,18 @@ def test_a_rejected_token_is_replaced_once(fake: fw.FakeWeChat) -> None:
     assert fake.texts_to("o1") == ["一", "二"]
 
 
+def test_system_busy_is_retried_once(fake: fw.FakeWeChat) -> None:
+    api = WeChatApi(fw.APPID, fw.SECRET, fake.base_url)
+    fake.busy_sends = 1
+    api.send_text("o1", "一")
+    assert fake.texts_to("o1") == ["一"]
+    fake.busy_sends = 2
+    with pytest.raises(WeChatApiError) as error:
+        api.send_text("o1", "二")
+    assert error.value.errcode == -1
+    assert fake.texts_to("o1") == ["一"]
+
+
 def test_a_wrong_secret_is_a_clear_error(fake: fw.FakeWeChat) -> None:
     with pytest.raises(WeChatApiError) as error:
         WeChatApi(fw.APPID, "wrong", fake.base_url).send_text("o1", "你好")
