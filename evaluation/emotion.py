@@ -204,7 +204,7 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int) -> 
 def _sweep(model: EmotionModel, dev: Sequence[dict[str, str]], gold: Sequence[str]) -> list[str]:
     """Precision / recall of the model at other upset thresholds, to show the trade-off (the
     configured one was chosen on the examples and the inspected half only)."""
-    probs = model.probabilities([r["text"] for r in dev])
+    probs = model.message_probabilities([r["text"] for r in dev])
     lines = [f"Model at other `upset_threshold` values (configured: "
              f"{model.settings.upset_threshold}):", "",
              "| upset_threshold | precision | recall | F1 |", "|---|---|---|---|"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,11 @@ MODEL_FILE = "emotion_model.json"
 FORMAT_VERSION = 1
 # Score given to a message without text: calm, and not confidently so.
 EMPTY_SCORE = 0.0
+# Real customer turns often run several sentences together, separated by spaces or sentence
+# punctuation; one upset sentence among factual ones makes the turn upset.
+_SEGMENT_END = re.compile(r"(?<=[。！？!?;；…~])|\s+")
+# Segments shorter than this ("好", "?") say nothing on their own.
+MIN_SEGMENT_CHARS = 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class ModelSettings:
     # "upset" when upset + angry probability reaches this. Above 0.5 because the examples are
     # balanced while most real messages are calm: a prior correction, worth ~+0.1 precision.
     upset_threshold: float = 0.6
+    # A single sentence of a longer message counts when its upset + angry probability reaches
+    # this (stricter than upset_threshold: short fragments are noisier than whole messages).
+    segment_threshold: float = 0.9
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
@@ -123,12 +132,31 @@ class EmotionModel:
         classes = [str(c) for c in self.classifier.classes_]
         return [dict(zip(classes, map(float, row))) for row in probs]
 
+    def message_probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Label probabilities that decide each message: those of the whole message, or of
+        its most negative sentence when that one alone reaches `segment_threshold`."""
+        segments = [split_segments(text) for text in texts]
+        flat = [segment for parts in segments for segment in parts]
+        every = iter(self.probabilities([*texts, *flat]))
+        wholes = [next(every) for _ in texts]
+        results = []
+        for whole, parts in zip(wholes, segments):
+            chosen = whole
+            for probs in (next(every) for _ in parts):
+                if _negative(probs) >= self.settings.segment_threshold and (
+                    _negative(probs) > _negative(chosen)
+                ):
+                    chosen = probs
+            results.append(chosen)
+        return results
+
     def predict_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """Label and score for each text; see `predict`."""
         results = [("calm", EMPTY_SCORE)] * len(texts)
         filled = [i for i, text in enumerate(texts) if text and text.strip()]
         if filled:
-            for i, probs in zip(filled, self.probabilities([texts[i] for i in filled])):
+            chosen = self.message_probabilities([texts[i] for i in filled])
+            for i, probs in zip(filled, chosen):
                 results[i] = self.decide(probs)
         return results
 
@@ -187,6 +215,17 @@ class EmotionModel:
         """Read a model written by `save`."""
         data = json.loads((Path(directory) / MODEL_FILE).read_text(encoding="utf-8"))
         return cls.from_dict(data)
+
+
+def split_segments(text: str) -> list[str]:
+    """The sentences of a multi-sentence message (none for a single sentence)."""
+    parts = [part for part in _SEGMENT_END.split(prepare(text)) if part]
+    parts = [part for part in parts if len(part.strip()) >= MIN_SEGMENT_CHARS]
+    return parts if len(parts) > 1 else []
+
+
+def _negative(probs: dict[str, float]) -> float:
+    return probs.get("upset", 0.0) + probs.get("angry", 0.0)
 
 
 def _vectorizer(
