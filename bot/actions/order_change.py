@@ -289,11 +289,17 @@ class ValidateChangeOrderForm(JourneyForm):
     def validate_new_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        """An 11-digit mainland mobile number."""
+        """An 11-digit mainland mobile number.
+
+        The recipient's new phone is not the customer's own: the `phone` slot (whose orders
+        the customer may see) keeps the value it had before this message."""
         match = PHONE.search(str(value or ""))
         if not match:
             return {"new_phone": None, **_strike(dispatcher, tracker, "utter_phone_invalid")}
-        return {"new_phone": match.group(), "lookup_attempts": 0}
+        result = {"new_phone": match.group(), "lookup_attempts": 0}
+        if tracker.get_slot("phone") != previous_phone(tracker):
+            result["phone"] = previous_phone(tracker)
+        return result
 
     def extract_delivery_day(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -337,6 +343,17 @@ class ValidateChangeOrderForm(JourneyForm):
     ) -> dict[str, Any]:
         """One of the shop's three delivery windows."""
         return {"delivery_window": value if value in WINDOWS else None}
+
+
+def previous_phone(tracker: Tracker) -> str | None:
+    """The customer's phone as it was before their latest message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == "phone":
+            return event.get("value")
+    return None
 
 
 def _strike(

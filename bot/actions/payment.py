@@ -172,8 +172,7 @@ def recorded_failure(text: str) -> dict[str, Any] | None:
         return None
     latest = failed[-1]
     return {"payment_error": latest.failure_code,
-            "payment_method": API_METHODS.get(latest.method, latest.method),
-            "order_id": match.group()}
+            "payment_method": API_METHODS.get(latest.method, latest.method)}
 
 
 class ActionAskPaymentMethod(Action):

@@ -160,3 +160,24 @@ def test_another_order_without_its_number_is_asked_for() -> None:
     current = tracker(f"那另一个订单{scenario('paid')}呢", "inform", order_id=scenario("paid"))
     slots, _ = run_form(ValidateCancelOrderForm(), current)
     assert slots["order_id"] == scenario("paid")
+
+
+def test_third_bad_address_ends_in_a_human_offer_and_keeps_the_order() -> None:
+    order_id = scenario("pending_payment")
+    current = tracker("不知道", order_id=order_id, change_field="address", lookup_attempts=2)
+    slots, messages = run_form(ValidateChangeOrderForm(), current, "new_address", fresh=())
+    assert slots["journey_failure"] == "attempts" and messages == []
+    assert slots.get("order_id", order_id) == order_id and slots["requested_slot"] is None
+    _, messages = run_action(ActionChangeOrder(), tracker(order_id=order_id,
+                                                          journey_failure="attempts"))
+    assert messages[0]["response"] == "utter_lookup_gave_up"
+
+
+def test_new_recipient_phone_does_not_become_the_customers_phone() -> None:
+    events = [{"event": "slot", "name": "phone", "value": "13812345678"},
+              {"event": "user", "text": "13900001111"},
+              {"event": "slot", "name": "phone", "value": "13900001111"}]
+    current = tracker("13900001111", order_id=scenario("pending_payment"), change_field="phone",
+                      phone="13900001111", events=events)
+    slots, _ = run_form(ValidateChangeOrderForm(), current, "new_phone", fresh=())
+    assert slots["new_phone"] == "13900001111" and slots["phone"] == "13812345678"
