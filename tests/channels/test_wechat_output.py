@@ -159,3 +159,23 @@ def test_voice_with_speech_recognition_is_read_as_text() -> None:
     assert WeChatInput.text_of({"MsgType": "event", "Event": "unsubscribe"}) is None
     assert WeChatInput.reply_without_bot({"MsgType": "event", "Event": "unsubscribe"}) is None
     assert "文字" in WeChatInput.reply_without_bot({"MsgType": "miniprogrampage"})
+
+
+@pytest.mark.parametrize(
+    ("credentials", "problem"),
+    [
+        ({"appid": fw.APPID, "secret": fw.SECRET}, "token"),
+        ({"token": fw.TOKEN, "appid": "", "secret": fw.SECRET}, "appid"),
+        ({"token": fw.TOKEN, "appid": fw.APPID, "secret": fw.SECRET,
+          "encoding_aes_key": "too-short"}, "43 characters"),
+        ({"token": fw.TOKEN, "appid": fw.APPID, "secret": fw.SECRET,
+          "reply_mode": "carrier-pigeon"}, "reply_mode"),
+    ],
+)
+def test_bad_credentials_stop_the_server_with_a_clear_message(
+    credentials: dict[str, str], problem: str, tmp_path: Path
+) -> None:
+    from rasa.shared.exceptions import RasaException
+
+    with pytest.raises(RasaException, match=problem):
+        WeChatInput.from_credentials({**credentials, "state_db": str(tmp_path / "s.db")})
