@@ -181,3 +181,9 @@ def test_new_recipient_phone_does_not_become_the_customers_phone() -> None:
                       phone="13900001111", events=events)
     slots, _ = run_form(ValidateChangeOrderForm(), current, "new_phone", fresh=())
     assert slots["new_phone"] == "13900001111" and slots["phone"] == "13812345678"
+
+
+def test_state_changed_before_the_yes_is_explained() -> None:
+    change = json.dumps({"kind": "cancel", "order_id": scenario("cancelled_unpaid")})
+    _, messages = run_action(ActionConfirmChange(), confirmed({"pending_change": change}))
+    assert "订单状态刚刚有变化" in texts(messages) and "已经取消了" in texts(messages)
