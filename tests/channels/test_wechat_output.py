@@ -179,3 +179,19 @@ def test_bad_credentials_stop_the_server_with_a_clear_message(
 
     with pytest.raises(RasaException, match=problem):
         WeChatInput.from_credentials({**credentials, "state_db": str(tmp_path / "s.db")})
+
+
+def test_safe_mode_refuses_plaintext_callbacks_unless_allowed(tmp_path: Path) -> None:
+    from bot.channels.wechat import WeChatCallbackError
+
+    base = {"token": fw.TOKEN, "appid": fw.APPID, "secret": fw.SECRET,
+            "encoding_aes_key": fw.AES_KEY, "state_db": str(tmp_path / "s.db")}
+    body = fw.text_xml("o1", "你好", 7).encode()
+    strict = WeChatInput.from_credentials(base)
+    with pytest.raises(WeChatCallbackError) as refused:
+        strict.read_callback(fw.plain_query(), body)
+    assert refused.value.status == 403
+    query, encrypted = fw.encrypted_callback(fw.text_xml("o1", "你好", 7))
+    assert strict.read_callback(query, encrypted.encode())["Content"] == "你好"
+    lenient = WeChatInput.from_credentials({**base, "allow_plaintext": "true"})
+    assert lenient.read_callback(fw.plain_query(), body)["Content"] == "你好"
