@@ -22,7 +22,7 @@ MESSAGES_JS = """
 const root = document.getElementById('shop-chat-root').shadowRoot;
 return [...root.querySelectorAll('.scw-row')].map(row => [
   row.className.match(/scw-from-(\\w+)/)[1],
-  (row.querySelector('.scw-bubble, .scw-notice') || {}).textContent || '',
+  (row.querySelector('.scw-bubble') || {}).textContent || '',
   [...row.querySelectorAll('.scw-button')].map(b => b.textContent),
 ]);
 """

@@ -45,6 +45,10 @@
   var SUGGESTIONS = ["我的快递到哪了", "退款什么时候到账", "怎么开发票", "转人工"];
   var STARS = ["非常不满意", "不满意", "一般", "满意", "非常满意"];
   var HANDOFF_STATES = ["queued", "agent_joined", "agent_message", "bot_back", "cancelled"];
+  var STATE_LABELS = {
+    queued: "转人工 · 排队中", agent_joined: "人工客服已接入", bot_back: "已转回机器人客服",
+    cancelled: "已取消转人工"
+  };
 
   // ---- state, kept in localStorage --------------------------------------------------
 
@@ -304,8 +308,8 @@
     var row = el("div", "scw-row scw-from-" + message.from);
     row.dataset.key = message.key;
     if (message.from === "system") {
-      row.appendChild(el("div", "scw-notice", message.text));
-      return row;
+      row.className += " scw-state-" + message.handoff.state.replace("_", "-");
+      row.appendChild(el("div", "scw-sender", STATE_LABELS[message.handoff.state]));
     }
     if (message.from === "agent") {
       var agent = message.handoff && message.handoff.agent;
