@@ -19,11 +19,12 @@ Customers are `wechat_<openid>` in the tracker store; messages carry metadata
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,6 +317,8 @@ class WeChatInput(InputChannel):
         self._pending: dict[str, asyncio.Task] = {}
         self._delivered: set[str] = set()
         self.pending_keep = PENDING_KEEP
+        # One turn-and-send at a time per user, so answers reach WeChat in order.
+        self._user_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def get_output_channel(self) -> WeChatOutput:
         """Output for messages pushed through the HTTP API (`output_channel=latest`)."""
@@ -396,6 +399,7 @@ class WeChatInput(InputChannel):
             task.add_done_callback(lambda done: self._send_late(key, done, message))
 
     def _send_late(self, key: str, task: asyncio.Task, message: dict[str, str]) -> None:
+        """Send a finished passive answer that no callback collected."""
         if task.cancelled() or not task.result():
             return
         logger.warning("WeChat answer to %s was too slow for a passive reply; sending it", key)
@@ -489,10 +493,26 @@ class WeChatInput(InputChannel):
         self, message: dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> None:
         """Answer a verified callback through the send API (after the acknowledgement)."""
-        text = await self.answer(message, on_new_message)
-        if text:
-            sender_id = SENDER_PREFIX + message["FromUserName"]
-            await WeChatOutput(self.api, self.store).send_text(sender_id, text)
+        sender_id = SENDER_PREFIX + message["FromUserName"]
+        async with self._in_order(sender_id):
+            text = await self.answer(message, on_new_message)
+            if text:
+                await WeChatOutput(self.api, self.store).send_text(sender_id, text)
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, sender_id: str) -> AsyncIterator[None]:
+        """Hold the user's lock; it is forgotten once nobody holds or waits for it."""
+        lock, users = self._user_locks.get(sender_id, (asyncio.Lock(), 0))
+        self._user_locks[sender_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._user_locks[sender_id]
+            if users == 1:
+                del self._user_locks[sender_id]
+            else:
+                self._user_locks[sender_id] = (lock, users - 1)
 
     @staticmethod
     def text_of(message: dict[str, str]) -> str | None:

@@ -239,3 +239,15 @@ def test_buttons_are_numbered_and_a_number_picks_one(
     assert "订单" in answer and "状态" in answer
     picked = tracker_user_texts(rasa_wechat, user)[-1]
     assert picked.startswith("/"), picked  # the button's payload, not the digit
+
+
+def test_answers_arrive_in_the_order_of_the_messages(
+    rasa_wechat: str, fake: fw.FakeWeChat
+) -> None:
+    user, first = openid(), msg_id()
+    assert post_plain(rasa_wechat, fw.text_xml(user, "你好", first)).text == "success"
+    assert post_plain(rasa_wechat, fw.text_xml(user, "今天天气怎么样", first + 1)).text == "success"
+    greeting, out_of_scope = fake.wait_for_texts(user, 2)
+    assert "您好" in greeting
+    assert "订单" in out_of_scope
+    assert tracker_user_texts(rasa_wechat, user) == ["你好", "今天天气怎么样"]
