@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -76,10 +75,8 @@ def test_safe_mode_callback_gets_an_encrypted_signed_answer(passive: str) -> Non
 def test_a_slow_answer_is_collected_by_wechat_s_retry(passive: str, fake: fw.FakeWeChat) -> None:
     user = "o" + secrets.token_hex(8)
     xml = fw.text_xml(user, "慢慢说", 3)
-    started = time.monotonic()
     first = post(passive, fw.plain_query(), xml)
-    assert first.text == "success"  # acknowledged before WeChat's 5 s run out
-    assert time.monotonic() - started < 5
+    assert first.text == "success"  # acknowledged without the answer, which was not ready
     retry = post(passive, fw.plain_query(), xml)  # WeChat retries the same MsgId
     assert parse_xml(retry.content)["Content"] == "收到：慢慢说"
     assert fake.texts_to(user) == []
