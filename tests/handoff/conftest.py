@@ -197,7 +197,7 @@ def browser() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1400,900", "--lang=zh-CN"):
+                     "--window-size=1400,960", "--lang=zh-CN"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
     yield driver

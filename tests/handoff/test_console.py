@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,8 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
     sender = f"web-{uuid.uuid4().hex[:6]}"
     handoff_service.agent("console-wang", "小王")  # creates the account
     say(rasa_server, sender, "你好")
-    say(rasa_server, sender, HOSTILE)
-    assert "排在第" in texts(say(rasa_server, sender, "转人工"))
+    say(rasa_server, sender, "发票抬头开错了怎么办")
+    assert "排在第" in texts(say(rasa_server, sender, "还是帮我转人工吧"))
     [handoff] = wait_for(lambda: handoff_service.handoffs_of(sender))
 
     # Log in (a wrong password first).
@@ -58,13 +59,9 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
                                                   f'.queue-item[data-id="{handoff["id"]}"]'))
     item.click()
     wait(browser, lambda d: any("转人工" in t for t in transcript_texts(d)))
+    assert any("发票" in t for t in transcript_texts(browser))
     assert browser.find_element(By.ID, "d-reason").text == "客户要求转人工"
     assert "客户主动要求人工" in browser.find_element(By.ID, "d-summary").text
-    # Customer text is shown as text: no element injected, no script run.
-    assert HOSTILE in transcript_texts(browser)
-    assert not browser.find_elements(By.CSS_SELECTOR, "#transcript img, #transcript script")
-    with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text  # noqa: B018 (raises when no alert is open)
     assert browser.find_element(By.ID, "reply").get_attribute("disabled")  # not claimed yet
 
     browser.find_element(By.ID, "claim").click()
@@ -90,7 +87,7 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
 
     # A real Enter after composing sends; the reply reaches the customer's conversation.
     box.clear()
-    reply = "您好，我是客服小王。您说的订单号我这边没看到，麻烦再发一下数字。"
+    reply = "您好，我是客服小王，发票换开我来帮您处理，麻烦发一下订单号。"
     box.send_keys(reply)
     box.send_keys(Keys.ENTER)
     wait(browser, lambda d: reply in transcript_texts(d))
@@ -115,6 +112,33 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
         shutil.copy(artifacts / "console-claimed.png", docs / "handoff-console.png")
         shutil.copy(artifacts / "console-handed-back.png", docs / "handoff-console-back.png")
     print(f"console screenshots: {artifacts}")
+
+
+def test_customer_text_is_shown_as_text_never_as_html(browser: Any,
+                                                      handoff_service: Service) -> None:
+    conversation = f"web-{uuid.uuid4().hex[:6]}"
+    turn = {"sender": "customer", "text": HOSTILE, "timestamp": time.time()}
+    created = handoff_service.post(
+        "/api/v1/handoffs", {"conversation_id": conversation, "reason": "complaint",
+                             "priority": "high", "summary": f"客户说：{HOSTILE}",
+                             "slots": {"note": HOSTILE}, "transcript": [turn]},
+        headers={**handoff_service.bot, "Idempotency-Key": conversation})
+    assert created.status_code == 201
+    headers = handoff_service.agent("console-li", "<b>小李</b>")
+    assert headers
+    browser.get(f"{handoff_service.url}/console/")
+    browser.find_element(By.ID, "username").send_keys("console-li")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    wait(browser, lambda d: d.find_element(By.ID, "desk-view").is_displayed())
+    wait(browser, lambda d: d.find_element(
+        By.CSS_SELECTOR, f'.queue-item[data-id="{created.json()["id"]}"]')).click()
+    wait(browser, lambda d: HOSTILE in transcript_texts(d))
+    assert HOSTILE in browser.find_element(By.ID, "d-summary").text
+    assert HOSTILE in browser.find_element(By.ID, "d-slots").text
+    assert "<b>小李</b>" in browser.find_element(By.ID, "me-name").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img, main script, header b")
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 (raises when no alert is open)
 
 
 def test_the_console_asks_to_log_in_and_rejects_a_forged_session(
