@@ -182,7 +182,8 @@ class HandoffService:
         handoff = self.store.transition(handoff_id, action, agent["id"] if agent else None)
         state = "cancelled" if action == "cancel" else "bot_back"
         try:
-            await self.notify(handoff, state, agent=handoff.get("agent_name"), resume=True)
+            await self.notify(handoff, state, agent=handoff.get("agent_name"), resume=True,
+                              notice="resolved" if action == "resolve" else None)
         except RelayError:
             self.store.revert(handoff_id, current)
             raise
@@ -209,10 +210,11 @@ class HandoffService:
 
     async def notify(self, handoff: dict[str, Any], state: str, agent: str | None = None,
                      position: int | None = None, eta_minutes: int | None = None,
-                     pause: bool = False, resume: bool = False, strict: bool = True) -> None:
+                     pause: bool = False, resume: bool = False, strict: bool = True,
+                     notice: str | None = None) -> None:
         """Tell the customer about a state change through Rasa (pausing or resuming the bot
         in the same call) and keep the notice for REST clients and the agent's view."""
-        text = NOTICES[state].format(agent=agent or "", position=position,
+        text = NOTICES[notice or state].format(agent=agent or "", position=position,
                                      eta_minutes=eta_minutes)
         custom = custom_state(state, agent=agent, position=position, eta_minutes=eta_minutes)
         events = (PAUSE if pause else []) + [bot_event(text, custom, handoff["id"])] + (
