@@ -233,12 +233,23 @@ def test_phone_sized_screen(phone: Any, widget_server: str, artifacts: Path) -> 
     widget.find(".scw-welcome .scw-button").click()  # a suggested question
     _, answer, _ = widget.wait_for_reply(after=1)
     assert answer
+    # Typed while the network is down: shown as pending with the typing indicator, sent and
+    # answered once the connection is back.
+    phone.execute_script("window.dispatchEvent(new Event('offline'))")
+    widget.wait(lambda: widget.find(".scw-connection").is_displayed(), "the offline notice")
     hostile = "<b>我的订单</b><script>window.hacked=1</script>"
     widget.type_and_send(hostile)
     widget.wait(lambda: hostile in widget.texts("customer"), "the message shown as typed")
+    last = widget.find_all(".scw-from-customer")[-1]
+    assert last.find_element(By.CSS_SELECTOR, ".scw-pending").text == "发送中…"
+    assert widget.find(".scw-typing").is_displayed()
     assert not widget.find_all(".scw-bubble b, .scw-bubble script")
+    count = len(widget.messages())
+    phone.execute_script("window.dispatchEvent(new Event('online'))")
+    widget.wait_for_reply(after=count)
+    assert not widget.find_all(".scw-pending")
+    assert not widget.find(".scw-typing").is_displayed()
     assert phone.execute_script("return window.hacked") is None
-    widget.wait_for_reply(after=len(widget.messages()) - 1)
     widget.screenshot("phone-chat.png")
 
     widget.find(".scw-close").click()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ import pytest
 import requests
 import websocket
 
+from tests.conftest import free_port, start_process, stop_process, wait_until_up
 from tests.widget.conftest import handoff_event, session_id
 from widget.channel import widget_message
 from widget.history import conversation_messages
@@ -185,6 +188,27 @@ def test_history_of_a_conversation_that_never_used_the_widget_is_empty(
                   timeout=30)
     answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10)
     assert answer.json()["messages"] == []
+
+
+def test_history_and_ratings_say_when_rasa_is_unreachable(
+    logs_dir: Path, tmp_path: Path
+) -> None:
+    port, closed = free_port(), free_port()
+    log = logs_dir / "widget-no-rasa.log"
+    process = start_process(
+        [sys.executable, "-m", "widget", "--port", str(port), "--db", str(tmp_path / "w.db"),
+         "--no-access-log"], log, {"RASA_URL": f"http://127.0.0.1:{closed}"})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/health", process, log)
+        answer = requests.get(f"{base}/api/history/{session_id()}", timeout=10)
+        assert answer.status_code == 503 and answer.json()["code"] == "rasa_unavailable"
+        answer = requests.post(f"{base}/api/csat", json={
+            "session_id": session_id(), "rating": 4, "episode": "c:1", "trigger": "closed"},
+            timeout=10)
+        assert answer.status_code == 503
+    finally:
+        stop_process(process)
 
 
 # ---- satisfaction ratings ------------------------------------------------------------

@@ -458,7 +458,8 @@
 
   var unread = 0;
 
-  function setOpen(open) {
+  /** Show or hide the chat; `quiet` (page load) leaves the page's focus alone. */
+  function setOpen(open, quiet) {
     state.open = open;
     panel.hidden = !open;
     host.classList.toggle("scw-is-open", open);
@@ -467,7 +468,7 @@
       unread = 0;
       badge.hidden = true;
       renderAll();
-      input.focus();
+      if (!quiet) input.focus();
       connect();
     }
     save();
@@ -845,7 +846,7 @@
     // A returning customer reconnects at once, so agent messages reach them while the
     // panel is closed; a new visitor connects when opening the chat.
     if (state.sessionId) connect();
-    setOpen(state.open || cfg.open);
+    setOpen(state.open || cfg.open, true);
   }
 
   window.ShopChat = {
