@@ -93,7 +93,9 @@ async function start() {
   $("login-view").hidden = true;
   $("desk-view").hidden = false;
   await refreshQueue();
-  state.timers.push(setInterval(() => refreshQueue().catch(() => {}), QUEUE_POLL_MS));
+  state.timers.push(setInterval(() => refreshQueue().catch(() => {
+    $("online").textContent = "连接中断，正在重试……";
+  }), QUEUE_POLL_MS));
   state.timers.push(setInterval(() => pollMessages().catch(() => {}), MESSAGES_POLL_MS));
 }
 
