@@ -36,8 +36,13 @@ for (const [kind, value] of steps) {
     input.dispatchEvent(new InputEvent('input', {data: value, isComposing: true}));
   }
   if (kind === 'end') input.dispatchEvent(new CompositionEvent('compositionend', {data: value}));
-  if (kind === 'enter') input.dispatchEvent(new KeyboardEvent('keydown', {
-    key: 'Enter', code: 'Enter', isComposing: value, bubbles: true, cancelable: true}));
+  if (kind === 'enter' || kind === 'enter229') {
+    const event = new KeyboardEvent('keydown', {
+      key: 'Enter', code: 'Enter', isComposing: value, bubbles: true, cancelable: true});
+    // Safari ends the composition first, then sends the confirming Enter as keyCode 229.
+    if (kind === 'enter229') Object.defineProperty(event, 'keyCode', {get: () => 229});
+    input.dispatchEvent(event);
+  }
 }
 """
 
@@ -120,7 +125,9 @@ def test_chinese_chat_with_ime_buttons_reload_and_rating(
     assert widget.texts("customer") == []
     assert box.get_attribute("value") == "fapiao"
     browser.execute_script(COMPOSE_JS, box, [["value", "发票有哪些类型"],
-                                             ["end", "发票有哪些类型"], ["enter", False]])
+                                             ["end", "发票有哪些类型"], ["enter229", False]])
+    assert widget.texts("customer") == []
+    browser.execute_script(COMPOSE_JS, box, [["enter", False]])
     widget.wait(lambda: widget.texts("customer") == ["发票有哪些类型"], "the question sent")
     assert box.get_attribute("value") == ""
     _, answer, buttons = widget.wait_for_reply(after=1)
@@ -166,6 +173,20 @@ def test_chinese_chat_with_ime_buttons_reload_and_rating(
     after = csat_summary(widget_server)
     assert after["by_star"]["2"] == before["by_star"]["2"] + 1
     widget.screenshot("desktop-rating.png")
+
+    # A second tab of the shop shares the conversation; the first one shows what it sends.
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    second = Widget(browser, widget_server + "/", artifacts)
+    second.wait(lambda: second.find(".scw-panel").get_attribute("data-connection") == "online",
+                "the second tab connected")
+    assert second.session_id() == session
+    count = len(second.messages())
+    second.type_and_send("还有一个问题")
+    second.wait_for_reply(after=count + 1)
+    browser.switch_to.window(first)
+    widget.wait(lambda: widget.texts("customer")[-1:] == ["还有一个问题"], "the other tab's turn")
+    widget.wait_for_reply(after=count + 1)
 
 
 def test_handoff_states_agent_messages_and_a_dropped_connection(

@@ -821,6 +821,36 @@
     panel.dataset.connection = status;
   }
 
+  // Another tab of the same shop shares the session: show what it sent and received.
+  window.addEventListener("storage", function (event) {
+    if (event.key !== STORAGE_KEY || !event.newValue) return;
+    var other = loadState();
+    if (!other.sessionId || other.sessionId !== state.sessionId) return;
+    var mine = {};
+    state.messages.forEach(function (m) { mine[m.key] = m; });
+    var changed = false;
+    other.messages.forEach(function (m) {
+      if (!mine[m.key]) {
+        state.messages.push(m); // appended: the clocks of browser and server may differ
+        changed = true;
+      } else if (mine[m.key].status === "sending" && m.status === "sent") {
+        mine[m.key].status = "sent";
+        changed = true;
+      }
+    });
+    Object.keys(other.csat).forEach(function (episode) {
+      var theirs = other.csat[episode];
+      var ours = state.csat[episode];
+      if (!ours || (theirs.rating && !ours.rating) || (theirs.comment_sent && !ours.comment_sent)) {
+        state.csat[episode] = theirs;
+        changed = true;
+      }
+    });
+    if (!changed) return;
+    state.handoff = currentHandoff(state.messages);
+    renderAll(); // not saved here: the next own change saves the union, without ping-pong
+  });
+
   window.addEventListener("offline", function () {
     conn.offline = true;
     if (conn.ws) dropped();
