@@ -82,8 +82,9 @@ class Lexicon:
             negators=sorted(map(str, data.get("negators") or []), key=len, reverse=True),
             negation_gap=sorted(map(str, data.get("negation_gap") or []), key=len, reverse=True),
             degree={str(k): float(v) for k, v in (data.get("degree") or {}).items()},
-            angry_emoji=list(data.get("angry_emoji") or []),
-            upset_emoji=list(data.get("upset_emoji") or []),
+            # Matched on lower-cased text, like the terms: "[Sob]" is found as "[sob]".
+            angry_emoji=[str(e).lower() for e in data.get("angry_emoji") or []],
+            upset_emoji=[str(e).lower() for e in data.get("upset_emoji") or []],
         )
 
     def hits(self, text: str) -> list[Hit]:

@@ -55,7 +55,7 @@ class ModelSettings:
     upset_threshold: float = 0.6
     # A single sentence of a longer message counts when its upset + angry probability reaches
     # this (stricter than upset_threshold: short fragments are noisier than whole messages).
-    segment_threshold: float = 0.9
+    segment_threshold: float = 0.95
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
