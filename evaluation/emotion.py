@@ -1,8 +1,8 @@
 """Emotion detection on real customer messages, next to a plain lexicon baseline.
 
-Usage: python -m evaluation.emotion [--out reports/emotion.md] [--data-dir DIR]
-Trains the model on bot/emotion/examples.tsv (seconds), then measures it on the evaluation
-data of ../shared/data, which is never trained on:
+Usage: python -m evaluation.emotion [--out reports/emotion.md] [--data-dir DIR] [--folds 5]
+Trains the model on bot/emotion/examples.tsv (seconds), cross-validates its thresholds on those
+examples only, then measures it on the evaluation data of ../shared/data, never trained on:
 - emotion_dev.tsv: precision / recall of "upset or angry" against calm;
 - weibo_emotion_dev.tsv: precision / recall of angry against everything else;
 - false escalation: share of calm emotion_dev messages that alone would trigger a handoff;
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import random
 import sys
@@ -22,14 +23,31 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sklearn.model_selection import StratifiedKFold
+
 from bot.emotion.lexicon import LABELS, baseline_predict, load_lexicon
-from bot.emotion.model import EXAMPLES_FILE, EmotionModel, read_examples
+from bot.emotion.model import (
+    EXAMPLES_FILE,
+    EmotionModel,
+    Example,
+    ModelSettings,
+    negativity,
+    read_examples,
+    split_segments,
+)
 from bot.emotion_tracking import Assessment, Thresholds, assess, assess_each, load_thresholds
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA_FILES = ("emotion_dev.tsv", "weibo_emotion_dev.tsv", "jd_sessions_dev.jsonl")
 NEGATIVE = ("upset", "angry")
 SWEEP = (0.4, 0.5, 0.6, 0.7, 0.8)
+HISTORY_FILE = Path(__file__).resolve().parent / "emotion_history.tsv"
+# Threshold grid of the cross-validation; a segment threshold above 1 turns segments off.
+UPSET_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+SEGMENT_GRID = (0.8, 0.85, 0.9, 0.95, 1.01)
+# Assumed share of upset or angry messages in real support traffic (a round figure, not
+# measured on the evaluation data): the examples are balanced, real traffic is mostly calm.
+ASSUMED_UPSET_SHARE = 0.2
 
 Predictor = Callable[[Sequence[str]], list[tuple[str, float]]]
 
@@ -147,7 +165,8 @@ def _replay_row(name: str, replays: Sequence[Replay]) -> str:
             f"| {dict(sorted(Counter(turns).items()))} | {reason_text} |")
 
 
-def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int) -> str:
+def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
+           calibration: Sequence[Calibration] = ()) -> str:
     """Evaluate the model and the baseline on every data set; the report as markdown."""
     lexicon = load_lexicon()
     thresholds = load_thresholds()
@@ -190,6 +209,8 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int) -> 
     for name, table in confusions.items():
         lines += [f"Confusion, {name}:", "", *table, ""]
     lines += _sweep(model, dev, dev_gold)
+    if calibration:
+        lines += _calibration_lines(calibration, model.settings)
     lines += ["## weibo_emotion_dev.tsv: angry vs everything else", "",
               header, "|---|---|---|---|---|---|", *sections["weibo"], ""]
     lines += ["## False escalation: calm emotion_dev messages that alone trigger a handoff "
@@ -198,7 +219,108 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int) -> 
               "| detector | sessions escalated | median turn | first escalation at customer "
               "turn (count) | reasons |", "|---|---|---|---|---|", *sections["replay"], ""]
     lines += _sample(replays["model (n-grams + lexicon)"], sample_size, seed)
+    lines += ["", *_history_lines()]
     return "\n".join(lines) + "\n"
+
+
+def _history_lines(path: Path = HISTORY_FILE) -> list[str]:
+    """The figures of earlier versions of the detector, recorded by hand in a TSV file."""
+    if not path.is_file():
+        return []
+    rows = read_tsv(path)
+    if not rows:
+        return []
+    columns = list(rows[0])
+    return ["## History of the model's figures (recorded in `evaluation/emotion_history.tsv`)",
+            "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(row[c] for c in columns) + " |" for row in rows), ""]
+
+
+def joined_pairs(examples: Sequence[Example], count: int, seed: int) -> list[Example]:
+    """Two-sentence test messages made of written examples, as real turns often run several
+    messages together: half calm + calm (calm), half calm + any (the more negative label)."""
+    rng = random.Random(seed)
+    calm = [e for e in examples if e.label == "calm"] or list(examples)
+    rank = {label: index for index, label in enumerate(LABELS)}
+    pairs = []
+    for index in range(count):
+        first = rng.choice(calm)
+        second = rng.choice(calm) if index % 2 == 0 else rng.choice(examples)
+        label = max(first.label, second.label, key=rank.__getitem__)
+        pairs.append(Example(label, f"{first.text} {second.text}"))
+    return pairs
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Cross-validated precision / recall of one threshold pair at the assumed upset share."""
+
+    upset_threshold: float
+    segment_threshold: float
+    precision: float
+    recall: float
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
+
+def calibrate(
+    examples: Sequence[Example], folds: int = 5, share: float = ASSUMED_UPSET_SHARE, seed: int = 0
+) -> list[Calibration]:
+    """Precision and recall of every threshold pair of the grid, by k-fold cross-validation
+    on the written examples (plus two-sentence joins of each held-out fold), with calm
+    messages re-weighted so that upset ones make up `share` of the traffic."""
+    gold: list[bool] = []
+    whole: list[float] = []
+    segment: list[float] = []
+    labels = [e.label for e in examples]
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(labels, labels):
+        model = EmotionModel.fit([examples[i] for i in train])
+        held_out = [examples[i] for i in test]
+        held_out += joined_pairs(held_out, len(held_out) // 2, seed)
+        texts = [e.text for e in held_out]
+        gold += [e.label != "calm" for e in held_out]
+        whole += [negativity(p) for p in model.probabilities(texts)]
+        parts = [split_segments(text) for text in texts]
+        flat = model.probabilities([part for group in parts for part in group])
+        offsets = itertools.accumulate((len(group) for group in parts), initial=0)
+        segment += [max(map(negativity, flat[a:a + len(g)]), default=0.0)
+                    for a, g in zip(offsets, parts)]
+    positives = sum(gold)
+    calm_weight = (1 - share) / share * positives / max(1, len(gold) - positives)
+    results = []
+    for upset, seg in itertools.product(UPSET_GRID, SEGMENT_GRID):
+        flagged = [w >= upset or s >= seg for w, s in zip(whole, segment)]
+        hits = sum(f and g for f, g in zip(flagged, gold))
+        false = sum(f and not g for f, g in zip(flagged, gold))
+        precision = hits / (hits + calm_weight * false) if hits + false else 0.0
+        results.append(Calibration(upset, seg, precision, hits / positives if positives else 0.0))
+    return results
+
+
+def _calibration_lines(results: Sequence[Calibration], settings: ModelSettings) -> list[str]:
+    best = max(results, key=lambda c: round(c.f1, 3))
+    shown = sorted(results, key=lambda c: -round(c.f1, 3))[:5]
+    configured = [c for c in results if (c.upset_threshold, c.segment_threshold)
+                  == (settings.upset_threshold, settings.segment_threshold)]
+    lines = ["## Thresholds: cross-validation on the written examples only", "",
+             "Cross-validation (`--folds`, 5 by default) on `bot/emotion/examples.tsv`, each "
+             "held-out fold also "
+             f"joined into two-sentence messages; calm messages re-weighted to an assumed "
+             f"{1 - ASSUMED_UPSET_SHARE:.0%} calm traffic. Configured: upset_threshold "
+             f"{settings.upset_threshold}, segment_threshold {settings.segment_threshold} "
+             f"(best F1 here: {best.upset_threshold} / {best.segment_threshold}).", "",
+             "| upset_threshold | segment_threshold | precision | recall | F1 |",
+             "|---|---|---|---|---|"]
+    for item in [*shown, *(c for c in configured if c not in shown)]:
+        mark = " (configured)" if item in configured else ""
+        lines.append(f"| {item.upset_threshold}{mark} | {item.segment_threshold} "
+                     f"| {item.precision:.1%} | {item.recall:.1%} | {item.f1:.3f} |")
+    return [*lines, ""]
 
 
 def _sweep(model: EmotionModel, dev: Sequence[dict[str, str]], gold: Sequence[str]) -> list[str]:
@@ -244,6 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--examples", type=Path, default=EXAMPLES_FILE)
     parser.add_argument("--sample", type=int, default=10, help="escalations to list")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--folds", type=int, default=5,
+                        help="cross-validation folds for the thresholds (0: skip)")
     args = parser.parse_args(argv)
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
     if missing:
@@ -254,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     examples = read_examples(args.examples)
     model = EmotionModel.fit(examples)
     trained = time.monotonic() - started
-    text = report(args.data_dir, model, args.sample, args.seed)
+    calibration = calibrate(examples, args.folds) if args.folds > 1 else []
+    text = report(args.data_dir, model, args.sample, args.seed, calibration)
     title = (f"# Emotion detection\n\nModel trained on {len(examples)} examples "
              f"({dict(Counter(e.label for e in examples))}) in {trained:.1f} s.\n\n")
     print(title + text)

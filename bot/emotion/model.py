@@ -24,7 +24,8 @@ FORMAT_VERSION = 1
 EMPTY_SCORE = 0.0
 # Real customer turns often run several sentences together, separated by spaces or sentence
 # punctuation; one upset sentence among factual ones makes the turn upset.
-_SEGMENT_END = re.compile(r"(?<=[。！？!?;；…~])|\s+")
+# A run of punctuation ("??", "!!!") stays with its sentence.
+_SEGMENT_END = re.compile(r"(?<=[。！？!?;；…~])(?![。！？!?;；…~])|\s+")
 # Segments shorter than this ("好", "?") say nothing on their own.
 MIN_SEGMENT_CHARS = 2
 
@@ -143,8 +144,8 @@ class EmotionModel:
         for whole, parts in zip(wholes, segments):
             chosen = whole
             for probs in (next(every) for _ in parts):
-                if _negative(probs) >= self.settings.segment_threshold and (
-                    _negative(probs) > _negative(chosen)
+                if negativity(probs) >= self.settings.segment_threshold and (
+                    negativity(probs) > negativity(chosen)
                 ):
                     chosen = probs
             results.append(chosen)
@@ -224,7 +225,8 @@ def split_segments(text: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-def _negative(probs: dict[str, float]) -> float:
+def negativity(probs: dict[str, float]) -> float:
+    """Probability that the customer is not calm (upset or angry)."""
     return probs.get("upset", 0.0) + probs.get("angry", 0.0)
 
 

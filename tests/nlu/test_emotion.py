@@ -223,3 +223,49 @@ def test_rasa_component_trains_persists_loads_and_sets_emotion(
         assert set(emotion) == {"label", "score"} and 0.0 <= emotion["score"] <= 1.0
         assert emotion["score"] == round(emotion["score"], 3)
     assert EmotionClassifier.fingerprint_addon(config)
+
+
+def test_one_upset_sentence_makes_a_long_turn_upset(model: EmotionModel) -> None:
+    facts = "你好 我买的是一台咖啡机 白色那款 地址是公司前台"
+    upset = facts + " 下单到现在都八天了还是没发货 到底怎么回事"
+    calm = facts + " 想问下能不能开公司抬头的发票 谢谢"
+    assert model.predict(upset)[0] in ("upset", "angry")
+    assert model.predict(calm)[0] == "calm"
+
+
+def test_messages_split_into_sentences_only_when_there_are_several() -> None:
+    from bot.emotion.model import split_segments
+
+    assert split_segments("快递到哪了") == []
+    assert split_segments("好的！我等等 还没到吗？？") == ["好的!", "我等等", "还没到吗??"]
+    assert split_segments("嗯 好") == []  # one-character fragments say nothing alone
+
+
+def test_chat_app_emoji_codes_count_like_emoji() -> None:
+    from bot.emotion.lexicon import FEATURE_NAMES
+
+    lexicon = load_lexicon()
+    features = dict(zip(FEATURE_NAMES, lexicon.features("又延迟了[流泪] [Angry]")))
+    assert features["upset_emoji"] == 1.0 and features["angry_emoji"] == 1.0
+    plain = dict(zip(FEATURE_NAMES, lexicon.features("好的[微笑]")))
+    assert plain["upset_emoji"] == plain["angry_emoji"] == 0.0
+
+
+def test_thresholds_are_cross_validated_on_the_examples_only() -> None:
+    from evaluation.emotion import SEGMENT_GRID, UPSET_GRID, calibrate, joined_pairs
+
+    examples = read_examples()
+    pairs = joined_pairs(examples, 40, seed=1)
+    assert all(" " in pair.text for pair in pairs)
+    assert {p.label for p in pairs[::2]} == {"calm"}  # calm + calm stays calm
+    # A pair with a negative half takes the more negative label.
+    assert all(p.label != "calm" for p in pairs if any(
+        e.label != "calm" and e.text in p.text for e in examples if len(e.text) > 6))
+    subset = examples[::6]
+    results = calibrate(subset, folds=3)
+    assert len(results) == len(UPSET_GRID) * len(SEGMENT_GRID)
+    assert all(0.0 <= r.precision <= 1.0 and 0.0 <= r.recall <= 1.0 for r in results)
+    # A stricter upset threshold never finds more upset messages.
+    by_threshold = {r.upset_threshold: r.recall for r in results if r.segment_threshold > 1}
+    recalls = [by_threshold[t] for t in sorted(by_threshold)]
+    assert recalls == sorted(recalls, reverse=True)
