@@ -159,8 +159,10 @@ class HandoffService:
         if result.created and not handoff["bot_paused"] and handoff["status"] == "queued":
             # Delivered late from the bot's outbox: tell the customer they are now queued.
             view = self.view(handoff)
+            staffed = view["agents_online"] > 0
             await self.notify(handoff, "queued", position=view["position"],
-                              eta_minutes=view["eta_minutes"], strict=False)
+                              eta_minutes=view["eta_minutes"] if staffed else None, strict=False,
+                              notice=None if staffed else "queued_no_agent")
         return handoff, result.created
 
     async def claim(self, handoff_id: str, agent: dict[str, Any]) -> dict[str, Any]:
