@@ -78,6 +78,17 @@ class Widget:
         self.wait(lambda: self.find(".scw-panel").get_attribute("data-connection") == "online",
                   "connected")
 
+    def click(self, css: str, text: str | None = None) -> None:
+        """Click the first element matching `css` (and `text`), again if the list re-rendered."""
+        def attempt() -> bool:
+            matches = [e for e in self.find_all(css) if text is None or e.text == text]
+            if not matches:
+                return False
+            matches[0].click()
+            return True
+
+        self.wait(attempt, f"clicking {css} {text or ''}")
+
     def messages(self) -> list[tuple[str, str, list[str]]]:
         return [tuple(m) for m in self.driver.execute_script(MESSAGES_JS)]
 
@@ -136,7 +147,7 @@ def test_chinese_chat_with_ime_buttons_reload_and_rating(
 
     # A quick reply sends its payload and shows its title as the customer's words.
     count = len(widget.messages())
-    next(b for b in widget.find_all(".scw-button") if b.text == buttons[0]).click()
+    widget.click(".scw-button", buttons[0])
     widget.wait(lambda: widget.texts("customer")[-1:] == [buttons[0]], "the button's title")
     widget.wait_for_reply(after=count + 1)
     before_reload = widget.messages()
@@ -146,8 +157,8 @@ def test_chinese_chat_with_ime_buttons_reload_and_rating(
     browser.refresh()
     widget.wait(lambda: widget.messages() == before_reload, "the conversation after reload")
     assert widget.session_id() == session
-    old_buttons = [b for b in widget.find_all(".scw-button") if b.text == buttons[1]]
-    assert old_buttons and not old_buttons[0].is_enabled(), "answered quick replies are spent"
+    widget.wait(lambda: [b.is_enabled() for b in widget.find_all(".scw-button")
+                         if b.text == buttons[1]] == [False], "answered quick replies spent")
 
     # Even with the browser's copy gone, the server's history brings it back.
     browser.execute_script(
@@ -165,10 +176,10 @@ def test_chinese_chat_with_ime_buttons_reload_and_rating(
     widget.wait_for_reply(after=count + 1)
     widget.wait(lambda: widget.find(".scw-csat").is_displayed(), "the rating question")
     assert "满意吗" in widget.find(".scw-csat").text
-    widget.find('.scw-star[data-rating="2"]').click()
+    widget.click('.scw-star[data-rating="2"]')
     widget.wait(lambda: widget.find(".scw-csat-comment").is_displayed(), "a comment box")
     widget.find(".scw-csat-comment").send_keys("希望回答再具体一点")
-    widget.find(".scw-csat-submit").click()
+    widget.click(".scw-csat-submit")
     widget.wait(lambda: "已收到您的建议" in widget.find(".scw-csat").text, "thanks for it")
     after = csat_summary(widget_server)
     assert after["by_star"]["2"] == before["by_star"]["2"] + 1
@@ -234,7 +245,7 @@ def test_handoff_states_agent_messages_and_a_dropped_connection(
     widget.wait(lambda: "已转回机器人" in widget.status(), "back to the bot")
     widget.wait(lambda: widget.find(".scw-csat").is_displayed(), "the rating question")
     before = csat_summary(widget_server)
-    widget.find('.scw-star[data-rating="5"]').click()
+    widget.click('.scw-star[data-rating="5"]')
     widget.wait(lambda: "感谢您的评价" in widget.find(".scw-csat").text, "thanks")
     assert csat_summary(widget_server)["by_star"]["5"] == before["by_star"]["5"] + 1
     widget.screenshot("desktop-handoff-rated.png")
@@ -251,7 +262,7 @@ def test_phone_sized_screen(phone: Any, widget_server: str, artifacts: Path) -> 
     assert rect["height"] == pytest.approx(height, abs=1)
     assert not widget.find(".scw-launcher").is_displayed()
 
-    widget.find(".scw-welcome .scw-button").click()  # a suggested question
+    widget.click(".scw-welcome .scw-button")  # a suggested question
     _, answer, _ = widget.wait_for_reply(after=1)
     assert answer
     # Typed while the network is down: shown as pending with the typing indicator, sent and

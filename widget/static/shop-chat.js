@@ -384,6 +384,8 @@
       comment.maxLength = 500;
       comment.rows = 2;
       comment.placeholder = "有什么需要我们改进的吗？（选填）";
+      comment.value = item.draft || ""; // survives re-rendering when a message arrives
+      comment.addEventListener("input", function () { item.draft = comment.value; });
       var submit = el("button", "scw-csat-submit", "提交建议");
       submit.type = "button";
       submit.addEventListener("click", function () {
