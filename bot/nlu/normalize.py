@@ -11,6 +11,15 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _WHITESPACE = re.compile(r"\s+")
 # Letters, digits and CJK ideographs: a message without any carries no words to understand.
 _WORD_CHAR = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Order cards that shop apps paste before the question ("咨询订单号:123456789012 订单金额:239.00
+# 下单时间:3月2日 我要保价", or the same in brackets). Amount, date and product id say nothing
+# about what the customer wants and outweigh a short question; the order number is kept.
+_CARD_FIELDS = re.compile(
+    r"(?:订单金额|商品金额|金额)\s*[:：]\s*[¥￥]?\s*[\d,]+(?:\.\d+)?\s*元?"
+    r"|(?:下单时间|下单日期)\s*[:：]\s*[\d年月日号:/\- ]*\d[日号]?"
+    r"|商品(?:ID|id|编号)\s*[:：]\s*\d+"
+)
+_CARD_ORDER = re.compile(r"(?:咨询)?订单(?:编号|号)\s*[:：]\s*(?=\d)")
 
 
 def normalize(text: str) -> str:
@@ -19,7 +28,20 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = _WHITESPACE.sub(" ", text).strip()
-    return zhconv.convert(text, "zh-hans")
+    text = zhconv.convert(text, "zh-hans")
+    return strip_order_card(text)
+
+
+def strip_order_card(text: str) -> str:
+    """Drop the amount, date and product-id fields of a pasted order card, keeping the
+    order number and the customer's own words."""
+    if not _CARD_FIELDS.search(text) and not _CARD_ORDER.search(text):
+        return text
+    text = _CARD_FIELDS.sub(" ", text)
+    text = _CARD_ORDER.sub("订单 ", text)
+    text = re.sub(r"\[([^\]]*)\]", lambda m: " " + m.group(1) + " ", text)
+    text = re.sub(r"[,，;；]\s*(?=[,，;；\s]|$)", " ", text)
+    return _WHITESPACE.sub(" ", text).strip(" ,，;；")
 
 
 def has_words(text: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -36,8 +36,14 @@ class ShopJiebaTokenizer(JiebaTokenizer):
             text = example.get(TEXT)
             if isinstance(text, str):
                 normalized = normalize(text)
-                if not example.get("entities") or len(normalized) == len(text):
+                entities = example.get(ENTITIES) or []
+                if not entities or len(normalized) == len(text):
                     example.set(TEXT, normalized)
+                    continue
+                moved = relocate(entities, text, normalized)
+                if moved is not None:
+                    example.set(TEXT, normalized)
+                    example.set(ENTITIES, moved)
         return super().process_training_data(training_data)
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -60,3 +66,19 @@ class ShopJiebaTokenizer(JiebaTokenizer):
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Segment with jieba and drop the whitespace tokens it emits (RasaHQ/rasa#7910)."""
         return [t for t in super().tokenize(message, attribute) if t.text.strip()]
+
+
+def relocate(
+    entities: list[dict[str, Any]], text: str, normalized: str
+) -> list[dict[str, Any]] | None:
+    """The annotated entities with offsets into the normalised text, found in order by their
+    surface text; None when one of them did not survive normalisation unchanged."""
+    moved, position = [], 0
+    for entity in sorted(entities, key=lambda e: e["start"]):
+        surface = text[entity["start"]:entity["end"]]
+        start = normalized.find(surface, position)
+        if not surface or start < 0:
+            return None
+        position = start + len(surface)
+        moved.append({**entity, "start": start, "end": position})
+    return moved

@@ -1,0 +1,167 @@
+"""Intent classification with character and word n-gram TF-IDF and logistic regression.
+
+Replaces DIET for intents. On this shop's data it is as accurate on held-out phrasings and more
+accurate on real customer messages (README, "Understanding real customers"), and it trains
+in seconds instead of minutes, which is what lets the training data be tuned with
+measurements. Characters n-grams survive jieba's segmentation mistakes on typos and unknown
+product names; words (jieba with the shop dictionary) carry the longer terms. Numbers are
+folded into placeholders first, so an order number is "an order number", not 12 features.
+Its output is Rasa's: `intent` and `intent_ranking`, read by FallbackClassifier and policies.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import jieba
+import joblib
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "intent_classifier.joblib"
+INTENT_RANKING = "intent_ranking"
+_ORDER_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def features_text(text: str) -> str:
+    """The text the classifier sees: lower-cased, numbers folded into placeholders."""
+    text = _ORDER_ID.sub(" 订单号码 ", text.lower())
+    text = _PHONE.sub(" 手机号码 ", text)
+    return _NUMBER.sub("0", text)
+
+
+def jieba_words(text: str) -> list[str]:
+    """Words of the text as jieba (with the dictionary the tokenizer loaded) cuts them."""
+    return [word for word in jieba.lcut(text) if word.strip()]
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class ShopIntentClassifier(GraphComponent):
+    """Predicts the intent of every message with a ranking of the likeliest ones."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Defaults chosen on held-out phrasings and real messages (see README)."""
+        return {
+            "char_min_ngram": 1,
+            "char_max_ngram": 3,
+            "word_max_ngram": 1,
+            # Inverse regularisation of the logistic regression.
+            "C": 10.0,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Pipeline | None = None,
+    ) -> None:
+        """Keep the fitted pipeline."""
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ShopIntentClassifier:
+        """Create an untrained component."""
+        return cls(config, model_storage, resource)
+
+    def _pipeline(self) -> Pipeline:
+        chars = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=(self._config["char_min_ngram"], self._config["char_max_ngram"]),
+            sublinear_tf=True,
+        )
+        words = TfidfVectorizer(
+            analyzer="word",
+            tokenizer=jieba_words,
+            token_pattern=None,
+            lowercase=False,
+            ngram_range=(1, self._config["word_max_ngram"]),
+            sublinear_tf=True,
+        )
+        return Pipeline([
+            ("features", FeatureUnion([("chars", chars), ("words", words)])),
+            ("classifier", LogisticRegression(C=self._config["C"], max_iter=3000)),
+        ])
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit on every intent example (a retrieval intent counts as one intent)."""
+        texts, labels = [], []
+        for example in training_data.intent_examples:
+            texts.append(features_text(example.get(TEXT) or ""))
+            labels.append(example.get(INTENT))
+        if len(set(labels)) < 2:
+            logger.warning("ShopIntentClassifier: fewer than two intents, nothing to learn")
+            return self._resource
+        self._model = self._pipeline().fit(texts, labels)
+        with self._model_storage.write_to(self._resource) as directory:
+            joblib.dump(self._model, directory / MODEL_FILE)
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> ShopIntentClassifier:
+        """Restore the fitted pipeline, or stay untrained if there was nothing to learn."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = joblib.load(directory / MODEL_FILE)
+        except (ValueError, FileNotFoundError):
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, model)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Nothing to add to the training data."""
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Set `intent` and `intent_ranking` (best first) on every message with text.
+
+        A message that already has an intent (typed as `/intent{...}`, e.g. by a button) keeps
+        it: Rasa parses those itself and never runs the pipeline on them."""
+        if self._model is None:
+            return messages
+        texts = [m.get(TEXT) if isinstance(m.get(TEXT), str) else "" for m in messages]
+        probabilities = self._model.predict_proba([features_text(t) for t in texts])
+        classes = self._model.classes_
+        for message, text, row in zip(messages, texts, probabilities):
+            if not text:
+                continue
+            ranked = sorted(zip(classes, row), key=lambda kv: -kv[1])
+            ranking = [
+                {INTENT_NAME_KEY: str(name), PREDICTED_CONFIDENCE_KEY: float(p)}
+                for name, p in ranked[: self._config["ranking_length"]]
+            ]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING, ranking, add_to_output=True)
+        return messages
