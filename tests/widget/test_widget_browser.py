@@ -131,18 +131,25 @@ def test_chinese_chat_with_ime_buttons_reload_and_rating(
     box = widget.find(".scw-input")
 
     # Enter that picks a pinyin candidate must not send the half-typed text.
-    browser.execute_script(COMPOSE_JS, box, [["start", ""], ["value", "fapiao"],
+    browser.execute_script(COMPOSE_JS, box, [["start", ""], ["value", "wodekuaidi"],
                                              ["enter", True], ["enter", False]])
     assert widget.texts("customer") == []
-    assert box.get_attribute("value") == "fapiao"
-    browser.execute_script(COMPOSE_JS, box, [["value", "发票有哪些类型"],
-                                             ["end", "发票有哪些类型"], ["enter229", False]])
+    assert box.get_attribute("value") == "wodekuaidi"
+    browser.execute_script(COMPOSE_JS, box, [["value", "我的快递到哪了"],
+                                             ["end", "我的快递到哪了"], ["enter229", False]])
     assert widget.texts("customer") == []
     browser.execute_script(COMPOSE_JS, box, [["enter", False]])
-    widget.wait(lambda: widget.texts("customer") == ["发票有哪些类型"], "the question sent")
+    widget.wait(lambda: widget.texts("customer") == ["我的快递到哪了"], "the question sent")
     assert box.get_attribute("value") == ""
-    _, answer, buttons = widget.wait_for_reply(after=1)
-    assert "发票" in answer and buttons, "an answer with follow-up buttons"
+    _, answer, _ = widget.wait_for_reply(after=1)
+    assert "订单" in answer
+
+    # The phone instead of an order number: the customer's orders come back as buttons.
+    count = len(widget.messages())
+    widget.type_and_send("13812345678")
+    widget.wait(lambda: any(m[2] for m in widget.messages()[count + 1:]), "order buttons")
+    buttons = next(m[2] for m in widget.messages()[count + 1:] if m[2])
+    assert len(buttons) >= 2
     widget.screenshot("desktop-answer-with-buttons.png")
 
     # A quick reply sends its payload and shows its title as the customer's words.
