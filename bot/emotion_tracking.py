@@ -66,6 +66,7 @@ class Thresholds:
     escalate_frustration: float = 2.4
     rising_turns: int = 3
     rising_min_frustration: float = 1.6
+    min_escalation_score: float = 0.0
     label_weights: dict[str, float] = field(
         default_factory=lambda: {CALM: 0.0, UPSET: 1.0, ANGRY: 1.6}
     )
@@ -169,12 +170,14 @@ def _decide(
 ) -> Assessment:
     rising = rises >= settings.rising_turns and frustration >= settings.rising_min_frustration
     reason = REASON_NONE
-    # A calm turn never escalates: the customer has calmed down or is just asking.
+    # A calm turn never escalates: the customer has calmed down or is just asking. Nor does a
+    # borderline one: built-up frustration hands over on a turn that is itself clearly upset.
+    clearly_upset = emotion["label"] != CALM and emotion["score"] >= settings.min_escalation_score
     if emotion["label"] == ANGRY and emotion["score"] >= settings.angry_escalate_score:
         reason = REASON_ANGRY
-    elif emotion["label"] != CALM and frustration >= settings.escalate_frustration:
+    elif clearly_upset and frustration >= settings.escalate_frustration:
         reason = REASON_FRUSTRATION
-    elif emotion["label"] != CALM and rising:
+    elif clearly_upset and rising:
         reason = REASON_RISING
     return Assessment(
         frustration=round(frustration, 3),

@@ -303,8 +303,8 @@ def calibrate(
 
 
 def _calibration_lines(results: Sequence[Calibration], settings: ModelSettings) -> list[str]:
-    best = max(results, key=lambda c: round(c.f1, 3))
-    shown = sorted(results, key=lambda c: -round(c.f1, 3))[:5]
+    best = max(results, key=lambda c: c.f1)
+    shown = sorted(results, key=lambda c: -c.f1)[:5]
     configured = [c for c in results if (c.upset_threshold, c.segment_threshold)
                   == (settings.upset_threshold, settings.segment_threshold)]
     lines = ["## Thresholds: cross-validation on the written examples only", "",
@@ -313,7 +313,8 @@ def _calibration_lines(results: Sequence[Calibration], settings: ModelSettings) 
              f"joined into two-sentence messages; calm messages re-weighted to an assumed "
              f"{1 - ASSUMED_UPSET_SHARE:.0%} calm traffic. Configured: upset_threshold "
              f"{settings.upset_threshold}, segment_threshold {settings.segment_threshold} "
-             f"(best F1 here: {best.upset_threshold} / {best.segment_threshold}).", "",
+             f"(best cross-validated F1: {best.upset_threshold} / {best.segment_threshold}; "
+             f"the five best pairs lie within {best.f1 - shown[-1].f1:.3f} of each other).", "",
              "| upset_threshold | segment_threshold | precision | recall | F1 |",
              "|---|---|---|---|---|"]
     for item in [*shown, *(c for c in configured if c not in shown)]:

@@ -269,3 +269,12 @@ def test_thresholds_are_cross_validated_on_the_examples_only() -> None:
     by_threshold = {r.upset_threshold: r.recall for r in results if r.segment_threshold > 1}
     recalls = [by_threshold[t] for t in sorted(by_threshold)]
     assert recalls == sorted(recalls, reverse=True)
+
+
+def test_a_borderline_turn_does_not_hand_over_built_up_frustration() -> None:
+    upset = {"text": "怎么还没到 都五天了", "emotion": {"label": "upset", "score": 0.95}}
+    borderline = {"text": "哦 好", "emotion": {"label": "upset", "score": 0.62}}
+    thresholds = load_thresholds()
+    assert thresholds.min_escalation_score > 0.62
+    assert not assess([upset, upset, borderline], thresholds).escalate
+    assert assess([upset, upset, upset], thresholds).escalate
