@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.faq import FAQ_DIR, RETRIEVAL_INTENT, load_area, load_faq, load_policy, render
 from evaluation.faq import load_heldout
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MIN_PHRASINGS = 8
 
@@ -64,15 +67,22 @@ def test_answers_use_only_existing_policy_values_and_every_value_is_used(faq) ->
         used |= names
         text = render(entry)["text"]
         assert "{" not in text and "}" not in text, key
-    assert set(policy) - used == set(), f"policy values no answer uses: {set(policy) - used}"
+    # Journey replies built in the actions read the same values: policy["key"].
+    for source in (ROOT / "bot" / "actions").glob("*.py"):
+        used |= set(re.findall(r"policy\[[\"'](\w+)[\"']\]", source.read_text(encoding="utf-8")))
+    assert set(policy) - used == set(), f"policy values nothing uses: {set(policy) - used}"
 
 
-def test_answer_buttons_lead_to_existing_entries(faq) -> None:
+def test_answer_buttons_lead_to_existing_entries_or_intents(faq) -> None:
+    intents = set(yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
     for key, entry in faq.items():
-        for button in entry.buttons:
+        for button, rendered in zip(entry.buttons, render(entry)["buttons"]):
             target = button["payload"].lstrip("/")
-            assert target in faq, f"{key} has a button to unknown {target}"
-            assert render(entry)["buttons"][0]["payload"].startswith('/faq{"faq_key":')
+            if target.startswith(f"{RETRIEVAL_INTENT}/"):
+                assert target in faq, f"{key} has a button to unknown {target}"
+                assert rendered["payload"].startswith('/faq{"faq_key":')
+            else:
+                assert target in intents, f"{key} has a button to unknown intent {target}"
 
 
 def test_held_out_phrasings_are_unseen_and_cover_every_entry(faq) -> None:
