@@ -149,7 +149,7 @@ def guide(issue: str, account: Account, phone: str) -> str:
                     f"（{policy['new_user_coupon_days']} 天内有效）。")
         return (f"手机号 {phone} 下没有查到账号。请确认是不是注册时用的手机号；如果当初是用微信/"
                 "QQ 注册的，请用同一方式登录。还没注册的话，点「登录/注册」用这个手机号注册即可。")
-    lock = _lock_text(account, policy)
+    lock = _lock_text(account, policy, phone)
     if issue == "register":
         return (f"手机号 {phone} 已经注册过了，不能重复注册。"
                 "直接在登录页选「短信验证码登录」就能进入；忘了密码可以点「忘记密码」重新设置。"
@@ -192,16 +192,17 @@ def guide(issue: str, account: Account, phone: str) -> str:
             "请不要在聊天里发送身份证号。")
 
 
-def _lock_text(account: Account, policy: dict[str, Any]) -> str:
+def _lock_text(account: Account, policy: dict[str, Any], phone: str) -> str:
     """What the lock means and how it ends (empty when the account is not locked)."""
     if not account.locked:
         return ""
     if account.lock_reason == "too_many_password_attempts":
         until = f"{account.locked_until:%m月%d日 %H:%M}" if account.locked_until else "24 小时后"
-        return (f"您的账号因为{LOCK_REASONS['too_many_password_attempts']}被临时锁定，"
+        return (f"手机号 {phone} 的账号因为{LOCK_REASONS['too_many_password_attempts']}被临时锁定，"
                 f"会在 {until} 自动解锁。等不及的话，可以在登录页点「忘记密码」用短信验证码"
                 "重置密码，重置成功后立即解锁。")
-    return ("您的账号因为安全风控被冻结了，需要人工核实身份后才能解冻，我无法直接解除。"
+    return (f"手机号 {phone} 的账号因为安全风控被冻结了，需要人工核实身份后才能解冻，"
+            "我无法直接解除。"
             f"请发送「转人工」，客服会在服务时间（{policy['service_hours']}）内帮您处理。")
 
 

@@ -37,6 +37,9 @@ INVOICE_STATES = {"paid", "shipped", "out_for_delivery", "delivered"}
 TAX_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 TAX_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 TITLE_PREFIX = re.compile(r"^(?:发票抬头|抬头|公司名称|名称)\s*[是为:：]?\s*")
+ORGANISATION = re.compile(r"[\u4e00-\u9fa5].*(?:公司|集团|厂|商行|店|中心|研究院|研究所|学校|"
+                          r"学院|大学|医院|工作室|事务所|银行|协会|合作社|门市部|经营部)$")
+PERSON_NAME = re.compile(r"^(?:[\u4e00-\u9fa5]{2,5}|个人)$")
 TAX_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{15,20}(?![0-9A-Za-z])")
 
 
@@ -135,15 +138,19 @@ class ValidateInvoiceForm(JourneyForm):
     def extract_invoice_title(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        """The title, when the message answers the question for it."""
-        return free_text(tracker, "invoice_title", 100)
+        """The title, when the message answers the question for it (a company's or a person's
+        name counts even when the NLU took it for something else)."""
+        title = TITLE_PREFIX.sub("", (tracker.latest_message.get("text") or "").strip())
+        pattern = ORGANISATION if tracker.get_slot("title_type") == "company" else PERSON_NAME
+        return free_text(tracker, "invoice_title", 100,
+                         well_formed=lambda _: bool(pattern.search(title)))
 
     def validate_invoice_title(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         """A name in words (a company title is its full registered name)."""
         title = TITLE_PREFIX.sub("", str(value or "")).strip()
-        if len(title) < 2 or not re.search(r"[\u4e00-\u9fa5A-Za-z]", title):
+        if len(re.findall(r"[\u4e00-\u9fa5]", title)) < 2 or TAX_CANDIDATE.search(title):
             return {"invoice_title": None,
                     **_strike(dispatcher, tracker, "utter_invoice_title_invalid")}
         return {"invoice_title": title, "lookup_attempts": 0}

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -35,9 +35,17 @@ JOURNEY_INTENTS = {
     "request_return", "request_invoice", "account_help", "no_order_id",
 }
 TOPIC_CHANGE_CONFIDENCE = 0.8
+# The intent that starts each form: more of the same journey is no change of topic.
+FORM_INTENTS = {
+    "cancel_order_form": "cancel_order", "change_order_form": "change_order",
+    "delivery_issue_form": "report_delivery_issue", "payment_failed_form": "payment_failed",
+    "payment_charged_form": "payment_charged", "refund_request_form": "request_refund",
+    "after_sales_form": "request_return", "invoice_form": "request_invoice",
+    "account_form": "account_help",
+}
 # Intents that never answer a journey's question, not even with their words.
 SMALL_TALK = {
-    "request_human", "complaint", "deny", "faq", "greet", "goodbye", "thank", "bot_challenge",
+    "request_human", "complaint", "deny", "greet", "goodbye", "thank", "bot_challenge",
     "ask_capabilities", "out_of_scope",
 }
 # A bank card number (16-19 digits, spaces or dashes allowed) or a resident ID number.
@@ -73,9 +81,20 @@ def warn_if_sensitive(dispatcher: CollectingDispatcher, tracker: Tracker) -> boo
     if tracker.get_slot("requested_slot") == "tax_number":
         return False  # a tax number is 18 characters too, and asked for on purpose
     kind = sensitive_number(tracker.latest_message.get("text") or "")
-    if kind:
+    if kind and not uttered_this_turn(tracker, SENSITIVE_RESPONSES[kind]):
         dispatcher.utter_message(response=SENSITIVE_RESPONSES[kind])
     return kind is not None
+
+
+def uttered_this_turn(tracker: Tracker, response: str) -> bool:
+    """Whether the bot already sent this response since the customer's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and \
+                (event.get("metadata") or {}).get("utter_action") == response:
+            return True
+    return False
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -83,13 +102,24 @@ def latest_intent(tracker: Tracker) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
-def changes_topic(tracker: Tracker) -> bool:
-    """Whether the message is small talk, a request for a human, or confidently another journey."""
+def small_talk(tracker: Tracker) -> bool:
+    """Whether the message is small talk, a request for a human or confidently an FAQ question."""
     intent = tracker.latest_message.get("intent") or {}
-    if intent.get("name") in SMALL_TALK:
-        return True
-    return intent.get("name") in JOURNEY_INTENTS and \
-        float(intent.get("confidence") or 0) >= TOPIC_CHANGE_CONFIDENCE
+    if intent.get("name") == "faq":
+        return float(intent.get("confidence") or 0) >= TOPIC_CHANGE_CONFIDENCE
+    return intent.get("name") in SMALL_TALK
+
+
+def changes_topic(tracker: Tracker) -> bool:
+    """Whether the message is small talk, a request for a human, or confidently another
+    journey or an FAQ question (answers to the bot's questions often look like FAQ ones)."""
+    intent = tracker.latest_message.get("intent") or {}
+    confident = float(intent.get("confidence") or 0) >= TOPIC_CHANGE_CONFIDENCE
+    if intent.get("name") == FORM_INTENTS.get((tracker.active_loop or {}).get("name")):
+        return False
+    if intent.get("name") in JOURNEY_INTENTS or intent.get("name") == "faq":
+        return confident
+    return intent.get("name") in SMALL_TALK
 
 
 def chosen(tracker: Tracker, options: Iterable[str]) -> str | None:
@@ -116,7 +146,7 @@ def choice_from_message(
     if tracker.get_slot(slot):
         return {}
     value = chosen(tracker, keywords)
-    if value is None and latest_intent(tracker) not in SMALL_TALK:
+    if value is None and not small_talk(tracker):
         value = classify(tracker.latest_message.get("text") or "", keywords)
     return {slot: value} if value else {}
 
@@ -130,12 +160,18 @@ def buttons(options: Mapping[str, str], intent: str = "inform") -> list[dict[str
     ]
 
 
-def free_text(tracker: Tracker, slot: str, max_chars: int = 200) -> dict[str, Any]:
-    """The message as the answer to the question the form asked, unless it changes the topic."""
-    if tracker.get_slot("requested_slot") != slot or changes_topic(tracker):
+def free_text(
+    tracker: Tracker, slot: str, max_chars: int = 200,
+    well_formed: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """The message as the answer to the question the form asked, unless it changes the topic
+    (an answer that is `well_formed`, e.g. a full address, counts whatever the intent)."""
+    if tracker.get_slot("requested_slot") != slot:
         return {}
     text = (tracker.latest_message.get("text") or "").strip()
     if not text or text.startswith("/") or sensitive_number(text):
+        return {}
+    if changes_topic(tracker) and not (well_formed and well_formed(text)):
         return {}
     return {slot: text[:max_chars]}
 
@@ -155,6 +191,13 @@ class JourneyForm(OrderLookupValidation):
     def asks(self, slot: str, tracker: Tracker) -> bool:
         """Whether the form asks this question now (some depend on earlier answers)."""
         return True
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Warn about card numbers, ID numbers and passwords in any answer, then validate."""
+        warn_if_sensitive(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -182,7 +225,6 @@ class JourneyForm(OrderLookupValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         """The shared lookup, then the journey's check of the order's state."""
-        warn_if_sensitive(dispatcher, tracker)
         if value is None:
             return {"order_id": None}  # to be asked for
         result = super().validate_order_id(value, dispatcher, tracker, domain)

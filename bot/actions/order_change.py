@@ -269,7 +269,7 @@ class ValidateChangeOrderForm(JourneyForm):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         """The message, when it answers the question for the new address."""
-        return free_text(tracker, "new_address")
+        return free_text(tracker, "new_address", well_formed=lambda t: bool(parse_address(t)))
 
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -284,7 +284,7 @@ class ValidateChangeOrderForm(JourneyForm):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         """The message, when it answers the question for the new phone."""
-        return free_text(tracker, "new_phone", 40)
+        return free_text(tracker, "new_phone", 40, well_formed=lambda t: bool(PHONE.search(t)))
 
     def validate_new_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict

@@ -83,3 +83,16 @@ def test_unpaid_and_too_old_orders_get_no_invoice() -> None:
     _, messages = run_action(ActionInvoice(), tracker(
         order_id=scenario("warranty_expired"), invoice_action="issue"))
     assert "不能再申请发票" in texts(messages)
+
+
+def test_company_name_is_taken_as_title_even_if_it_looks_like_a_question() -> None:
+    current = tracker("青岛海之蓝贸易有限公司", "faq", confidence=1.0,
+                      order_id=scenario("invoice_none"), invoice_action="issue",
+                      invoice_status="none", title_type="company")
+    slots, _ = run_form(ValidateInvoiceForm(), current, "invoice_title", fresh=())
+    assert slots["invoice_title"] == "青岛海之蓝贸易有限公司"
+    current = tracker("91440300MA5G2RNT43", "inform", order_id=scenario("invoice_none"),
+                      invoice_action="issue", invoice_status="none", title_type="company")
+    slots, messages = run_form(ValidateInvoiceForm(), current, "invoice_title", fresh=())
+    assert slots["invoice_title"] is None
+    assert messages[-1]["response"] == "utter_invoice_title_invalid"
