@@ -24,7 +24,8 @@ def test_done_when_conversation_over_rest(rasa_server: str) -> None:
     sender = uuid.uuid4().hex
     assert "您好" in texts(send(rasa_server, "你好", sender))
     assert "人工客服" in texts(send(rasa_server, "转人工", sender))
-    assert "订单" in texts(send(rasa_server, "今天天气怎么样", sender))
+    # That conversation now waits for an agent (tests/handoff/); the bot answers the others.
+    assert "订单" in texts(send(rasa_server, "今天天气怎么样"))
 
 
 def test_conversation_is_stored_with_the_original_text(rasa_server: str) -> None:
