@@ -66,7 +66,7 @@ class Thresholds:
     escalate_frustration: float = 2.4
     rising_turns: int = 3
     rising_min_frustration: float = 1.6
-    min_escalation_score: float = 0.0
+    min_escalation_score: float = 0.7
     label_weights: dict[str, float] = field(
         default_factory=lambda: {CALM: 0.0, UPSET: 1.0, ANGRY: 1.6}
     )
