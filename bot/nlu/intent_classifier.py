@@ -145,7 +145,7 @@ class ShopIntentClassifier(GraphComponent):
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Set `intent` and `intent_ranking` (best first) on every message with text.
+        """Set `intent` and `intent_ranking` (best first) on every message.
 
         A message that already has an intent (typed as `/intent{...}`, e.g. by a button) keeps
         it: Rasa parses those itself and never runs the pipeline on them."""
@@ -155,7 +155,11 @@ class ShopIntentClassifier(GraphComponent):
         probabilities = self._model.predict_proba([features_text(t) for t in texts])
         classes = self._model.classes_
         for message, text, row in zip(messages, texts, probabilities):
-            if not text:
+            if not text.strip():
+                # Nothing to classify: no intent, so the fallback takes over (as Rasa does).
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
+                            add_to_output=True)
+                message.set(INTENT_RANKING, [], add_to_output=True)
                 continue
             ranked = sorted(zip(classes, row), key=lambda kv: -kv[1])
             ranking = [
