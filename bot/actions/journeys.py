@@ -146,7 +146,10 @@ def choice_from_message(
     if tracker.get_slot(slot):
         return {}
     value = chosen(tracker, keywords)
-    if value is None and not small_talk(tracker):
+    # "不想要了" reads as a no, but it answers "why do you return it?": when the question was
+    # this one, the words decide; a plain "算了" matches no option and still ends the form.
+    answering = tracker.get_slot("requested_slot") == slot and latest_intent(tracker) == "deny"
+    if value is None and (answering or not small_talk(tracker)):
         value = classify(tracker.latest_message.get("text") or "", keywords)
     return {slot: value} if value else {}
 

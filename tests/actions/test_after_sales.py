@@ -70,3 +70,13 @@ def test_exchange_already_in_progress() -> None:
         order_id=scenario("exchange_in_progress"), after_sales_type="exchange",
         after_sales_reason="尺码", pickup_method="self"))
     assert messages[0]["response"] == "utter_after_sales_case_exists"
+
+
+def test_dont_want_it_answers_the_reason_question_but_a_plain_no_does_not() -> None:
+    order = {"order_id": scenario("delivered"), "after_sales_type": "return"}
+    slots, _ = run_form(ValidateAfterSalesForm(), tracker("不想要了", "deny", **order),
+                        "after_sales_reason", fresh=())
+    assert slots["after_sales_reason"] == "七天无理由（不想要了）"
+    slots, _ = run_form(ValidateAfterSalesForm(), tracker("算了", "deny", **order),
+                        "after_sales_reason", fresh=())
+    assert not slots.get("after_sales_reason")
