@@ -107,3 +107,17 @@ def test_shop_api_down_mid_journey(chat_with_failing_shop) -> None:  # noqa: F81
     stop_process(shop)
     reply = chat.say(f"订单{scenario('paid_credit_card')}我要取消")
     assert "订单系统" in reply and "人工" in reply
+
+
+def test_topic_changes_mid_journey_and_the_order_under_discussion(chat: Chat) -> None:
+    assert "派送中" in chat.say(f"订单{scenario('out_for_delivery')}到哪了")
+    assert "没办法再修改" in chat.say("这个能改地址吗")  # the order under discussion, too late
+    assert "订单号" in chat.say("那另一个订单能改吗")  # another order: asked for its number
+    replies = chat.send(scenario("payment_failed_balance"))
+    assert '/inform{"choice":"phone"}' in payloads(replies)
+    reply = chat.say("满多少包邮")  # an FAQ question in the middle, then the form asks again
+    assert "包邮" in reply and "修改订单的什么信息" in reply
+    assert "手机号" in chat.say('/inform{"choice":"phone"}')  # and back to the change
+    replies = chat.send("13900001111")
+    assert "139****1111" in text(replies) and "确认修改吗" in text(replies)
+    assert "保持不变" in chat.say("/deny")
