@@ -211,6 +211,9 @@ def _login_steps(account: Account, phone: str) -> str:
     if not account.phone_bound:
         return ("您的账号是用微信注册的，还没有绑定手机号，所以用手机号登录不了。请在登录页选"
                 "「微信登录」，登录后在「设置-账号与安全」绑定手机号。")
+    policy = load_policy()
     return (f"手机号 {phone} 的账号状态正常。登录不上可以试试：\n1. 在登录页选「短信验证码登录」，"
-            "不需要密码；\n2. 忘了密码就点「忘记密码」重新设置；\n3. 更新 App 到最新版本，"
+            "不需要密码；\n2. 忘了密码就点「忘记密码」重新设置，不要反复试，"
+            f"密码连续输错 {policy['login_fail_limit']} 次账号会被临时锁定 "
+            f"{policy['login_lock_minutes']} 分钟以上；\n3. 更新 App 到最新版本，"
             "或切换 Wi-Fi/4G 网络后再试；\n还是不行的话，截图错误提示发送「转人工」。")
