@@ -104,8 +104,11 @@ def test_card_number_gets_a_warning_and_is_not_echoed(chat: Chat) -> None:
 
 def test_shop_api_down_mid_journey(chat_with_failing_shop) -> None:  # noqa: F811
     chat, shop = chat_with_failing_shop
-    stop_process(shop)
-    reply = chat.say(f"订单{scenario('paid_credit_card')}我要取消")
+    assert "确认取消这个订单吗" in chat.say(f"订单{scenario('paid_credit_card')}我要取消")
+    stop_process(shop)  # the shop API goes down before the customer says yes
+    reply = chat.say("确认")
+    assert "订单系统" in reply and "人工" in reply
+    reply = chat.say(f"那订单{scenario('paid_debit_card')}的发票呢")  # and for a new journey
     assert "订单系统" in reply and "人工" in reply
 
 
