@@ -1,9 +1,8 @@
 """Intent classification with character and word n-gram TF-IDF and logistic regression.
 
-Replaces DIET for intents. On this shop's data it is as accurate on held-out phrasings and more
-accurate on real customer messages (README, "Understanding real customers"), and it trains
-in seconds instead of minutes, which is what lets the training data be tuned with
-measurements. Characters n-grams survive jieba's segmentation mistakes on typos and unknown
+Replaces DIET for intents: it trains in about half a minute instead of DIET's 5-8, which is
+what let the training data be tuned with measurements (README, "Understanding real
+customers"). Character n-grams survive jieba's segmentation mistakes on typos and unknown
 product names; words (jieba with the shop dictionary) carry the longer terms. Numbers are
 folded into placeholders first, so an order number is "an order number", not 12 features.
 Its output is Rasa's: `intent` and `intent_ranking`, read by FallbackClassifier and policies.
