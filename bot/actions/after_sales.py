@@ -70,6 +70,16 @@ def eligibility(order: Order, kind: str, today: date) -> str | None:
             "超过的话可以申请保修维修，告诉我「申请维修」就可以。")
 
 
+def service_blocker(order: Order, kind: str) -> str | None:
+    """Why the order cannot get this service now: its state, or a request already open."""
+    if not order.allows(kind):
+        return order.state
+    cases = shop_client().after_sales(order.order_id)
+    if any(case.type == kind and case.status in {"open", "in_progress"} for case in cases):
+        return "case_open"
+    return None
+
+
 class ValidateAfterSalesForm(JourneyForm):
     """Order lookup, return/exchange/repair, eligibility, reason and pick-up option."""
 
@@ -78,10 +88,11 @@ class ValidateAfterSalesForm(JourneyForm):
         return "validate_after_sales_form"
 
     def blocker(self, order: Order, tracker: Tracker) -> str | None:
-        """The order must allow the chosen service (delivered, within its window)."""
+        """The order must allow the chosen service (delivered, within its window), and have
+        no request of that kind in progress."""
         kind = tracker.get_slot("after_sales_type")
         if kind in KINDS:
-            return None if order.allows(kind) else order.state
+            return service_blocker(order, kind)
         return None if order.state == "delivered" else order.state
 
     def extract_after_sales_type(
@@ -100,11 +111,10 @@ class ValidateAfterSalesForm(JourneyForm):
         if not order_id:
             return {"after_sales_type": value}
         try:
-            order = shop_client().order(order_id)
+            blocker = service_blocker(shop_client().order(order_id), value)
         except (ShopApiError, ShopApiUnavailable):  # the answer step checks again and explains
             return {"after_sales_type": value}
-        return {"after_sales_type": value,
-                "order_blocker": None if order.allows(value) else order.state}
+        return {"after_sales_type": value, "order_blocker": blocker}
 
     def extract_after_sales_reason(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict

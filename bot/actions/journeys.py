@@ -56,6 +56,7 @@ ID_NUMBER = re.compile(
 )
 # "那另一个订单呢" without its number: the order under discussion is not the one meant.
 OTHER_ORDER = re.compile(r"(?:另一个|另外一个|别的|其他|其它|换个|还有个)(?:订单|单子|单|包裹)")
+NUMBER_ONLY = re.compile(r"\s*\d{1,30}\s*")
 PASSWORD_SHARED = re.compile(r"(?:密码|口令|password)\s*(?:是|为|:|：)\s*\S", re.IGNORECASE)
 SENSITIVE_RESPONSES = {
     "card": "utter_sensitive_card",
@@ -217,11 +218,15 @@ class JourneyForm(OrderLookupValidation):
     def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        """Forget the order under discussion when the customer means another one."""
+        """Forget the order under discussion when the customer means another one; take any
+        number sent when the bot asked for the order (a wrong one is explained and counted,
+        whatever the NLU made of "123")."""
         text = tracker.latest_message.get("text") or ""
         if tracker.get_slot("order_id") and OTHER_ORDER.search(text) and \
                 not ORDER_ID.search(text):
             return {"order_id": None}
+        if tracker.get_slot("requested_slot") == "order_id" and NUMBER_ONLY.fullmatch(text):
+            return {"order_id": text.strip()}
         return {}
 
     def validate_order_id(

@@ -80,3 +80,9 @@ def test_dont_want_it_answers_the_reason_question_but_a_plain_no_does_not() -> N
     slots, _ = run_form(ValidateAfterSalesForm(), tracker("算了", "deny", **order),
                         "after_sales_reason", fresh=())
     assert not slots.get("after_sales_reason")
+
+
+def test_request_in_progress_stops_the_questions() -> None:
+    current = tracker("想换个尺码", "request_return", order_id=scenario("exchange_in_progress"))
+    slots, _ = run_form(ValidateAfterSalesForm(), current)
+    assert slots["after_sales_type"] == "exchange" and slots["order_blocker"] == "case_open"

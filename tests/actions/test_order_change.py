@@ -187,3 +187,10 @@ def test_state_changed_before_the_yes_is_explained() -> None:
     change = json.dumps({"kind": "cancel", "order_id": scenario("cancelled_unpaid")})
     _, messages = run_action(ActionConfirmChange(), confirmed({"pending_change": change}))
     assert "订单状态刚刚有变化" in texts(messages) and "已经取消了" in texts(messages)
+
+
+def test_any_number_sent_for_the_order_is_checked_whatever_the_intent() -> None:
+    current = tracker("123", "goodbye", confidence=0.95)
+    slots, messages = run_form(ValidateCancelOrderForm(), current, "order_id", fresh=())
+    assert slots["order_id"] is None and slots["lookup_attempts"] == 1
+    assert messages[0]["response"] == "utter_order_id_invalid"
