@@ -56,6 +56,7 @@ ID_NUMBER = re.compile(
 )
 # "那另一个订单呢" without its number: the order under discussion is not the one meant.
 OTHER_ORDER = re.compile(r"(?:另一个|另外一个|别的|其他|其它|换个|还有个)(?:订单|单子|单|包裹)")
+MARKUP = re.compile(r"<[^>]*>|[<>]")
 NUMBER_ONLY = re.compile(r"\s*\d{1,30}\s*")
 PASSWORD_SHARED = re.compile(r"(?:密码|口令|password)\s*(?:是|为|:|：)\s*\S", re.IGNORECASE)
 SENSITIVE_RESPONSES = {
@@ -172,8 +173,9 @@ def free_text(
     (an answer that is `well_formed`, e.g. a full address, counts whatever the intent)."""
     if tracker.get_slot("requested_slot") != slot:
         return {}
-    text = (tracker.latest_message.get("text") or "").strip()
-    if not text or text.startswith("/") or sensitive_number(text):
+    raw = tracker.latest_message.get("text") or ""
+    text = MARKUP.sub("", raw).strip()  # the answer may be shown to agents and customers
+    if not text or raw.lstrip().startswith("/") or sensitive_number(text):
         return {}
     if changes_topic(tracker) and not (well_formed and well_formed(text)):
         return {}

@@ -81,3 +81,10 @@ def test_shop_api_down_apologises_and_offers_a_human(monkeypatch: pytest.MonkeyP
     assert slots["journey_failure"] == "backend_down"
     _, messages = run_action(ActionDeliveryIssue(), tracker(journey_failure="backend_down"))
     assert messages[-1]["response"] == "utter_shop_api_down"
+
+
+def test_markup_in_the_details_is_dropped() -> None:
+    current = tracker("<script>alert(1)</script>耳机盒子压扁了", order_id=scenario("delivered"),
+                      issue_type="damaged")
+    slots, _ = run_form(ValidateDeliveryIssueForm(), current, "issue_detail", fresh=())
+    assert slots["issue_detail"] == "alert(1)耳机盒子压扁了"
