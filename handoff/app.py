@@ -31,6 +31,9 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 MAX_AGENT_TEXT = 2000
 MAX_BODY = 2 * 1024 * 1024
+# Failed logins of one account in a row before it is locked for LOGIN_LOCK_SECONDS.
+LOGIN_FAILURES = 5
+LOGIN_LOCK_SECONDS = 60
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
@@ -100,6 +103,22 @@ class HandoffService:
         self.store = Store(settings.db_url)
         self.relay = RasaRelay(settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
         self.tail = EventTail(self.store, settings.events_url) if settings.events_url else None
+        # username -> (failures in a row, locked until); per process, forgotten on restart.
+        self.login_failures: dict[str, tuple[int, float]] = {}
+
+    def check_login_allowed(self, username: str) -> None:
+        """Refuse logins to an account that failed too often just now (password guessing)."""
+        failures, until = self.login_failures.get(username, (0, 0.0))
+        if failures >= LOGIN_FAILURES and time.time() < until:
+            raise ApiError(429, "too_many_attempts", "登录失败次数过多，请 1 分钟后再试")
+
+    def record_login(self, username: str, success: bool) -> None:
+        """Count a failed login, or clear the count after a successful one."""
+        if success:
+            self.login_failures.pop(username, None)
+            return
+        failures = self.login_failures.get(username, (0, 0.0))[0] + 1
+        self.login_failures[username] = (failures, time.time() + LOGIN_LOCK_SECONDS)
 
     # --- views ----------------------------------------------------------------------------
 
@@ -363,12 +382,16 @@ def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every rout
         password = data.get("password") if isinstance(data, dict) else None
         if not isinstance(username, str) or not isinstance(password, str):
             raise ApiError(400, "invalid_login", "username and password are required")
-        agent = service.store.agent_by_username(username.strip())
+        username = username.strip()
+        service.check_login_allowed(username)
+        agent = service.store.agent_by_username(username)
         # Hash even for unknown users, so timing does not reveal who has an account.
         stored = agent["password_hash"] if agent else auth.hash_password("x" * 12)
         if not auth.verify_password(password, stored) or agent is None:
+            service.record_login(username, success=False)
             await asyncio.sleep(0.3)
             raise ApiError(401, "bad_credentials", "用户名或密码不正确")
+        service.record_login(username, success=True)
         token = auth.new_session_token()
         service.store.add_session(auth.token_hash(token), agent["id"],
                                   service.settings.session_hours)

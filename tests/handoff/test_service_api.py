@@ -81,6 +81,16 @@ def test_login_refuses_a_wrong_password_and_a_logged_out_session(service: Servic
     assert service.get("/api/v1/me", headers=headers).status_code == 401
 
 
+def test_repeated_wrong_passwords_lock_the_account_for_a_minute(service: Service) -> None:
+    service.create_agent("api-guess", "小郭")
+    for _ in range(5):
+        wrong = service.post("/api/v1/auth/login", {"username": "api-guess", "password": "x"})
+        assert wrong.status_code == 401
+    locked = service.post("/api/v1/auth/login", {"username": "api-guess",
+                                                 "password": "correct-horse-42"})
+    assert locked.status_code == 429 and "1 分钟" in locked.json()["message"]
+
+
 def test_creating_an_agent_twice_or_with_a_short_password_fails_clearly(service: Service) -> None:
     service.agent("api-wu")
     again = service.create_agent("api-wu", "小吴")
