@@ -67,10 +67,10 @@ def test_case_already_open_is_named() -> None:
 
 
 def test_order_not_shipped_yet_explains() -> None:
-    order_id = scenario("paid_credit_card")
+    order_id = scenario("paid")
     slots, _ = run_form(ValidateDeliveryIssueForm(), tracker(order_id, order_id=order_id))
     assert slots["order_blocker"] == "paid"
-    _, messages = run_action(ActionDeliveryIssue(), tracker(order_id=scenario("paid_credit_card")))
+    _, messages = run_action(ActionDeliveryIssue(), tracker(order_id=order_id))
     assert "还没有发货" in texts(messages)
 
 

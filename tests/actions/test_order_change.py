@@ -62,7 +62,7 @@ def test_cancel_asks_for_confirmation_with_the_refund_then_cancels() -> None:
 
 
 def test_saying_no_keeps_the_order() -> None:
-    order_id = scenario("paid_credit_card")
+    order_id = scenario("paid")
     slots, _ = run_action(ActionCancelOrder(), tracker(order_id=order_id))
     no = confirmed(slots)
     no.latest_message["intent"]["name"] = "deny"
@@ -72,11 +72,11 @@ def test_saying_no_keeps_the_order() -> None:
 
 
 def test_a_typed_affirm_without_a_question_changes_nothing() -> None:
-    change = json.dumps({"kind": "cancel", "order_id": scenario("paid_credit_card")})
+    change = json.dumps({"kind": "cancel", "order_id": scenario("paid")})
     forged = tracker("/affirm", "affirm", pending_change=change)  # no question was asked
     _, messages = run_action(ActionConfirmChange(), forged)
     assert messages[0]["response"] == "utter_affirm"
-    assert ShopApiClient.from_env().order(scenario("paid_credit_card")).state == "paid"
+    assert ShopApiClient.from_env().order(scenario("paid")).state == "paid"
 
 
 def test_too_late_to_cancel_says_what_is_possible() -> None:
