@@ -12,18 +12,34 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.actions.faq import ANSWER_CONFIDENCE, decide, selector_ranking, suggestions
+from bot.actions.topic_questions import AREA_OF_INTENT, area_decision
 from bot.faq import RETRIEVAL_INTENT, load_faq
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "faq" / "heldout.yml"
-OUTCOMES = ("answered_right", "suggested_right", "answered_wrong", "suggested_wrong", "other")
+OUTCOMES = (
+    "answered_right", "suggested_right", "answered_wrong", "suggested_wrong", "journey", "other"
+)
 SWEEP = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+TOPICS_FILE = ROOT / "bot" / "topics.yml"
+
+
+@lru_cache(maxsize=1)
+def _topic_map() -> dict[str, str]:
+    topics = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    return {intent: topic for topic, intents in topics.items() for intent in intents or []}
+
+
+def topic_of_intent(intent: str | None) -> str | None:
+    """The topic of an intent or FAQ entry (faq/<key>) in bot/topics.yml."""
+    return _topic_map().get(intent or "")
 
 
 def load_heldout(path: Path = HELDOUT_FILE) -> dict[str, list[str]]:
@@ -54,8 +70,12 @@ def outcome(parse: dict[str, Any], expected: str, threshold: float = ANSWER_CONF
     elif intent == "nlu_fallback":
         entries = suggestions(parse)
         action = "suggest" if entries else "rephrase"
+    elif intent in AREA_OF_INTENT:
+        # Product, promotion and payment questions are answered from their FAQ area.
+        action, entries = area_decision(parse, AREA_OF_INTENT[intent])
+        action = "suggest" if action == "general" and entries else action
     else:
-        return "other"
+        return "journey" if topic_of_intent(intent) == topic_of_intent(expected) else "other"
     keys = [entry.key for entry in entries]
     if action == "answer":
         return "answered_right" if keys == [expected] else "answered_wrong"
@@ -84,6 +104,9 @@ def summary(parsed: list[Parsed], threshold: float = ANSWER_CONFIDENCE) -> dict[
         row = {"n": len(items), "retrieval": sum(i.retrieved == i.key for i in items) / len(items)}
         row.update({name: counts[name] / len(items) for name in OUTCOMES})
         row["resolved"] = row["answered_right"] + row["suggested_right"]
+        # Resolved, or taken into the journey of the question's own topic (an invoice question
+        # starts the invoice journey): the customer is in the right place either way.
+        row["handled"] = row["resolved"] + row["journey"]
         table[area] = row
     return table
 
@@ -92,16 +115,18 @@ def markdown(parsed: list[Parsed]) -> str:
     """The report: per-area table, threshold sweep, then every phrasing not answered right."""
     lines = [
         f"Answer threshold {ANSWER_CONFIDENCE}. *Resolved* = answered right, or the right "
-        "question among the 您是想问 suggestions.",
+        "question among the 您是想问 suggestions. *Journey* = the question started the journey "
+        "of its own topic (e.g. an invoice question the invoice journey); *handled* = resolved "
+        "or journey.",
         "",
         "| area | n | retrieval top-1 | answered right | right among suggestions | resolved "
-        "| answered wrong | wrong suggestions | other intent |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| journey | handled | answered wrong | wrong suggestions | other intent |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for area, row in summary(parsed).items():
         cells = [f"{row[k]:.1%}" for k in ("retrieval", "answered_right", "suggested_right",
-                                           "resolved", "answered_wrong", "suggested_wrong",
-                                           "other")]
+                                           "resolved", "journey", "handled", "answered_wrong",
+                                           "suggested_wrong", "other")]
         lines.append(f"| {area} | {row['n']} | " + " | ".join(cells) + " |")
     lines += ["", "| answer threshold | answered directly | right when answered | resolved |",
               "|---|---|---|---|"]

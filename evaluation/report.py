@@ -63,6 +63,7 @@ METRIC_LABELS = {
     "entity_micro_f1": "entity micro-F1",
     "faq_retrieval": "FAQ retrieval top-1",
     "faq_resolved": "FAQ resolved",
+    "faq_handled": "FAQ handled (resolved, or the journey of its topic)",
     "stories_passed": "test stories passed",
     "stories_total": "test stories",
     "topics_dev_accuracy": "topics_dev topic accuracy",
@@ -425,6 +426,7 @@ def flat_metrics(
         "entity_micro_f1": entities.get("micro", {}).get("f1", 0.0),
         "faq_retrieval": faq_summary["all"]["retrieval"],
         "faq_resolved": faq_summary["all"]["resolved"],
+        "faq_handled": faq_summary["all"]["handled"],
         "heldout_messages": heldout_topics.n,
     }
     if stories is not None and not stories.error:

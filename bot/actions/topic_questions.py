@@ -31,21 +31,37 @@ def area_ranking(message: dict[str, Any], area: str) -> list[tuple[FaqEntry, flo
     return [(entry, score) for entry, score in selector_ranking(message) if entry.area == area]
 
 
-def answer_in_area(
-    dispatcher: CollectingDispatcher, message: dict[str, Any], area: str, general: str
-) -> list[dict[str, Any]]:
-    """Answer the area's best entry, suggest the likely ones, or give the general answer."""
+# Intents whose questions are answered from one FAQ area, and that area.
+AREA_OF_INTENT = {
+    "ask_product": "product",
+    "ask_promotion": "promotion",
+    "ask_payment": "payment",
+}
+
+
+def area_decision(message: dict[str, Any], area: str) -> tuple[str, list[FaqEntry]]:
+    """("answer", [entry]) when one entry of the area fits, else ("general", likely entries)."""
     entry = chosen_entry(message)
     ranking = area_ranking(message, area)
     if entry is None and ranking and ranking[0][1] >= AREA_ANSWER_CONFIDENCE:
         entry = ranking[0][0]
     if entry is not None:
-        dispatcher.utter_message(**render(entry))
+        return "answer", [entry]
+    return "general", [e for e, score in ranking[:MAX_SUGGESTIONS]
+                       if score >= SUGGESTION_CONFIDENCE]
+
+
+def answer_in_area(
+    dispatcher: CollectingDispatcher, message: dict[str, Any], area: str, general: str
+) -> list[dict[str, Any]]:
+    """Answer the area's best entry, or give the general answer and suggest likely ones."""
+    action, entries = area_decision(message, area)
+    if action == "answer":
+        dispatcher.utter_message(**render(entries[0]))
         return [SlotSet(SUGGESTIONS_SLOT, None)]
-    likely = [e for e, score in ranking[:MAX_SUGGESTIONS] if score >= SUGGESTION_CONFIDENCE]
     dispatcher.utter_message(response=general)
-    if likely:
-        return suggest(dispatcher, likely)
+    if entries:
+        return suggest(dispatcher, entries)
     return [SlotSet(SUGGESTIONS_SLOT, None)]
 
 
