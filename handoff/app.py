@@ -33,6 +33,7 @@ MAX_AGENT_TEXT = 2000
 MAX_BODY = 2 * 1024 * 1024
 # Failed logins of one account in a row before it is locked for LOGIN_LOCK_SECONDS.
 LOGIN_FAILURES = 5
+RESTARTED_NOTE = "客户重新开始了对话，机器人已恢复应答，本次转人工已结束。"
 LOGIN_LOCK_SECONDS = 60
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
@@ -250,14 +251,28 @@ class HandoffService:
                                to_customer=True)
 
     async def react(self, added: list[tuple[dict[str, Any], Any]]) -> None:
-        """Act on new customer messages: "算了不用了" while queued cancels the handoff."""
+        """Act on new customer messages: "算了不用了" while queued cancels the handoff; a
+        restart of the conversation (which unpauses the bot) ends it."""
         for handoff, message in added:
-            if handoff["status"] == "queued" and is_cancel(message.text):
+            if message.restart:
+                self.end_after_restart(handoff)
+            elif handoff["status"] == "queued" and is_cancel(message.text):
                 try:
                     await self.close(handoff["id"], "cancel", None)
                     logger.info("handoff %s cancelled by the customer", handoff["id"])
                 except (ConflictError, RelayError) as error:
                     logger.warning("could not cancel %s: %s", handoff["id"], error)
+
+    def end_after_restart(self, handoff: dict[str, Any]) -> None:
+        """The customer restarted the chat and the bot answers again: close the handoff and
+        tell the agent (the customer already sees the bot)."""
+        action = "cancel" if handoff["status"] == "queued" else "handback"
+        try:
+            closed = self.store.transition(handoff["id"], action)
+        except ConflictError:
+            return
+        self.store.add_message(closed, "bot", RESTARTED_NOTE, "notice")
+        logger.info("handoff %s ended: the customer restarted the conversation", handoff["id"])
 
     async def tail_forever(self) -> None:
         """Follow the event stream until the server stops."""

@@ -51,6 +51,8 @@ class CustomerMessage:
     timestamp: float
     intent: dict[str, Any]
     emotion: dict[str, Any] | None
+    # The customer restarted the conversation (/restart): the bot answers again.
+    restart: bool = False
 
 
 def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessage | None:
@@ -59,8 +61,11 @@ def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessag
         event = json.loads(data)
     except (TypeError, ValueError):
         return None
-    if not isinstance(event, dict) or event.get("event") != "user":
+    if not isinstance(event, dict) or event.get("event") not in ("user", "restart"):
         return None
+    if event["event"] == "restart":
+        return CustomerMessage(event_id, event.get("sender_id") or sender_id, "",
+                               float(event.get("timestamp") or 0), {}, None, restart=True)
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
     return CustomerMessage(
@@ -143,6 +148,8 @@ class EventTail:
         # Messages up to the request are in the transcript the bot sent.
         if not handoff or message.timestamp <= handoff["requested_at"]:
             return []
+        if message.restart:
+            return [(handoff, message)]
         meta = {"intent": message.intent, "emotion": message.emotion}
         added = self.store.add_message(handoff, "customer", mask_sensitive(message.text), "live",
                                        meta, timestamp=message.timestamp,

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.clients.handoff import HandoffClient, HandoffUnavailable, Ticket
@@ -420,7 +420,10 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
         return recorded
     box.flush(client)  # anything older of other conversations, now that the service answers
     tell_queued(dispatcher, ticket)
-    return [*recorded, ConversationPaused()]
+    # Paused, the bot never reaches action_listen by itself; recording it keeps the turn
+    # structure Rasa's rules expect, so a "/restart" while waiting restarts the conversation
+    # (without it Rasa answered with its fallback and repeated the handoff).
+    return [*recorded, ConversationPaused(), ActionExecuted("action_listen")]
 
 
 class HandoffAction(Action, ABC):

@@ -118,14 +118,21 @@ class EventStream:
             db.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, "
                        "sender_id VARCHAR(255), data TEXT)")
 
+    def restart(self, conversation_id: str) -> None:
+        self._write(conversation_id, {"event": "restart", "sender_id": conversation_id,
+                                      "timestamp": time.time()})
+
+    def _write(self, conversation_id: str, event: dict[str, Any]) -> None:
+        with sqlite3.connect(self.path) as db:
+            db.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)",
+                       (conversation_id, json.dumps(event, ensure_ascii=False)))
+
     def user(self, conversation_id: str, text: str, intent: str = "inform") -> None:
         event = {"event": "user", "sender_id": conversation_id, "text": text,
                  "timestamp": time.time(), "input_channel": "rest",
                  "parse_data": {"intent": {"name": intent, "confidence": 0.9},
                                 "emotion": {"label": "calm", "score": 0.1}}}
-        with sqlite3.connect(self.path) as db:
-            db.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)",
-                       (conversation_id, json.dumps(event, ensure_ascii=False)))
+        self._write(conversation_id, event)
 
 
 @pytest.fixture(scope="session")

@@ -158,3 +158,20 @@ def test_high_risk_words_go_to_the_front_of_the_queue(
         assert "优先处理" in texts(replies), (text, texts(replies))
         handoff = open_handoff(handoff_service, sender)
         assert (handoff["reason"], handoff["priority"]) == ("high_risk", "urgent"), text
+
+
+def test_restarting_the_conversation_while_waiting_ends_the_handoff(
+        rasa_server: str, handoff_service: Service) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    say(rasa_server, sender, "转人工")
+    handoff = open_handoff(handoff_service, sender)
+    say(rasa_server, sender, "/restart")
+
+    def ended() -> dict[str, Any] | None:
+        current = handoff_service.get(f"/api/v1/handoffs/{handoff['id']}").json()
+        return current if current["status"] == "cancelled" else None
+
+    wait_for(ended)
+    assert tracker(rasa_server, sender)["paused"] is False
+    assert "您好" in texts(say(rasa_server, sender, "你好"))
+    assert len(handoff_service.handoffs_of(sender)) == 1

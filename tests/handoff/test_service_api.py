@@ -267,6 +267,22 @@ def test_saying_never_mind_while_queued_cancels_and_resumes_the_bot(
     assert events[1:] == [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
+def test_a_restarted_conversation_ends_its_handoff_and_the_agent_is_told(
+        service: Service, stream: EventStream) -> None:
+    conversation = new_id()
+    handoff = create(service, conversation).json()
+    agent = service.agent("api-he", "小何")
+    assert service.post(f"/api/v1/handoffs/{handoff['id']}/claim", headers=agent).ok
+    stream.restart(conversation)
+
+    def ended() -> dict[str, Any] | None:
+        current = service.get(f"/api/v1/handoffs/{handoff['id']}").json()
+        return current if current["status"] == "handed_back" else None
+
+    final = wait_for(ended)
+    assert "重新开始了对话" in final["transcript"][-1]["text"]
+
+
 def test_the_bot_can_cancel_a_waiting_handoff_but_not_resolve_it(service: Service) -> None:
     handoff = create(service, new_id()).json()
     assert service.post(f"/api/v1/handoffs/{handoff['id']}/resolve").status_code == 403
