@@ -3,6 +3,7 @@ one fits, otherwise with what the bot can say in general and the way to a person
 (pre-sales questions about one product need the product page or a pre-sales agent)."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -65,52 +66,53 @@ def answer_in_area(
     return [SlotSet(SUGGESTIONS_SLOT, None)]
 
 
-class ActionAnswerProductQuestion(Action):
-    """Stock, specs, price, compatibility of a product."""
+class AreaQuestionAction(Action, ABC):
+    """A question answered from one FAQ area: the entry that fits, or the area's general
+    answer with the likely entries as buttons."""
+
+    area: str
+    general_response: str
+
+    @abstractmethod
+    def name(self) -> str:
+        """Name used in the domain."""
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Acknowledge an upset customer, then answer from the area."""
+        acknowledge_if_upset(dispatcher, tracker)
+        return answer_in_area(dispatcher, tracker.latest_message, self.area, self.general_response)
+
+
+class ActionAnswerProductQuestion(AreaQuestionAction):
+    """Stock, specs, price, compatibility: else the product page and the pre-sales agents."""
+
+    area = AREA_OF_INTENT["ask_product"]
+    general_response = "utter_product_general"
 
     def name(self) -> str:
         """Name used in the domain."""
         return "action_answer_product_question"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """FAQ answer when one fits, else the product page and the pre-sales agents."""
-        acknowledge_if_upset(dispatcher, tracker)
-        return answer_in_area(
-            dispatcher, tracker.latest_message, "product", "utter_product_general"
-        )
 
-
-class ActionAnswerPromotionQuestion(Action):
+class ActionAnswerPromotionQuestion(AreaQuestionAction):
     """Coupons, price protection, events, points, membership."""
+
+    area = AREA_OF_INTENT["ask_promotion"]
+    general_response = "utter_promotion_general"
 
     def name(self) -> str:
         """Name used in the domain."""
         return "action_answer_promotion_question"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """FAQ answer when one fits, else where promotions are and the likely questions."""
-        acknowledge_if_upset(dispatcher, tracker)
-        return answer_in_area(
-            dispatcher, tracker.latest_message, "promotion", "utter_promotion_general"
-        )
 
-
-class ActionAnswerPaymentQuestion(Action):
+class ActionAnswerPaymentQuestion(AreaQuestionAction):
     """Payment methods, limits, instalments, paying with 花呗 or a credit card."""
+
+    area = AREA_OF_INTENT["ask_payment"]
+    general_response = "utter_payment_general"
 
     def name(self) -> str:
         """Name used in the domain."""
         return "action_answer_payment_question"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """FAQ answer when one fits, else the methods and how to get help with a failure."""
-        acknowledge_if_upset(dispatcher, tracker)
-        return answer_in_area(
-            dispatcher, tracker.latest_message, "payment", "utter_payment_general"
-        )
