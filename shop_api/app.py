@@ -140,6 +140,13 @@ async def get_order(request: Request, order_id: str) -> HTTPResponse:
     return _json(_store(request).order(check.order_id(order_id)))
 
 
+async def check_owner(request: Request, order_id: str) -> HTTPResponse:
+    """Whether the order was placed with this phone (404 when there is no such order)."""
+    order_id = check.order_id(order_id)
+    phone = check.phone(request.args.get("phone"))
+    return _json({"order_id": order_id, "owner": _store(request).is_owner(order_id, phone)})
+
+
 async def list_payments(request: Request, order_id: str) -> HTTPResponse:
     """Every payment attempt of an order."""
     return _json({"payments": _store(request).payments(check.order_id(order_id))})
@@ -231,6 +238,7 @@ ROUTES = [
     ("/health", "GET", health),
     ("/orders", "GET", list_orders),
     ("/orders/<order_id>", "GET", get_order),
+    ("/orders/<order_id>/owner", "GET", check_owner),
     ("/orders/<order_id>/payments", "GET", list_payments),
     ("/orders/<order_id>/refunds", "GET", list_refunds),
     ("/orders/<order_id>/refunds", "POST", open_refund),

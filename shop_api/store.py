@@ -218,6 +218,10 @@ class Store:
         ).fetchall()
         return [self._order_view(row) for row in rows]
 
+    def is_owner(self, order_id: str, phone: str) -> bool:
+        """Whether the order was placed with this phone (the customer's, not the recipient's)."""
+        return self._order_row(order_id)["phone"] == phone
+
     def payments(self, order_id: str) -> list[dict[str, Any]]:
         """Every payment attempt of an order, oldest first."""
         self._order_row(order_id)

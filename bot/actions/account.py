@@ -9,13 +9,19 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.basics import mask_phone
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.handoff import Reason, hand_off
 from bot.actions.journeys import buttons, choice_from_message, free_text, warn_if_sensitive
-from bot.actions.order_lookup import PHONE, failed_attempt, offer_human, shop_client
+from bot.actions.order_lookup import (
+    PHONE,
+    StopOnFailure,
+    failed_attempt,
+    offer_human,
+    shop_client,
+)
 from bot.clients.shop_api import Account, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
+from bot.masking import mask_phone
 
 ISSUES = {
     "login": "登录不上",
@@ -37,25 +43,15 @@ ISSUE_KEYWORDS = {
     "register": ("注册", "开户", "新用户", "创建账号"),
     "login": ("登录", "登陆", "登不上", "上不去", "进不去", "登不了", "无法登"),
 }
-LOCK_REASONS = {"too_many_password_attempts": "密码错误次数过多", "risk_control": "安全风控"}
 
 
-class ValidateAccountForm(FormValidationAction):
-    """What the problem is, and the phone of the account (never a password)."""
+class ValidateAccountForm(StopOnFailure, FormValidationAction):
+    """What the problem is, and the phone of the account (never a password); stops asking
+    after three phones that were not phones."""
 
     def name(self) -> str:
         """Name used in the domain."""
         return "validate_account_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[str]:
-        """Stop asking after three phones that were not phones."""
-        return [] if tracker.get_slot("journey_failure") else domain_slots
 
     def extract_account_issue(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -157,7 +153,7 @@ def guide(issue: str, account: Account, phone: str) -> str:
     if issue in {"locked", "login", "password"} and lock:
         return lock
     if issue == "locked":
-        return f"手机号 {phone} 的账号状态正常，没有被锁定或冻结。" + _login_steps(account, phone)
+        return _login_steps(account, phone)
     if issue == "login":
         return _login_steps(account, phone)
     if issue == "password":
@@ -185,24 +181,22 @@ def guide(issue: str, account: Account, phone: str) -> str:
                 "验证码，可以在同一页面选「原手机号不可用」提交申诉，上传本人手持证件照片，"
                 f"{policy['phone_change_review_days']}内审核。证件照片请只在 App 里上传，"
                 "不要在聊天里发证件号码。")
-    if account.real_name_verified:
-        return f"手机号 {phone} 的账号已经完成实名认证，不需要再认证。"
-    return ("您的账号还没有实名认证。请在 App「我的-设置-账号与安全-实名认证」按提示填写并"
-            "完成人脸识别，几分钟内就有结果。身份证信息只在 App 的认证页面里填写，"
-            "请不要在聊天里发送身份证号。")
+    return ("实名认证的状态可以在 App「我的-设置-账号与安全-实名认证」里查看：已认证的会显示"
+            "「已认证」，不需要再认证；还没认证的按提示填写并完成人脸识别，几分钟内就有结果。"
+            "身份证信息只在 App 的认证页面里填写，请不要在聊天里发送身份证号。")
 
 
 def _lock_text(account: Account, policy: dict[str, Any], phone: str) -> str:
-    """What the lock means and how it ends (empty when the account is not locked)."""
+    """That the account is locked, and how locks end in general (empty when it is not
+    locked). The phone was only typed, not proven to be the customer's: never the reason of
+    the lock, its end or anything else about the account's owner."""
     if not account.locked:
         return ""
-    if account.lock_reason == "too_many_password_attempts":
-        until = f"{account.locked_until:%m月%d日 %H:%M}" if account.locked_until else "24 小时后"
-        return (f"手机号 {phone} 的账号因为{LOCK_REASONS['too_many_password_attempts']}被临时锁定，"
-                f"会在 {until} 自动解锁。等不及的话，可以在登录页点「忘记密码」用短信验证码"
-                "重置密码，重置成功后立即解锁。")
-    return (f"手机号 {phone} 的账号因为安全风控被冻结了，需要人工核实身份后才能解冻，"
-            "我无法直接解除。"
+    return (f"手机号 {phone} 的账号目前处于锁定状态。一般有两种情况：\n"
+            f"1. 密码连续输错 {policy['login_fail_limit']} 次，账号会被临时锁定 "
+            f"{policy['login_lock_minutes']} 分钟，到时间后自动解锁；等不及的话，可以在登录页点"
+            "「忘记密码」用短信验证码重置密码，重置成功后立即解锁；\n"
+            "2. 因为账号安全原因被冻结，需要人工核实身份后才能解冻，我无法直接解除，"
             f"请发送「转人工」，客服会在服务时间（{policy['service_hours']}）内帮您处理。")
 
 
@@ -212,8 +206,9 @@ def _login_steps(account: Account, phone: str) -> str:
         return ("您的账号是用微信注册的，还没有绑定手机号，所以用手机号登录不了。请在登录页选"
                 "「微信登录」，登录后在「设置-账号与安全」绑定手机号。")
     policy = load_policy()
-    return (f"手机号 {phone} 的账号状态正常。登录不上可以试试：\n1. 在登录页选「短信验证码登录」，"
-            "不需要密码；\n2. 忘了密码就点「忘记密码」重新设置，不要反复试，"
+    return (f"手机号 {phone} 的账号目前没有被锁定。登录不上可以试试：\n"
+            "1. 在登录页选「短信验证码登录」，不需要密码；\n"
+            "2. 忘了密码就点「忘记密码」重新设置，不要反复试，"
             f"密码连续输错 {policy['login_fail_limit']} 次账号会被临时锁定 "
-            f"{policy['login_lock_minutes']} 分钟以上；\n3. 更新 App 到最新版本，"
+            f"{policy['login_lock_minutes']} 分钟；\n3. 更新 App 到最新版本，"
             "或切换 Wi-Fi/4G 网络后再试；\n还是不行的话，截图错误提示发送「转人工」。")

@@ -11,10 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.journeys import (
     JourneyAction,
     JourneyForm,
+    ask_confirmation,
     buttons,
     choice_from_message,
     free_text,
-    idempotency_key,
     items_summary,
 )
 from bot.actions.order_lookup import STATE_NAMES, shop_client
@@ -28,7 +28,7 @@ KIND_KEYWORDS = {
     "return": ("退货", "退掉", "退回", "不想要", "七天无理由", "7天无理由", "退了"),
 }
 REASONS = {
-    "no_reason": "七天无理由（不想要了）",
+    "no_reason": "无理由退换（不想要了）",
     "quality": "质量问题/有故障",
     "size": "尺码或颜色不合适",
     "not_as_described": "与描述不符",
@@ -66,8 +66,8 @@ def eligibility(order: Order, kind: str, today: date) -> str | None:
                 "可以发送「转人工」，客服帮您安排付费维修。")
     deadline = f"（截止 {order.return_deadline:%m月%d日}）" if order.return_deadline else ""
     return (f"{head}签收已超过 {policy['return_window_days']} 天{deadline}，不能无理由{KINDS[kind]}"
-            f"了。如果商品有质量问题，签收 {policy['quality_return_days']} 天内仍可以申请退换；"
-            "超过的话可以申请保修维修，告诉我「申请维修」就可以。")
+            f"了。如果商品有质量问题，签收 {policy['quality_return_days']} 天内仍可以退换，"
+            "请发送「转人工」由客服核实办理；也可以申请保修维修，告诉我「申请维修」就可以。")
 
 
 def service_blocker(order: Order, kind: str) -> str | None:
@@ -185,9 +185,9 @@ class ActionAskAfterSalesReason(Action):
                     f"寄修一般 {policy['repair_days']} 修好寄回。")
         else:
             text = (f"签收 {policy['return_window_days']} 天内，商品完好、不影响二次销售的可以"
-                    f"七天无理由{KINDS.get(kind, '退换')}；"
-                    f"质量问题 {policy['quality_return_days']} 天内可以退换，"
-                    f"来回运费由我们承担。{deadline}")
+                    f"{policy['return_window_days']}天无理由{KINDS.get(kind, '退换')}；"
+                    f"质量问题 {policy['quality_return_days']} 天内可以退换，寄回运费最高补贴 "
+                    f"{policy['return_shipping_reimburse_max']} 元。{deadline}")
         dispatcher.utter_message(text=text)
         dispatcher.utter_message(response="utter_ask_after_sales_reason",
                                  buttons=buttons(REASONS))
@@ -218,7 +218,7 @@ class ActionAfterSales(JourneyAction):
         """Name used in the domain."""
         return "action_after_sales"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """The request's number and next steps, or why the order cannot have it."""
@@ -231,30 +231,54 @@ class ActionAfterSales(JourneyAction):
         if refusal:
             dispatcher.utter_message(text=refusal)
             return []
+        in_progress = next((case for case in client.after_sales(order_id) if case.type == kind
+                            and case.status in {"open", "in_progress"}), None)
+        if in_progress is not None:
+            dispatcher.utter_message(response="utter_after_sales_case_exists", order_id=order_id,
+                                     case_id=in_progress.case_id, kind=KINDS[kind])
+            return []
         reason = tracker.get_slot("after_sales_reason") or KINDS[kind]
         pickup = tracker.get_slot("pickup_method") or "door"
-        policy = load_policy()
-        try:
-            case = client.open_after_sales(
-                order_id, kind, reason, f"取件方式：{PICKUPS[pickup]}",
-                idempotency_key=idempotency_key(tracker, kind, order_id),
-            )
-        except ShopApiError as error:
-            if error.code != "case_exists":
-                raise
-            dispatcher.utter_message(response="utter_after_sales_case_exists", order_id=order_id,
-                                     case_id=error.details.get("case_id", ""), kind=KINDS[kind])
-            return []
-        if pickup == "door":
-            how = (f"审核通过后，快递员会在 {policy['pickup_days']}内上门取件，取件前会电话联系您，"
-                   "请把商品和配件、发票放回原包装。")
-        else:
-            how = (f"审核通过后，请在 {policy['return_send_back_days']} 天内把商品寄回，"
-                   "寄回地址和运单填写方式会在「我的-售后」里显示。质量问题的运费最高补贴 "
-                   f"{policy['return_shipping_reimburse_max']} 元。")
-        dispatcher.utter_message(
-            text=f"已为订单 {order_id}（{items_summary(order)}）提交{KINDS[kind]}申请，"
-                 f"售后单号 {case.case_id}，原因：{reason}。\n"
-                 f"我们会在 {policy['return_review_hours']} 小时内审核。{how}\n"
-                 "进度可以在「我的-售后」查看，也可以凭售后单号问我。")
-        return []
+        change = {"kind": "after_sales", "order_id": order_id, "type": kind, "reason": reason,
+                  "pickup": pickup}
+        summary = (f"订单 {order_id}（{items_summary(order)}）申请{KINDS[kind]}，原因：{reason}，"
+                   f"{PICKUPS[pickup]}。")
+        return ask_confirmation(dispatcher, summary, f"确认提交{KINDS[kind]}申请吗？", change,
+                                yes="确认提交", no="先不申请了")
+
+
+def confirm_after_sales(
+    dispatcher: CollectingDispatcher, change: dict[str, Any], key: str
+) -> None:
+    """Open the request the customer has just confirmed and say what happens next."""
+    client = shop_client()
+    order_id, kind = change["order_id"], change.get("type")
+    if kind not in KINDS:
+        dispatcher.utter_message(response="utter_change_incomplete")
+        return
+    reason = str(change.get("reason") or KINDS[kind])
+    pickup = change.get("pickup") if change.get("pickup") in PICKUPS else "door"
+    policy = load_policy()
+    try:
+        case = client.open_after_sales(order_id, kind, reason, f"取件方式：{PICKUPS[pickup]}",
+                                       idempotency_key=key)
+    except ShopApiError as error:
+        if error.code != "case_exists":
+            raise
+        dispatcher.utter_message(response="utter_after_sales_case_exists", order_id=order_id,
+                                 case_id=(error.details or {}).get("case_id", ""),
+                                 kind=KINDS[kind])
+        return
+    order = client.order(order_id)
+    if pickup == "door":
+        how = (f"审核通过后，快递员会在 {policy['pickup_days']}内上门取件，取件前会电话联系您，"
+               "请把商品和配件、发票放回原包装。")
+    else:
+        how = (f"审核通过后，请在 {policy['return_send_back_days']} 天内把商品寄回，"
+               "寄回地址和运单填写方式会在「我的-售后」里显示。质量问题的运费最高补贴 "
+               f"{policy['return_shipping_reimburse_max']} 元。")
+    dispatcher.utter_message(
+        text=f"已为订单 {order_id}（{items_summary(order)}）提交{KINDS[kind]}申请，"
+             f"售后单号 {case.case_id}，原因：{reason}。\n"
+             f"我们会在 {policy['return_review_hours']} 小时内审核。{how}\n"
+             "进度可以在「我的-售后」查看，也可以凭售后单号问我。")

@@ -10,16 +10,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.journeys import (
     JourneyAction,
     JourneyForm,
+    ask_confirmation,
     buttons,
     choice_from_message,
     free_text,
-    idempotency_key,
     items_summary,
 )
 from bot.actions.order_change import describe_denial
 from bot.actions.order_lookup import STATE_NAMES, shop_client
 from bot.clients.shop_api import Order, ShopApiError
 from bot.faq import load_policy
+from bot.masking import mask_signer
 
 ISSUES = {
     "not_received": "显示签收但没收到",
@@ -45,7 +46,7 @@ NEXT_STEPS = {
     "not_received": "请先看看快递柜、驿站、门卫或家人是否代收；"
                     "我们也会同时联系快递公司核实签收情况，核实后给您补发或退款。",
     "missing": "请保留外包装和已收到的商品，专员核实后为您补发或退款。",
-    "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，来回运费由我们承担。",
+    "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，发错货的来回运费由我们承担。",
     "damaged": "请保留外包装并拍几张照片（外箱和破损处），专员联系您时提供，"
                "核实后为您补发、换货或退款。",
     "stuck": "我们已请快递公司核查包裹位置，有进展会第一时间通知您；"
@@ -118,7 +119,7 @@ class ActionDeliveryIssue(JourneyAction):
         """Name used in the domain."""
         return "action_delivery_issue"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """Open the case, or name the case already open, or explain why there is none."""
@@ -131,24 +132,41 @@ class ActionDeliveryIssue(JourneyAction):
         if issue not in ISSUES:
             issue = "stuck" if order.state != "delivered" else "not_received"
         detail = tracker.get_slot("issue_detail") or tracking_note(order)
-        policy = load_policy()
-        try:
-            case = client.open_after_sales(
-                order_id, "delivery_issue", ISSUES[issue], detail,
-                idempotency_key=idempotency_key(tracker, "issue", order_id, issue),
-            )
-        except ShopApiError as error:
-            if error.code != "case_exists":
-                raise
-            dispatcher.utter_message(response="utter_delivery_case_exists", order_id=order_id,
-                                     case_id=error.details.get("case_id", ""), **policy)
-            return []
-        dispatcher.utter_message(
-            text=f"非常抱歉给您添麻烦了。已为订单 {order_id}（{items_summary(order)}）登记"
-                 f"「{ISSUES[issue]}」，售后单号 {case.case_id}。\n{NEXT_STEPS[issue]}\n"
-                 f"售后专员会在 {policy['return_review_hours']} 小时内联系您，"
-                 "也可以随时凭售后单号问我进度。")
-        return []
+        change = {"kind": "delivery_issue", "order_id": order_id, "issue": issue,
+                  "detail": detail}
+        summary = (f"非常抱歉给您添麻烦了。订单 {order_id}（{items_summary(order)}）"
+                   f"要登记的问题：{ISSUES[issue]}"
+                   + (f"，{detail}" if tracker.get_slot("issue_detail") else "") + "。")
+        return ask_confirmation(dispatcher, summary, "确认为您登记售后处理吗？", change,
+                                yes="确认登记", no="先不用了")
+
+
+def confirm_delivery_issue(
+    dispatcher: CollectingDispatcher, change: dict[str, Any], key: str
+) -> None:
+    """Open the case the customer has just confirmed, with its number and next steps."""
+    client = shop_client()
+    order_id, issue = change["order_id"], change.get("issue")
+    if issue not in ISSUES:
+        dispatcher.utter_message(response="utter_change_incomplete")
+        return
+    policy = load_policy()
+    try:
+        case = client.open_after_sales(order_id, "delivery_issue", ISSUES[issue],
+                                       str(change.get("detail") or ISSUES[issue]),
+                                       idempotency_key=key)
+    except ShopApiError as error:
+        if error.code != "case_exists":
+            raise
+        dispatcher.utter_message(response="utter_delivery_case_exists", order_id=order_id,
+                                 case_id=(error.details or {}).get("case_id", ""), **policy)
+        return
+    order = client.order(order_id)
+    dispatcher.utter_message(
+        text=f"已为订单 {order_id}（{items_summary(order)}）登记"
+             f"「{ISSUES[issue]}」，售后单号 {case.case_id}。\n{NEXT_STEPS[issue]}\n"
+             f"售后专员会在 {policy['return_review_hours']} 小时内联系您，"
+             "也可以随时凭售后单号问我进度。")
 
 
 def tracking_note(order: Order) -> str:
@@ -157,7 +175,7 @@ def tracking_note(order: Order) -> str:
     if event is None:
         return f"订单状态：{STATE_NAMES.get(order.state, order.state)}，暂无物流信息"
     return (f"{order.carrier or ''} {order.tracking_number or ''} 最新物流："
-            f"{event.time:%m-%d %H:%M} {event.location} {event.description}").strip()
+            f"{event.time:%m-%d %H:%M} {event.location} {mask_signer(event.description)}").strip()
 
 
 def explain_not_shipped(order: Order) -> str:

@@ -13,6 +13,7 @@ from bot.actions.journeys import (
     BLOCKER_SLOT,
     JourneyAction,
     JourneyForm,
+    ask_confirmation,
     buttons,
     choice_from_message,
     free_text,
@@ -220,7 +221,7 @@ class ActionInvoice(JourneyAction):
         """Name used in the domain."""
         return "action_invoice"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """Do what was asked, or explain why it cannot be done."""
@@ -241,24 +242,60 @@ class ActionInvoice(JourneyAction):
         if title_type not in TITLE_TYPES or not title or (title_type == "company" and not tax):
             dispatcher.utter_message(response="utter_change_incomplete")
             return []
+        if action == "change":  # voids an issued invoice: only after an explicit yes
+            change = {"kind": "invoice_title", "order_id": order_id, "title_type": title_type,
+                      "title": title, "tax_number": tax}
+            return ask_confirmation(dispatcher, describe_title_change(invoice, order, change),
+                                    "确认修改发票抬头吗？", change, yes="确认修改", no="先不改了")
         key = idempotency_key(tracker, "invoice", action, order_id, title, tax)
         try:
-            if action == "change":
-                invoice = client.change_invoice_title(order_id, title_type, title, tax,
-                                                      idempotency_key=key)
-                head = ("已为您换开发票，原发票已作废。" if invoice.status == "issued"
-                        else "已修改发票抬头，开具时会按新抬头开。")
-            else:
-                invoice = client.request_invoice(order_id, title_type, title, tax,
-                                                 idempotency_key=key)
-                head = "电子发票已申请。"
+            invoice = client.request_invoice(order_id, title_type, title, tax,
+                                             idempotency_key=key)
         except ShopApiError as error:
             if error.status != 409:
                 raise
             dispatcher.utter_message(response="utter_invoice_refused", **policy)
             return []
-        dispatcher.utter_message(text=head + "\n" + describe_invoice(invoice, order))
+        dispatcher.utter_message(text="电子发票已申请。\n" + describe_invoice(invoice, order))
         return []
+
+
+def describe_title_change(invoice: Invoice | None, order: Order, change: dict[str, Any]) -> str:
+    """What the new title replaces, and what happens to an invoice already issued."""
+    policy = load_policy()
+    who = TITLE_TYPES.get(change["title_type"], "")
+    tax = f"，税号 {change['tax_number']}" if change.get("tax_number") else ""
+    lines = [f"订单 {order.order_id}（{items_summary(order)}）的发票"]
+    if invoice is not None:
+        old_tax = f"，税号 {invoice.tax_number}" if invoice.tax_number else ""
+        old_who = TITLE_TYPES.get(invoice.title_type, "")
+        lines.append(f"原抬头：{old_who}「{invoice.title}」{old_tax}")
+    lines.append(f"新抬头：{who}「{change['title']}」{tax}")
+    if invoice is not None and invoice.status == "issued":
+        lines.append(f"发票已经开具，修改后原发票作废、按新抬头重新开具；每张发票只能换开 "
+                     f"{policy['invoice_reissue_limit']} 次。")
+    else:
+        lines.append("发票还没开具，修改后开具时直接按新抬头开。")
+    return "\n".join(lines)
+
+
+def confirm_title_change(
+    dispatcher: CollectingDispatcher, change: dict[str, Any], key: str
+) -> None:
+    """Change the title the customer has just confirmed, and show the invoice."""
+    client = shop_client()
+    order_id = change["order_id"]
+    try:
+        invoice = client.change_invoice_title(order_id, change["title_type"], change["title"],
+                                              change.get("tax_number"), idempotency_key=key)
+    except ShopApiError as error:
+        if error.status != 409:
+            raise
+        dispatcher.utter_message(response="utter_invoice_refused", **load_policy())
+        return
+    head = ("已为您换开发票，原发票已作废。" if invoice.status == "issued"
+            else "已修改发票抬头，开具时会按新抬头开。")
+    dispatcher.utter_message(text=head + "\n" + describe_invoice(invoice, client.order(order_id)))
 
 
 def describe_invoice(invoice: Invoice, order: Order) -> str:

@@ -10,12 +10,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.order_lookup import (
     ORDER_ID,
+    PHONE,
     OrderJourneyAction,
     OrderLookupValidation,
     backend_down,
@@ -23,6 +24,7 @@ from bot.actions.order_lookup import (
     shop_client,
 )
 from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
+from bot.masking import card_numbers, id_numbers, mask_phone
 
 # Button payloads name the option as the entity `choice`: /inform{"choice":"damaged"}.
 CHOICE_ENTITY = "choice"
@@ -48,12 +50,6 @@ SMALL_TALK = {
     "request_human", "complaint", "deny", "greet", "goodbye", "thank", "bot_challenge",
     "ask_capabilities", "out_of_scope",
 }
-# A bank card number (16-19 digits, spaces or dashes allowed) or a resident ID number.
-CARD_NUMBER = re.compile(r"(?<![\dA-Za-z])(?:\d[ -]?){15,18}\d(?![\dA-Za-z])")
-ID_NUMBER = re.compile(
-    r"(?<![\dA-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-    r"(?![\dA-Za-z])"
-)
 # "那另一个订单呢" without its number: the order under discussion is not the one meant.
 OTHER_ORDER = re.compile(r"(?:另一个|另外一个|别的|其他|其它|换个|还有个)(?:订单|单子|单|包裹)")
 MARKUP = re.compile(r"<[^>]*>|[<>]")
@@ -69,9 +65,9 @@ SENSITIVE_RESPONSES = {
 def sensitive_number(text: str) -> str | None:
     """"card", "id" or "password" when the text carries one of them, else None."""
     text = text or ""
-    if ID_NUMBER.search(text):
+    if id_numbers(text):
         return "id"
-    if CARD_NUMBER.search(text):
+    if card_numbers(text):
         return "card"
     if PASSWORD_SHARED.search(text):
         return "password"
@@ -183,8 +179,14 @@ def free_text(
 
 
 class JourneyForm(OrderLookupValidation):
-    """The form of a journey about one order: the order lookup, then the journey's own
-    questions, unless the order's state rules the journey out (`order_blocker`)."""
+    """The form of a journey about one order: the order lookup, the customer's phone (proof
+    that the order is theirs), then the journey's own questions, unless the order's state
+    rules the journey out (`order_blocker`)."""
+
+    # The journey shows the order's details or changes it: the phone it was placed with must
+    # be known before anything about the order is said. (A production shop would take the
+    # logged-in customer's id from the channel metadata instead.)
+    owner_check = True
 
     @abstractmethod
     def name(self) -> str:
@@ -201,9 +203,29 @@ class JourneyForm(OrderLookupValidation):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Warn about card numbers, ID numbers and passwords in any answer, then validate."""
+        """Warn about card numbers, ID numbers and passwords in any answer, forget a phone
+        that is not the order's, then validate."""
         warn_if_sensitive(dispatcher, tracker)
-        return await super().run(dispatcher, tracker, domain)
+        forget = self.unproven_phone(tracker)
+        tracker.add_slots(forget)
+        return [*forget, *await super().run(dispatcher, tracker, domain)]
+
+    def unproven_phone(self, tracker: Tracker) -> list[dict[str, Any]]:
+        """Forget the phone when it came earlier, outside this check (say, for another order),
+        and is not the phone of the order now under discussion: the form asks for it."""
+        order_id, phone = tracker.get_slot("order_id"), tracker.get_slot("phone")
+        fresh = tracker.slots_to_validate()
+        if not self.owner_check or not order_id or not phone or \
+                "order_id" in fresh or "phone" in fresh:
+            return []
+        try:
+            if shop_client().is_owner(str(order_id), str(phone)):
+                return []
+        except ShopApiUnavailable:
+            return []  # the lookup steps notice it and say so
+        except ShopApiError:
+            pass
+        return [SlotSet("phone", None)]
 
     async def required_slots(
         self,
@@ -212,10 +234,58 @@ class JourneyForm(OrderLookupValidation):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
-        """Stop once the lookup failed or the order rules the journey out."""
-        if tracker.get_slot("journey_failure") or tracker.get_slot(BLOCKER_SLOT):
+        """The phone right after the order number (asked for, and validated whenever it
+        changes); stop once the lookup failed, or the order rules the journey out (then only
+        the proof of ownership is still asked for, before the answer says why)."""
+        if not await super().required_slots(domain_slots, dispatcher, tracker, domain):
             return []
-        return [slot for slot in domain_slots if self.asks(slot, tracker)]
+        slots = [slot for slot in domain_slots if self.asks(slot, tracker)]
+        if self.owner_check:
+            after = slots.index("order_id") + 1 if "order_id" in slots else 0
+            slots = [*slots[:after], "phone", *slots[after:]]
+        if tracker.get_slot(BLOCKER_SLOT):
+            return slots[:slots.index("phone") + 1] if self.owner_check else []
+        return slots
+
+    def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """The answer to the question for the customer's phone (checked by validate_phone)."""
+        if tracker.get_slot("requested_slot") != "phone":
+            return {}
+        match = PHONE.search(tracker.latest_message.get("text") or "")
+        return {"phone": match.group()} if match else free_text(tracker, "phone", 40)
+
+    def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        """A mainland mobile number that is the phone the order under discussion was placed
+        with; a wrong one is explained and counted like any failed step."""
+        if tracker.get_slot("requested_slot") == "new_phone":
+            return {}  # the recipient's new phone: validate_new_phone keeps the customer's
+        match = PHONE.search(str(value or ""))
+        order_id = tracker.get_slot("order_id")
+        if not match:
+            result = failed_attempt(dispatcher, tracker, "utter_phone_invalid")
+            if order_id and "journey_failure" not in result:
+                result.pop("order_id")  # only the phone was wrong
+            return {**result, "phone": None}
+        phone = match.group()
+        if not self.owner_check or not order_id or "order_id" in tracker.slots_to_validate():
+            return {"phone": phone}  # validate_order_id checks the pair
+        try:
+            owner = shop_client().is_owner(str(order_id), phone)
+        except ShopApiUnavailable:
+            return {**backend_down(), "phone": None}
+        except ShopApiError:
+            return {"phone": phone, "order_id": None}  # the order is gone: asked again
+        if not owner:
+            result = failed_attempt(dispatcher, tracker, "utter_phone_not_owner",
+                                    phone=mask_phone(phone), order_id=order_id)
+            if "journey_failure" not in result:
+                result.pop("order_id")
+            return {**result, "phone": None}
+        return {"phone": phone, "lookup_attempts": 0}
 
     def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -250,11 +320,48 @@ class JourneyForm(OrderLookupValidation):
         return {**result, BLOCKER_SLOT: self.blocker(order, tracker), PENDING_SLOT: None}
 
 
+class ActionAskPhone(Action):
+    """Ask for the phone: the account's for the account journey, otherwise the phone the
+    order was placed with, as proof that the order is the customer's."""
+
+    def name(self) -> str:
+        """Name used in the domain (the form calls action_ask_<slot>)."""
+        return "action_ask_phone"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The question that fits the journey."""
+        form = (tracker.active_loop or {}).get("name")
+        dispatcher.utter_message(
+            response="utter_ask_phone" if form == "account_form" else "utter_ask_owner_phone")
+        return []
+
+
 class JourneyAction(OrderJourneyAction):
     """The answer step of a journey that may change things: it clears the journey's slots."""
 
     # Slots of the journey's questions, cleared once answered so the next request asks again.
     journey_slots: tuple[str, ...] = ()
+    # Says nothing about the order before the customer's phone proved it theirs (the form
+    # asks for it; this is the last line of defence).
+    owner_check = True
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Check the order is the customer's, then answer (`answer_owned`)."""
+        phone = tracker.get_slot("phone")
+        if self.owner_check and not (phone and shop_client().is_owner(order_id, str(phone))):
+            dispatcher.utter_message(response="utter_ask_owner_phone")
+            return [SlotSet("phone", None)]
+        return self.answer_owned(dispatcher, tracker, order_id)
+
+    def answer_owned(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> list[dict[str, Any]]:
+        """Answer about an order known to be the customer's."""
+        raise NotImplementedError
 
     @abstractmethod
     def name(self) -> str:
@@ -269,9 +376,19 @@ class JourneyAction(OrderJourneyAction):
         return [*cleared, *events]
 
 
+def latest_user_time(tracker: Tracker) -> float | None:
+    """When the customer sent their latest message (the turn a request belongs to)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("timestamp")
+    return None
+
+
 def idempotency_key(tracker: Tracker, *parts: Any) -> str:
-    """A key for a change, the same when an action is re-run for the same request."""
-    text = json.dumps([tracker.sender_id, *parts], ensure_ascii=False, sort_keys=True)
+    """A key for a change: the same when an action is re-run in the same turn, another one
+    for the same change asked again later (A -> B -> A, a second return)."""
+    text = json.dumps([tracker.sender_id, latest_user_time(tracker), *parts],
+                      ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 

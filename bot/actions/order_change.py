@@ -11,7 +11,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.basics import mask_phone
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.journeys import (
     PENDING_SLOT,
@@ -28,13 +27,16 @@ from bot.actions.journeys import (
 )
 from bot.actions.order_lookup import (
     PHONE,
+    REFUSALS,
     STATE_NAMES,
     failed_attempt,
     offer_human,
+    refusal_text,
     shop_client,
 )
 from bot.clients.shop_api import CancelResult, Order, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
+from bot.masking import mask_address, mask_name, mask_phone
 
 CHANGE_FIELDS = {
     "address": "收货地址",
@@ -68,7 +70,8 @@ PROVINCES = (
 REGION_SUFFIX = re.compile(r"^(?:壮族|回族|维吾尔|维吾尔族)?(?:自治区|省|市)")
 CITY = re.compile(r"^[\u4e00-\u9fa5]{1,8}?(?:市|自治州|地区|盟)")
 # Changes a customer confirms with 确认; each one is made by ActionConfirmChange.
-CHANGE_KINDS = {"cancel", "address", "phone", "delivery_slot", "refund"}
+CHANGE_KINDS = {"cancel", "address", "phone", "delivery_slot", "refund", "invoice_title",
+                "after_sales", "delivery_issue"}
 TOO_LATE = {"shipped", "out_for_delivery", "delivered"}
 
 
@@ -149,14 +152,14 @@ def describe_denial(order: Order, action: str) -> str:
         return (f"{head}包裹已经发出，没办法再{verb}了，非常抱歉。您还可以：\n"
                 f"1. 快递派送时直接拒收，包裹退回仓库后系统自动原路退款；\n"
                 f"2. 先签收，签收后 {policy['return_window_days']} 天内在「我的-订单」申请"
-                "七天无理由退货退款。"
+                f"{policy['return_window_days']}天无理由退货退款。"
                 + ("\n如果只是想换个时间或地址收货，可以直接联系派送的快递员协商改派。"
                    if action == "change" else ""))
     if order.state == "delivered":
         deadline = f"（{order.return_deadline:%m月%d日}前）" if order.return_deadline else ""
         possible = (f"签收后 {policy['return_window_days']} 天内{deadline}可以申请退货退款，"
                     "告诉我「我要退货」就可以帮您办理。" if order.allows("return") else
-                    "已超过七天无理由退货期，如果商品有质量问题，可以申请保修维修。")
+                    quality_or_repair(order, policy))
         return f"{head}订单已经签收，不能再{verb}了。{possible}"
     if order.state == "cancelled":
         return (f"{head}这个订单已经取消了，不需要再操作。已付款项会原路退回，"
@@ -164,6 +167,18 @@ def describe_denial(order: Order, action: str) -> str:
     if order.state in {"refunding", "refunded"}:
         return f"{head}这个订单已经在退款流程里了，可以问我「退款到哪了」查看进度。"
     return f"{head}这个订单现在不能{verb}，需要的话发送「转人工」，客服帮您看看。"
+
+
+def quality_or_repair(order: Order, policy: dict[str, Any]) -> str:
+    """What is left after the no-reason return window: a quality return within its own window
+    (quality_return_days after delivery), then repair under warranty."""
+    late = (f"已超过 {policy['return_window_days']} 天无理由退货期，")
+    if order.delivered_at is not None:
+        days = (china_today() - order.delivered_at.date()).days
+        if days <= int(policy["quality_return_days"]):
+            return (late + f"如果商品有质量问题，签收后 {policy['quality_return_days']} 天内"
+                    "仍可以退换，请发送「转人工」由客服核实办理；也可以申请保修维修。")
+    return late + "如果商品有质量问题，可以申请保修维修。"
 
 
 def refund_days(method: str | None) -> str:
@@ -201,7 +216,7 @@ class ActionCancelOrder(JourneyAction):
         """Name used in the domain."""
         return "action_cancel_order"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """Ask 确认取消吗 with the consequences, or say what is possible instead."""
@@ -424,7 +439,7 @@ class ActionChangeOrder(JourneyAction):
         """Name used in the domain."""
         return "action_change_order"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """Ask 确认修改吗 with the old and new value, or say what is still possible."""
@@ -460,9 +475,9 @@ class ActionChangeOrder(JourneyAction):
         address = order.address
         if change["kind"] == "address":
             new = change["address"]
-            return (f"原地址：{full_address(address.province, address.city, address.detail)}\n"
+            return (f"原地址：{mask_address(address.province, address.city, address.detail)}\n"
                     f"新地址：{full_address(new['province'], new['city'], new['detail'])}"
-                    f"（收货人 {address.name}，电话 {address.phone} 不变）")
+                    f"（收货人 {mask_name(address.name)}，电话 {address.phone} 不变）")
         if change["kind"] == "phone":
             return f"收货人电话：{address.phone} 改为 {mask_phone(change['phone'])}"
         old = (f"{order.delivery_slot.date:%m月%d日} {WINDOWS.get(order.delivery_slot.window, '')}"
@@ -474,7 +489,8 @@ class ActionChangeOrder(JourneyAction):
 # ---- the confirmation step ----------------------------------------------------------------
 
 
-PROMPT_ACTIONS = {"action_cancel_order", "action_change_order", "action_refund_request"}
+PROMPT_ACTIONS = {"action_cancel_order", "action_change_order", "action_refund_request",
+                  "action_invoice", "action_after_sales", "action_delivery_issue"}
 
 
 def prompted_just_before(tracker: Tracker) -> bool:
@@ -530,20 +546,33 @@ def make_change(dispatcher: CollectingDispatcher, change: dict[str, Any], key: s
         order = client.change_address(order_id, body, idempotency_key=key)
         address = order.address
         dispatcher.utter_message(
-            text=f"已经改好了。订单 {order_id} 的收货信息：{address.name} {address.phone}，"
-                 f"{full_address(address.province, address.city, address.detail)}。")
+            text=f"已经改好了。订单 {order_id} 的收货信息：{mask_name(address.name)} "
+                 f"{mask_phone(address.phone)}，"
+                 f"{mask_address(address.province, address.city, address.detail)}。")
     elif kind == "delivery_slot":
         day = date.fromisoformat(change["date"])
         client.change_delivery_slot(order_id, day, change["window"], idempotency_key=key)
         dispatcher.utter_message(
             text=f"已经改好了。订单 {order_id} 将在 {day_label(day)} {WINDOWS[change['window']]} "
                  "送达，快递员出发前会短信通知您。")
-    else:
+    elif kind == "refund":
         from bot.actions.refund_request import describe_new_refund
 
         refund = client.open_refund(order_id, change.get("reason") or "客户申请退款",
                                     idempotency_key=key)
         dispatcher.utter_message(text=describe_new_refund(refund))
+    elif kind == "invoice_title":
+        from bot.actions.invoice import confirm_title_change
+
+        confirm_title_change(dispatcher, change, key)
+    elif kind == "after_sales":
+        from bot.actions.after_sales import confirm_after_sales
+
+        confirm_after_sales(dispatcher, change, key)
+    else:
+        from bot.actions.delivery_issue import confirm_delivery_issue
+
+        confirm_delivery_issue(dispatcher, change, key)
 
 
 def describe_cancel(result: CancelResult) -> str:
@@ -571,11 +600,15 @@ def explain_refusal(
             order = shop_client().order(change["order_id"])
         except (ShopApiError, ShopApiUnavailable):
             order = None
-        if order is not None and change["kind"] != "refund":
+        if order is not None and change["kind"] in {"cancel", "address", "phone",
+                                                     "delivery_slot"}:
             action = "cancel" if change["kind"] == "cancel" else "change"
             dispatcher.utter_message(
                 text="抱歉，订单状态刚刚有变化。" + describe_denial(order, action))
             return
+    if error.code in REFUSALS:
+        dispatcher.utter_message(text=refusal_text(error))
+        return
     dispatcher.utter_message(response="utter_change_refused", **load_policy())
 
 

@@ -11,11 +11,11 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.basics import mask_phone
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.handoff import Reason, hand_off
 from bot.clients.shop_api import Order, ShopApiClient, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
+from bot.masking import mask_phone
 
 ORDER_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -55,13 +55,9 @@ def backend_down() -> dict[str, Any]:
     return {"order_id": None, "journey_failure": "backend_down"}
 
 
-class OrderLookupValidation(FormValidationAction):
-    """Checks the order number's format, that it exists and that it is the customer's.
-    Each journey's form subclasses it and only gives its name."""
-
-    @abstractmethod
-    def name(self) -> str:
-        """The validation action of the journey's form (abstract, so rasa-sdk skips this)."""
+class StopOnFailure:
+    """A form's validation that asks nothing more once the journey failed for good (three
+    failed attempts at a step, or the shop system down). Put it first among the bases."""
 
     async def required_slots(
         self,
@@ -70,8 +66,17 @@ class OrderLookupValidation(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
-        """Stop asking once the lookup failed for good (too many attempts, backend down)."""
+        """No more questions after a failure; otherwise the form's slots."""
         return [] if tracker.get_slot("journey_failure") else domain_slots
+
+
+class OrderLookupValidation(StopOnFailure, FormValidationAction):
+    """Checks the order number's format, that it exists and that it is the customer's.
+    Each journey's form subclasses it and only gives its name."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """The validation action of the journey's form (abstract, so rasa-sdk skips this)."""
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -84,16 +89,17 @@ class OrderLookupValidation(FormValidationAction):
                 return {"order_id": None}
             return failed_attempt(dispatcher, tracker, "utter_order_id_invalid")
         order_id = match.group()
+        phone = tracker.get_slot("phone")
         try:
-            order = shop_client().order(order_id)
+            shop_client().order(order_id)
+            owner = not phone or shop_client().is_owner(order_id, str(phone))
         except ShopApiUnavailable:
             return backend_down()
         except ShopApiError:
             return failed_attempt(dispatcher, tracker, "utter_order_not_found", order_id=order_id)
-        phone = tracker.get_slot("phone")
-        if phone and order.address.phone != mask_phone(phone):
+        if not owner:
             return failed_attempt(dispatcher, tracker, "utter_order_not_yours",
-                                  phone=mask_phone(phone))
+                                  phone=mask_phone(str(phone)))
         return {"order_id": order_id, "lookup_attempts": 0}
 
     def validate_phone(
@@ -200,10 +206,47 @@ class OrderJourneyAction(Action, ABC):
         except ShopApiUnavailable:
             offer_human(dispatcher, "backend_down")
             return reset
-        except ShopApiError:
-            dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
-            return [*reset, SlotSet("order_id", None)]
+        except ShopApiError as error:
+            if error.code == "order_not_found":
+                dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
+                return [*reset, SlotSet("order_id", None)]
+            dispatcher.utter_message(text=refusal_text(error))  # the order stays under discussion
+            return reset
         return [*reset, *events]
+
+
+# The shop API's refusals, as a customer should hear them (codes of shop_api/errors.py).
+REFUSALS = {
+    "not_paid": "这个订单还没有付款，暂时办不了。",
+    "not_shipped": "这个订单还没有发货，暂时办不了。",
+    "not_delivered": "这个订单还没有签收，暂时办不了。",
+    "already_shipped": "订单已经发货，不能再修改或取消了。",
+    "already_delivered": "订单已经签收了，这个操作办不了。",
+    "already_cancelled": "这个订单已经取消了。",
+    "refund_exists": "这个订单已经有一笔退款在处理中了，可以问我「退款到哪了」查看进度。",
+    "already_refunded": "这个订单已经退过款了。",
+    "return_window_expired": "已经超过退货期限了。",
+    "warranty_expired": "已经超过保修期了。",
+    "case_exists": "这个订单已经有一个同类的售后申请在处理中了，进度可以在「我的-售后」查看。",
+    "full_refund_only": "还没发货的订单只能全额退款。",
+    "amount_exceeds_refundable": "申请的金额超过了这个订单还能退的金额。",
+    "nothing_to_refund": "这个订单已经没有可以退的金额了。",
+    "invoice_exists": "这个订单已经开过发票了，如果抬头有误可以告诉我「改发票抬头」。",
+    "invoice_window_expired": "已经超过申请发票的期限了。",
+    "reissue_limit_reached": "这张发票已经换开过，按规定不能再换开了。",
+    "invoice_not_found": "这个订单还没有申请过发票。",
+    "invalid_request": "提交的信息有误，系统没有受理。",
+}
+
+
+def refusal_text(error: ShopApiError) -> str:
+    """A specific refusal for a shop API error other than "no such order"."""
+    policy = load_policy()
+    specific = REFUSALS.get(error.code or "")
+    if specific:
+        return f"{specific}需要的话可以发送「转人工」，客服帮您看看。"
+    return (f"抱歉，系统没有受理这个操作。可以发送「转人工」，客服会在服务时间"
+            f"（{policy['service_hours']}）内帮您处理。")
 
 
 def offer_human(dispatcher: CollectingDispatcher, failure: str) -> None:

@@ -13,6 +13,7 @@ from bot.actions.order_lookup import (
 )
 from bot.clients.shop_api import Order
 from bot.faq import load_policy
+from bot.masking import mask_signer, mask_text
 
 
 class ValidateOrderStatusForm(OrderLookupValidation):
@@ -52,7 +53,8 @@ def describe(order: Order, today: date) -> str:
         lines.append(f"承运快递：{order.carrier}，运单号 {order.tracking_number}。")
     event = order.latest_event
     if event and order.state in {"shipped", "out_for_delivery", "delivered"}:
-        lines.append(f"最新物流：{event.time:%m月%d日 %H:%M} {event.location} {event.description}")
+        lines.append(f"最新物流：{event.time:%m月%d日 %H:%M} {event.location} "
+                     f"{mask_text(mask_signer(event.description))}")
     if order.state in {"shipped", "out_for_delivery"} and order.eta:
         if order.eta < today:
             lines.append(f"原定 {order.eta:%m月%d日} 送达，已经晚了，非常抱歉。"

@@ -21,7 +21,7 @@ from bot.actions.journeys import (
     warn_if_sensitive,
 )
 from bot.actions.order_change import METHOD_NAMES, refund_days
-from bot.actions.order_lookup import ORDER_ID, offer_human, shop_client
+from bot.actions.order_lookup import ORDER_ID, StopOnFailure, offer_human, shop_client
 from bot.clients.shop_api import Payment, Refund, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
 
@@ -57,6 +57,12 @@ ERROR_KEYWORDS = {
     "order_expired": ("订单已关闭", "订单关闭", "已失效", "订单失效", "已取消", "过期", "订单超时"),
     "wrong_password": ("密码错", "密码不对", "密码输错"),
 }
+
+
+def method_name(method: str | None) -> str:
+    """A payment method as customers name it; an unknown one is 原支付方式, never its code."""
+    return METHOD_NAMES.get(method or "") or PAYMENT_METHODS.get(
+        API_METHODS.get(method or "", method or ""), "原支付方式")
 
 
 def fix_for(error: str, method: str) -> str:
@@ -103,22 +109,13 @@ def fix_for(error: str, method: str) -> str:
             "3. 截图保存付款页面的提示，发送「转人工」由客服帮您核查。")
 
 
-class ValidatePaymentFailedForm(FormValidationAction):
-    """The payment method and what the customer saw; an order's failed payment fills both."""
+class ValidatePaymentFailedForm(StopOnFailure, FormValidationAction):
+    """The payment method and what the customer saw; an order's failed payment fills both.
+    Stops when three answers in a row were not understood."""
 
     def name(self) -> str:
         """Name used in the domain."""
         return "validate_payment_failed_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[str]:
-        """Stop when three answers in a row were not understood."""
-        return [] if tracker.get_slot("journey_failure") else domain_slots
 
     def extract_payment_error(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -243,6 +240,8 @@ class ActionPaymentFailed(Action):
 class ValidatePaymentChargedForm(JourneyForm):
     """Order lookup of the charged-but-unpaid / charged-twice journey."""
 
+    owner_check = False  # explains the shop's payment record; changes nothing
+
     def name(self) -> str:
         """Name used in the domain."""
         return "validate_payment_charged_form"
@@ -251,11 +250,13 @@ class ValidatePaymentChargedForm(JourneyForm):
 class ActionPaymentCharged(JourneyAction):
     """Check the order's payments and explain the automatic refund and when it arrives."""
 
+    owner_check = False  # see ValidatePaymentChargedForm
+
     def name(self) -> str:
         """Name used in the domain."""
         return "action_payment_charged"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """Duplicate charge, payment notice not arrived yet, or no charge on the shop's side."""
@@ -280,11 +281,11 @@ def explain_charges(
                 f"{policy['payment_exception_refund_days']} 内自动退回原账户。超过时间还没退回，"
                 "请截图扣款记录，发送「转人工」帮您核查。")
     first = taken[0]
-    method = METHOD_NAMES.get(first.method, first.method)
+    method = method_name(first.method)
     if len(taken) > 1:
         lines = [f"查到了，订单 {order_id} 确实被扣了 {len(taken)} 次款，非常抱歉："]
         for number, payment in enumerate(taken, start=1):
-            lines.append(f"· 第{number}笔 {payment.amount} 元（{METHOD_NAMES.get(payment.method)}，"
+            lines.append(f"· 第{number}笔 {payment.amount} 元（{method_name(payment.method)}，"
                          f"{payment.created_at:%m月%d日 %H:%M}）"
                          + ("" if number == 1 else _duplicate_refund(payment, refunds)))
         lines.append("重复的扣款由系统自动原路退回，您不需要再操作。")
@@ -313,7 +314,7 @@ def _duplicate_refund(payment: Payment, refunds: dict[str, Refund]) -> str:
 
 
 def _arrival(refund: Refund) -> str:
-    method = METHOD_NAMES.get(refund.method, refund.method)
+    method = method_name(refund.method)
     if refund.status == "succeeded":
         when = f"{refund.completed_at:%m月%d日}" if refund.completed_at else ""
         return f"已于{when}退回{method}。"

@@ -97,7 +97,7 @@ class ActionRefundRequest(JourneyAction):
         """Name used in the domain."""
         return "action_refund_request"
 
-    def respond(
+    def answer_owned(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
     ) -> list[dict[str, Any]]:
         """Summary and 确认申请退款吗, or the refund already running, or the alternatives."""

@@ -231,6 +231,12 @@ class ShopApiClient:
         body = self._send("GET", "/orders", params={"phone": phone, "limit": limit})
         return [_build(Order, item) for item in _list(body, "orders")]
 
+    def is_owner(self, order_id: str, phone: str) -> bool:
+        """Whether the order was placed with this phone; ShopApiError `order_not_found`."""
+        body = self._send("GET", f"/orders/{quote(order_id, safe='')}/owner",
+                          params={"phone": phone})
+        return body.get("owner") is True
+
     def payments(self, order_id: str) -> list[Payment]:
         """Every payment attempt of an order, oldest first."""
         body = self._send("GET", f"/orders/{quote(order_id, safe='')}/payments")

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.journeys import PENDING_SLOT
+from shop_api.seed import build
 
 DOMAIN_FORMS = {
     "cancel_order_form": ["order_id"],
@@ -29,11 +31,23 @@ def tracker(
     text: str = "", intent: str = "inform", entities: list[dict] | None = None,
     events: list[dict] | None = None, confidence: float = 0.9, **slots: Any,
 ) -> Tracker:
-    """A tracker whose latest message is `text` with `intent`, and the given slots."""
+    """A tracker whose latest message is `text` with `intent`, and the given slots. A demo
+    order comes with its owner's phone (proof of ownership) unless `phone` is given."""
+    if slots.get("order_id") in _OWNERS and "phone" not in slots:
+        slots["phone"] = owner(slots["order_id"])
     message = {"intent": {"name": intent, "confidence": confidence},
                "entities": entities or [], "text": text}
     return Tracker("journey-test", slots, message, events or [], False, None,
                    {"name": "action_listen"}, "action_listen")
+
+
+def owner(order_id: str) -> str:
+    """The phone a demo order was placed with (the proof the journeys ask for)."""
+    return _OWNERS[order_id]
+
+
+_OWNERS = {row["order_id"]: row["phone"]
+           for row in build(datetime.now(timezone.utc))["orders"]}
 
 
 def choice(value: str) -> list[dict]:
@@ -78,3 +92,15 @@ def confirmed(slots: dict[str, Any], prompt: str = "action_cancel_order") -> Tra
         {"event": "user", "text": "确认"},
     ]
     return tracker("确认", "affirm", events=events, **{PENDING_SLOT: slots[PENDING_SLOT]})
+
+
+def ask_then_confirm(action: Action, current: Tracker) -> tuple[list[dict], list[dict]]:
+    """Run a journey's answer step, which must ask for a yes, then the yes: the messages of
+    the question and of the change made."""
+    from bot.actions.order_change import ActionConfirmChange
+
+    slots, asked = run_action(action, current)
+    assert slots.get(PENDING_SLOT), texts(asked)
+    assert [b["payload"] for b in asked[-1]["buttons"]] == ["/affirm", "/deny"]
+    _, done = run_action(ActionConfirmChange(), confirmed(slots, prompt=action.name()))
+    return asked, done

@@ -29,7 +29,9 @@ def test_problem_from_the_words(text: str, issue: str) -> None:
 @pytest.mark.parametrize(("text", "kind"), [
     ("我的卡号是6222 0212 3456 7890 123", "card"),
     ("6222021234567890", "card"),
-    ("身份证110101199003071234", "id"),
+    ("身份证110101199003071233", "id"),
+    ("身份证11010119900307123x", None),  # wrong check character: not an ID number
+    ("123456789012345", "card"),  # 15 digits: an American Express-length card
     ("密码是abc12345", "password"),
     (f"订单{scenario('shipped')}", None),
     ("手机13812345678", None),
@@ -55,8 +57,7 @@ def help_text(issue: str, phone_key: str) -> str:
 def test_steps_match_the_accounts_state() -> None:
     assert "自动解锁" in help_text("login", "account_locked")
     assert "人工核实" in help_text("locked", "account_risk_locked")
-    assert "还没有实名认证" in help_text("real_name", "account_unverified")
-    assert "已经完成实名认证" in help_text("real_name", "customer_with_history")
+    assert "实名认证的状态可以在 App" in help_text("real_name", "account_unverified")
     assert "绑定手机号" in help_text("code_not_received", "account_phone_not_bound")
     assert "还没有注册" in help_text("register", "unregistered")
     assert "已经注册过了" in help_text("register", "customer_with_history")
@@ -79,3 +80,15 @@ def test_wrong_phone_counts_and_api_down_offers_a_human(monkeypatch: pytest.Monk
     _, messages = run_action(ActionAccountHelp(), tracker(account_issue="login",
                                                           phone="13812345678"))
     assert messages[-1]["response"] == "utter_shop_api_down"
+
+
+def test_a_typed_phone_learns_at_most_that_its_account_is_locked() -> None:
+    for key in ("account_locked", "account_risk_locked"):
+        text = help_text("locked", key)
+        assert "目前处于锁定状态" in text
+        assert "错误次数过多" not in text and "风控" not in text  # never this lock's reason
+        assert "自动解锁" in text and "会在 " not in text  # nor when it ends
+        assert "密码连续输错 5 次" in text and "锁定 30 分钟" in text  # bot/policy.yml
+        assert "24 小时" not in text
+    assert "已经完成实名认证" not in help_text("real_name", "customer_with_history")
+    assert "还没有实名认证" not in help_text("real_name", "account_unverified")

@@ -10,7 +10,14 @@ from bot.actions.after_sales import (
 )
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario
-from tests.actions.journey_helpers import choice, run_action, run_form, texts, tracker
+from tests.actions.journey_helpers import (
+    ask_then_confirm,
+    choice,
+    run_action,
+    run_form,
+    texts,
+    tracker,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -30,15 +37,17 @@ def test_kind_and_reason_from_the_words() -> None:
 def test_policy_with_the_orders_deadline_before_the_reason() -> None:
     current = tracker(order_id=scenario("return_window_ending"), after_sales_type="return")
     _, messages = run_action(ActionAskAfterSalesReason(), current)
-    assert "七天无理由" in texts(messages) and "前都可以申请" in texts(messages)
+    assert "7天无理由" in texts(messages) and "前都可以申请" in texts(messages)
+    assert "最高补贴 20 元" in texts(messages) and "来回运费由我们承担" not in texts(messages)
     assert messages[-1]["response"] == "utter_ask_after_sales_reason"
 
 
 def test_return_opened_with_door_pickup() -> None:
     order_id = scenario("return_window_ending")
-    _, messages = run_action(ActionAfterSales(), tracker(
+    asked, messages = ask_then_confirm(ActionAfterSales(), tracker(
         order_id=order_id, after_sales_type="return", after_sales_reason="尺码或颜色不合适",
         pickup_method="door"))
+    assert "确认提交退货退款申请吗" in texts(asked) and "上门取件" in texts(asked)
     text = texts(messages)
     assert "退货退款申请" in text and "售后单号 AS" in text and "上门取件" in text
     [case] = [c for c in ShopApiClient.from_env().after_sales(order_id) if c.type == "return"]
@@ -76,7 +85,7 @@ def test_dont_want_it_answers_the_reason_question_but_a_plain_no_does_not() -> N
     order = {"order_id": scenario("delivered"), "after_sales_type": "return"}
     slots, _ = run_form(ValidateAfterSalesForm(), tracker("不想要了", "deny", **order),
                         "after_sales_reason", fresh=())
-    assert slots["after_sales_reason"] == "七天无理由（不想要了）"
+    assert slots["after_sales_reason"] == "无理由退换（不想要了）"
     slots, _ = run_form(ValidateAfterSalesForm(), tracker("算了", "deny", **order),
                         "after_sales_reason", fresh=())
     assert not slots.get("after_sales_reason")

@@ -6,7 +6,14 @@ import pytest
 from bot.actions.delivery_issue import ActionDeliveryIssue, ValidateDeliveryIssueForm
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario
-from tests.actions.journey_helpers import choice, run_action, run_form, texts, tracker
+from tests.actions.journey_helpers import (
+    ask_then_confirm,
+    choice,
+    run_action,
+    run_form,
+    texts,
+    tracker,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +44,11 @@ def test_unknown_button_value_is_not_accepted() -> None:
 def test_damaged_parcel_case_is_opened_with_the_customers_words() -> None:
     order_id = scenario("delivered_not_received")
     current = tracker(order_id=order_id, issue_type="damaged", issue_detail="外箱破了 耳机盒子凹了")
-    _, messages = run_action(ActionDeliveryIssue(), current)
+    asked, messages = ask_then_confirm(ActionDeliveryIssue(), current)
+    assert "非常抱歉" in texts(asked) and "商品或包装破损" in texts(asked)
+    assert "售后单号" not in texts(asked)  # nothing opened before the yes
     text = texts(messages)
-    assert "非常抱歉" in text and "售后单号 AS" in text and "拍几张照片" in text
+    assert "售后单号 AS" in text and "拍几张照片" in text
     [case] = [c for c in ShopApiClient.from_env().after_sales(order_id)
               if c.type == "delivery_issue"]
     assert case.description == "外箱破了 耳机盒子凹了" and case.reason == "商品或包装破损"
@@ -52,7 +61,8 @@ def test_stuck_parcel_needs_no_details_and_records_the_tracking() -> None:
     slots, _ = run_form(form, tracker("物流好几天不动了", "report_delivery_issue",
                                       order_id=order_id))
     assert slots["issue_type"] == "stuck" and "issue_detail" not in slots
-    _, messages = run_action(ActionDeliveryIssue(), tracker(order_id=order_id, issue_type="stuck"))
+    _, messages = ask_then_confirm(ActionDeliveryIssue(),
+                                   tracker(order_id=order_id, issue_type="stuck"))
     assert "售后单号" in texts(messages)
     [case] = ShopApiClient.from_env().after_sales(order_id)
     assert "中通快递" in case.description
@@ -61,7 +71,7 @@ def test_stuck_parcel_needs_no_details_and_records_the_tracking() -> None:
 def test_case_already_open_is_named() -> None:
     order_id = scenario("delivery_issue_open")
     current = tracker(order_id=order_id, issue_type="missing", issue_detail="少了一提")
-    _, messages = run_action(ActionDeliveryIssue(), current)
+    _, messages = ask_then_confirm(ActionDeliveryIssue(), current)
     assert messages[0]["response"] == "utter_delivery_case_exists"
     assert messages[0]["case_id"].startswith("AS")
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.invoice import ActionInvoice, ValidateInvoiceForm, is_tax_number
+from bot.actions.order_change import ActionKeepOrder
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario
-from tests.actions.journey_helpers import run_action, run_form, texts, tracker
+from tests.actions.journey_helpers import (
+    ask_then_confirm,
+    confirmed,
+    run_action,
+    run_form,
+    texts,
+    tracker,
+)
 
 TAX_NUMBER = "91440300MA5G2RNT42"
 
@@ -70,10 +78,26 @@ def test_reissue_limit_and_no_invoice_to_change() -> None:
 
 def test_pending_invoice_takes_the_new_title() -> None:
     order_id = scenario("invoice_pending")
-    _, messages = run_action(ActionInvoice(), tracker(
+    asked, messages = ask_then_confirm(ActionInvoice(), tracker(
         order_id=order_id, invoice_action="change", title_type="personal",
-        invoice_title="张伟"))
+        invoice_title="张伟伟"))
+    assert "新抬头：个人「张伟伟」" in texts(asked) and "确认修改发票抬头吗" in texts(asked)
     assert "已修改发票抬头" in texts(messages)
+    assert ShopApiClient.from_env().invoice(order_id).title == "张伟伟"
+
+
+def test_issued_invoice_is_voided_only_after_an_explicit_yes() -> None:
+    order_id = scenario("invoice_issued")
+    before = ShopApiClient.from_env().invoice(order_id)
+    slots, asked = run_action(ActionInvoice(), tracker(
+        order_id=order_id, invoice_action="change", title_type="company",
+        invoice_title="杭州某某网络有限公司", tax_number=TAX_NUMBER))
+    assert "原发票作废" in texts(asked) and "确认修改发票抬头吗" in texts(asked)
+    after = ShopApiClient.from_env().invoice(order_id)
+    assert after.invoice_number == before.invoice_number and after.reissue_count == 0
+    _, kept = run_action(ActionKeepOrder(), confirmed(slots, prompt="action_invoice"))
+    assert kept[0]["response"] == "utter_change_kept"
+    assert ShopApiClient.from_env().invoice(order_id).title == before.title
 
 
 def test_unpaid_and_too_old_orders_get_no_invoice() -> None:

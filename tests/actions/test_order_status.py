@@ -99,3 +99,18 @@ def test_shop_api_down_gets_an_apology_and_a_human(monkeypatch: pytest.MonkeyPat
     )
     assert dispatcher.messages[0]["response"] == "utter_shop_api_down"
     assert {"event": "slot", "timestamp": None, "name": "journey_failure", "value": None} in events
+
+
+def test_status_masks_who_signed_and_any_phone_in_the_tracking() -> None:
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from bot.actions.order_status import describe
+    from bot.clients.shop_api import TrackingEvent
+
+    order = ShopApiClient.from_env().order(scenario("delivered"))
+    event = TrackingEvent(time=datetime.now(timezone.utc), location="上海",
+                          description="已签收，签收人：李小明，快递员电话13812345678")
+    text = describe(replace(order, tracking_events=[event]), date.today())
+    assert "签收人：李**" in text and "138****5678" in text
+    assert "李小明" not in text and "13812345678" not in text

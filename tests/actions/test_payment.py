@@ -96,3 +96,11 @@ def test_no_charge_on_record_and_single_charge() -> None:
     assert "没有成功的扣款记录" in texts(messages)
     _, messages = run_action(ActionPaymentCharged(), tracker(order_id=scenario("shipped")))
     assert "只有一笔扣款" in texts(messages)
+
+
+def test_an_unknown_payment_method_is_named_in_words() -> None:
+    from bot.actions.payment import method_name
+
+    assert method_name("alipay") == "支付宝" and method_name("debit_card") == "银行卡（储蓄卡）"
+    assert method_name("jd_baitiao") == "白条"
+    assert method_name("paypal") == "原支付方式" and method_name(None) == "原支付方式"

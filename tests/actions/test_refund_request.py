@@ -62,4 +62,4 @@ def test_unpaid_and_already_refunding_orders() -> None:
 def test_refund_after_the_return_window_points_to_repair() -> None:
     _, messages = run_action(ActionRefundRequest(),
                              tracker(order_id=scenario("return_window_expired")))
-    assert "已超过七天无理由退货期" in texts(messages)
+    assert "已超过 7 天无理由退货期" in texts(messages) and "保修维修" in texts(messages)

@@ -86,6 +86,17 @@ def test_orders_of_a_customer_newest_first_with_limit(api: Api) -> None:
     assert api.get("/orders", params={"phone": UNREGISTERED_PHONE})["orders"] == []
 
 
+def test_owner_check_is_the_phone_the_order_was_placed_with(api: Api) -> None:
+    shipped = scenario("shipped")  # placed with customer_with_history's phone
+    owner = scenario("customer_with_history")
+    assert api.get(f"/orders/{shipped}/owner", params={"phone": owner})["owner"] is True
+    other = api.get(f"/orders/{shipped}/owner", params={"phone": "13811115678"})
+    assert other == {"order_id": shipped, "owner": False}  # same masked form, not the owner
+    assert api.call("GET", f"/orders/{shipped}/owner", params={"phone": "12"}).status_code == 400
+    assert api.call("GET", "/orders/999999999999/owner",
+                    params={"phone": owner}).status_code == 404
+
+
 def test_order_shows_masked_phone_items_and_tracking(api: Api) -> None:
     shipped = order(api, "shipped")
     assert shipped["address"]["phone"] == "138****5678"
@@ -468,6 +479,8 @@ def test_every_documented_operation_answers(api: Api, spec: OpenApi) -> None:
         ("GET", "/health"): ("/health", None),
         ("GET", "/orders"): (f"/orders?phone={scenario('customer_with_history')}", None),
         ("GET", "/orders/{order_id}"): (f"/orders/{scenario('shipped')}", None),
+        ("GET", "/orders/{order_id}/owner"): (
+            f"/orders/{scenario('shipped')}/owner?phone=13800000000", None),
         ("GET", "/orders/{order_id}/payments"): (
             f"/orders/{scenario('duplicate_charge')}/payments", None),
         ("GET", "/orders/{order_id}/refunds"): (
