@@ -22,7 +22,8 @@ from handoff import auth
 from handoff.config import Settings
 from handoff.events import EventTail, is_cancel
 from handoff.masking import mask_sensitive
-from handoff.relay import NOTICES, PAUSE, RESUME, RasaRelay, RelayError, bot_event, custom_state
+from handoff.notices import notice as notice_text
+from handoff.relay import PAUSE, RESUME, RasaRelay, RelayError, bot_event, custom_state
 from handoff.schema import REASONS, PayloadError, iso, validate_payload
 from handoff.store import OPEN, STATUSES, ConflictError, NotFoundError, Store
 
@@ -104,22 +105,50 @@ class HandoffService:
         self.store = Store(settings.db_url)
         self.relay = RasaRelay(settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
         self.tail = EventTail(self.store, settings.events_url) if settings.events_url else None
-        # username -> (failures in a row, locked until); per process, forgotten on restart.
-        self.login_failures: dict[str, tuple[int, float]] = {}
+        # (username, client address) -> (failures in a row, locked until); per process,
+        # forgotten on restart. Per address too, so a guesser elsewhere cannot lock an agent
+        # out of their own console.
+        self.login_failures: dict[tuple[str, str], tuple[int, float]] = {}
+        # Notices sent after the answer (kept referenced until done).
+        self.background: set[asyncio.Task] = set()
 
-    def check_login_allowed(self, username: str) -> None:
-        """Refuse logins to an account that failed too often just now (password guessing)."""
-        failures, until = self.login_failures.get(username, (0, 0.0))
+    def check_login_allowed(self, username: str, address: str = "") -> None:
+        """Refuse logins that failed too often just now for this account from this address
+        (password guessing)."""
+        failures, until = self.login_failures.get((username, address), (0, 0.0))
         if failures >= LOGIN_FAILURES and time.time() < until:
             raise ApiError(429, "too_many_attempts", "登录失败次数过多，请 1 分钟后再试")
 
-    def record_login(self, username: str, success: bool) -> None:
+    def record_login(self, username: str, success: bool, address: str = "") -> None:
         """Count a failed login, or clear the count after a successful one."""
         if success:
-            self.login_failures.pop(username, None)
+            self.login_failures.pop((username, address), None)
             return
-        failures = self.login_failures.get(username, (0, 0.0))[0] + 1
-        self.login_failures[username] = (failures, time.time() + LOGIN_LOCK_SECONDS)
+        if len(self.login_failures) > 10_000:  # bounded memory under a spray of names
+            now = time.time()
+            self.login_failures = {k: v for k, v in self.login_failures.items() if v[1] > now}
+        failures = self.login_failures.get((username, address), (0, 0.0))[0] + 1
+        self.login_failures[(username, address)] = (failures, time.time() + LOGIN_LOCK_SECONDS)
+
+    async def login(self, username: str, password: str, address: str = "") -> tuple[str, dict]:
+        """Check an agent's password and open a session: (token, agent).
+
+        The same work for an unknown user as for a known one (one scrypt run, against a
+        dummy hash computed once), run off the event loop; the same answer for both."""
+        self.check_login_allowed(username, address)
+        agent = self.store.agent_by_username(username)
+        stored = agent["password_hash"] if agent else auth.dummy_hash()
+        loop = asyncio.get_running_loop()
+        matches = await loop.run_in_executor(None, auth.verify_password, password, stored)
+        if not matches or agent is None:
+            self.record_login(username, success=False, address=address)
+            await asyncio.sleep(0.3)
+            raise ApiError(401, "bad_credentials", "用户名或密码不正确")
+        self.record_login(username, success=True, address=address)
+        token = auth.new_session_token()
+        self.store.add_session(auth.token_hash(token), agent["id"], self.settings.session_hours)
+        self.store.agent_for_session(auth.token_hash(token))  # counts the agent as online now
+        return token, agent
 
     # --- views ----------------------------------------------------------------------------
 
@@ -138,6 +167,8 @@ class HandoffService:
             "summary": handoff["summary"],
             "channel": handoff["channel"],
             "customer_id": handoff["customer_id"],
+            # Only an authenticated channel (WeChat) vouches for the id; False when unknown.
+            "customer_id_verified": payload.get("customer_id_verified") is True,
             "topic": handoff["topic"],
             "intent": payload.get("intent"),
             "emotion": payload.get("emotion"),
@@ -171,19 +202,36 @@ class HandoffService:
         fields["payload"] = json.dumps(_stored_payload(data), ensure_ascii=False)
         result = self.store.create_handoff(key.strip(), fields, transcript)
         handoff = result.handoff
+        added: list[tuple[dict[str, Any], Any]] = []
         if result.created and self.tail is not None:
             added = await asyncio.get_running_loop().run_in_executor(
                 None, self.tail.backfill, handoff)
+            handoff = self.store.handoff(handoff["id"])
+        if result.created:
+            # Whatever goes to Rasa (a cancel found in the backfill, the "queued" notice) is
+            # sent after this answer: Rasa may be holding the conversation's lock for the very
+            # turn that is posting this handoff, and would wait for us while we wait for it.
+            task = asyncio.get_running_loop().create_task(self.after_create(handoff, added))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+        return handoff, result.created
+
+    async def after_create(self, handoff: dict[str, Any],
+                           added: list[tuple[dict[str, Any], Any]]) -> None:
+        """Act on messages found by the backfill; a handoff delivered late from the bot's
+        outbox (bot not paused) gets the "queued" notice with the customer's place."""
+        try:
             await self.react(added)
             handoff = self.store.handoff(handoff["id"])
-        if result.created and not handoff["bot_paused"] and handoff["status"] == "queued":
-            # Delivered late from the bot's outbox: tell the customer they are now queued.
+            if handoff["bot_paused"] or handoff["status"] != "queued":
+                return
             view = self.view(handoff)
             staffed = view["agents_online"] > 0
             await self.notify(handoff, "queued", position=view["position"],
                               eta_minutes=view["eta_minutes"] if staffed else None, strict=False,
                               notice=None if staffed else "queued_no_agent")
-        return handoff, result.created
+        except Exception:  # a background task: log, never lose it silently
+            logger.exception("after creating %s", handoff["id"])
 
     async def claim(self, handoff_id: str, agent: dict[str, Any]) -> dict[str, Any]:
         """An agent takes the conversation: the bot is paused and the customer told."""
@@ -236,8 +284,8 @@ class HandoffService:
                      notice: str | None = None) -> None:
         """Tell the customer about a state change through Rasa (pausing or resuming the bot
         in the same call) and keep the notice for REST clients and the agent's view."""
-        text = NOTICES[notice or state].format(agent=agent or "", position=position,
-                                     eta_minutes=eta_minutes)
+        text = notice_text(notice or state, agent=agent, position=position,
+                           eta_minutes=eta_minutes)
         custom = custom_state(state, agent=agent, position=position, eta_minutes=eta_minutes)
         events = (PAUSE if pause else []) + [bot_event(text, custom, handoff["id"])] + (
             RESUME if resume else [])
@@ -297,8 +345,8 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
 
 def _stored_payload(data: dict[str, Any]) -> dict[str, Any]:
     """The payload's details besides the transcript (kept as JSON), card numbers masked."""
-    keep = ("intent", "emotion", "slots", "topic", "channel", "customer_id", "requested_at",
-            "bot_version")
+    keep = ("intent", "emotion", "slots", "topic", "channel", "customer_id",
+            "customer_id_verified", "requested_at", "bot_version")
     stored = {k: data[k] for k in keep if k in data}
     if isinstance(stored.get("slots"), dict):
         stored["slots"] = {str(k)[:64]: mask_sensitive(v) if isinstance(v, str) else v
@@ -397,20 +445,8 @@ def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every rout
         password = data.get("password") if isinstance(data, dict) else None
         if not isinstance(username, str) or not isinstance(password, str):
             raise ApiError(400, "invalid_login", "username and password are required")
-        username = username.strip()
-        service.check_login_allowed(username)
-        agent = service.store.agent_by_username(username)
-        # Hash even for unknown users, so timing does not reveal who has an account.
-        stored = agent["password_hash"] if agent else auth.hash_password("x" * 12)
-        if not auth.verify_password(password, stored) or agent is None:
-            service.record_login(username, success=False)
-            await asyncio.sleep(0.3)
-            raise ApiError(401, "bad_credentials", "用户名或密码不正确")
-        service.record_login(username, success=True)
-        token = auth.new_session_token()
-        service.store.add_session(auth.token_hash(token), agent["id"],
-                                  service.settings.session_hours)
-        service.store.agent_for_session(auth.token_hash(token))
+        token, agent = await service.login(username.strip(), password,
+                                           request.remote_addr or request.ip or "")
         return ok({"token": token, "agent": _agent_view(agent)})
 
     @app.post("/api/v1/auth/logout")

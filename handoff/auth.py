@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 _N, _R, _P = 2**14, 8, 1
 MIN_PASSWORD_CHARS = 8
@@ -29,6 +30,13 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """A hash of a random password, computed once: an unknown user's login is checked against
+    it, so it costs one scrypt run like a known user's."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def new_session_token() -> str:

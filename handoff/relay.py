@@ -11,20 +11,6 @@ import aiohttp
 
 logger = logging.getLogger(__name__)
 
-# Customer-facing notices, next to their `custom` state (contract in notes/team.md).
-NOTICES = {
-    "queued": "您的转人工请求已经提交成功，目前排在第 {position} 位，"
-              "预计等待约 {eta_minutes} 分钟。客服接入后会直接在这里回复您。",
-    "queued_no_agent": "您的转人工请求已经提交成功，目前排在第 {position} 位。"
-                       "现在暂时没有客服在线，客服上线后会按顺序在这里回复您，您的请求会一直保留。",
-    "agent_joined": "您好，人工客服{agent}已接入，正在查看您之前的对话，请稍候。",
-    "bot_back": "人工客服已为您处理完毕，接下来由智能助手继续为您服务。"
-                "还有其他问题直接发给我就好。",
-    "resolved": "本次人工服务已结束，感谢您的耐心。接下来由智能助手继续为您服务，"
-                "还有其他问题直接发给我就好。",
-    "cancelled": "好的，已为您取消人工客服。我继续为您服务，请问还有什么可以帮您？",
-}
-
 
 class RelayError(Exception):
     """Rasa could not be reached or refused the events."""

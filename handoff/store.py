@@ -7,6 +7,7 @@ customer's live messages, the agents' replies and the notices the customer saw).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 import time
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+logger = logging.getLogger(__name__)
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
 OPEN = ("queued", "claimed")
 STATUSES = ("queued", "claimed", "resolved", "handed_back", "cancelled")
@@ -69,6 +71,12 @@ handoffs = sa.Table(
     sa.Column("closed_at", sa.Float),
     sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id")),
 )
+# At most one open handoff per conversation, enforced by the database (a partial unique
+# index, SQLite >= 3.8 and PostgreSQL): two requests racing through the check in
+# create_handoff cannot both insert.
+one_open_per_conversation = sa.Index(
+    "uq_handoffs_open_conversation", handoffs.c.conversation_id, unique=True,
+    sqlite_where=handoffs.c.status.in_(OPEN), postgresql_where=handoffs.c.status.in_(OPEN))
 messages = sa.Table(
     "messages", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -127,6 +135,11 @@ class Store:
         """Connect and create the tables if they are missing."""
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        try:  # a store created before the index: add it (create_all skips existing tables)
+            one_open_per_conversation.create(self.engine, checkfirst=True)
+        except sa.exc.SQLAlchemyError as error:
+            logger.error("cannot enforce one open handoff per conversation (close the "
+                         "duplicates, then restart): %s", error)
 
     # --- agents and sessions -------------------------------------------------------------
 
@@ -216,8 +229,9 @@ class Store:
                          "source": "transcript", "to_customer": False, **entry}
                         for entry in transcript])
         except IntegrityError:
-            # The same key was created concurrently: that one wins.
-            found = self._by_key(key)
+            # The same key, or another open handoff of the conversation, was created
+            # concurrently: that one wins.
+            found = self._by_key(key) or self._open_for(fields["conversation_id"])
             if found:
                 return Created(found, False)
             raise

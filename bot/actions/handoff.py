@@ -28,16 +28,37 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.clients.handoff import HandoffClient, HandoffUnavailable, Ticket
+from bot.clients.handoff import (
+    HandoffClient,
+    HandoffMisconfigured,
+    HandoffRejected,
+    HandoffUnavailable,
+    Ticket,
+)
 from bot.emotion_tracking import assess, customer_turns
 from bot.faq import load_policy
+from bot.high_risk import high_risk  # noqa: F401 (the actions import it from here)
 from handoff.masking import mask_sensitive
+from handoff.notices import notice
+from handoff.schema import MAX_ID, MAX_TEXT
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS_FILE = ROOT / "bot" / "topics.yml"
 CHINA = timezone(timedelta(hours=8))
 DEFAULT_OUTBOX = "var/handoff/outbox.db"
+# Delivered outbox rows are deleted after this many days (HANDOFF_OUTBOX_KEEP_DAYS).
+DEFAULT_KEEP_DAYS = 7.0
+# Bounds of the payload, so the service (limits in handoff/schema.py) never refuses it for
+# its size: the newest turns are kept, at most this many and this many characters in all.
+MAX_TURNS = 300
+MAX_TRANSCRIPT_CHARS = 150_000
+MAX_SLOT_CHARS = 500
+CLIPPED = "…（已截断）"
+EARLIER_CUT = "（较早的 {count} 条消息未随转接发送，完整记录在对话历史中）"
+# Channels whose sender is proven by the channel itself (WeChat signs every callback and
+# names the openid); elsewhere the customer id is whatever the client sent.
+VERIFIED_CHANNELS = {"wechat"}
 
 
 class Reason(str, Enum):
@@ -63,8 +84,6 @@ REASON_LABELS = {
     Reason.REPEATED_FALLBACK: "机器人连续两次没有听懂",
     Reason.JOURNEY_FAILED: "同一步骤多次失败",
 }
-# Words that put a conversation in front of a human at once, whatever the intent.
-HIGH_RISK_WORDS = ("报警", "律师", "12315", "曝光", "起诉", "消协", "法院", "投诉到工商")
 # Slots that are the bot's bookkeeping, not something the customer told.
 INTERNAL_SLOTS = {"requested_slot", "suggested_faq", "lookup_attempts", "journey_failure",
                   "handoff_reason", "handoff_priority", "session_started_metadata"}
@@ -77,10 +96,6 @@ TOPIC_NAMES = {
 }
 SLOT_NAMES = {"order_id": "订单号", "phone": "手机号", "payment_method": "支付方式"}
 
-QUEUED = ("已为您转接人工客服（服务时间{service_hours}），您现在排在第 {position} 位，"
-          "预计等待约 {eta} 分钟。"
-          "客服接入后会直接在这里回复您，等待期间您发的消息客服都能看到。"
-          "如果不需要了，发送「算了不用了」即可。")
 NO_AGENT_IN_HOURS = ("已为您登记人工客服。现在暂时没有客服在线，"
                      "客服上线后（服务时间{service_hours}）会按顺序在这里回复您，"
                      "您的请求会一直保留，不需要重复申请。"
@@ -95,6 +110,8 @@ UNAVAILABLE = ("抱歉，人工客服系统暂时连接不上。您的转人工�
 PRIORITY_NOTE = "我已把您的对话标记为优先处理，人工客服会查看完整记录。"
 STILL_PENDING = ("您的转人工请求已经保存好了，系统恢复后会自动为您排队，不需要重复申请，"
                  "客服接入后会在这里回复您（服务时间{service_hours}）。")
+REJECTED = ("抱歉，您的转人工请求没有提交成功，我们已经记录了这个问题。"
+            "您可以换个方式把问题再描述一下，我先尽力帮您；也可以稍后再发送「转人工」。")
 
 
 def handoff_state(position: int | None = None, eta_minutes: int | None = None) -> dict:
@@ -130,21 +147,48 @@ def _intent_of(event: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "confidence": round(float(confidence), 3) if confidence else None}
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, saying so at the end."""
+    if len(text) <= limit:
+        return text
+    return text[:limit - len(CLIPPED)] + CLIPPED
+
+
 def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every customer, bot and agent turn with its time; customer turns with intent and
-    emotion. Card and ID numbers are masked."""
+    emotion. Card and ID numbers are masked; each text is at most MAX_TEXT characters, and a
+    long conversation keeps its newest turns (MAX_TURNS, MAX_TRANSCRIPT_CHARS) after a note
+    saying how many earlier ones were cut."""
+    turns = _turns(events)
+    kept, chars = [], 0
+    for turn in reversed(turns):
+        chars += len(turn["text"])
+        if len(kept) >= MAX_TURNS - 1 or chars > MAX_TRANSCRIPT_CHARS:
+            break
+        kept.append(turn)
+    kept.reverse()
+    if len(kept) < len(turns):
+        cut = len(turns) - len(kept)
+        kept.insert(0, {"sender": "bot", "text": EARLIER_CUT.format(count=cut),
+                        "timestamp": turns[cut]["timestamp"]})
+    return kept
+
+
+def _turns(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     turns = []
     for event in events:
         kind = event.get("event")
         if kind == "user":
-            turns.append({"sender": "customer", "text": mask_sensitive(event.get("text") or ""),
+            text = clip(mask_sensitive(event.get("text") or ""), MAX_TEXT)
+            turns.append({"sender": "customer", "text": text,
                           "timestamp": _iso(event.get("timestamp")),
                           "intent": _intent_of(event),
                           "emotion": (event.get("parse_data") or {}).get("emotion")})
         elif kind == "bot" and (event.get("text") or "").strip():
             handoff = (event.get("metadata") or {}).get("handoff") or {}
             agent = handoff.get("agent") if handoff.get("state") == "agent_message" else None
-            turn = {"sender": "agent" if agent else "bot", "text": mask_sensitive(event["text"]),
+            turn = {"sender": "agent" if agent else "bot",
+                    "text": clip(mask_sensitive(event["text"]), MAX_TEXT),
                     "timestamp": _iso(event.get("timestamp"))}
             if agent:
                 turn["agent"] = agent
@@ -166,7 +210,8 @@ def _topical_intent(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def collected_slots(tracker: Tracker) -> dict[str, Any]:
     """What the customer told the bot (order number, phone, payment method ...)."""
-    return {name: mask_sensitive(value) if isinstance(value, str) else value
+    return {name: clip(mask_sensitive(value), MAX_SLOT_CHARS) if isinstance(value, str)
+            else value
             for name, value in tracker.current_slot_values().items()
             if value not in (None, "", []) and name not in INTERNAL_SLOTS}
 
@@ -205,30 +250,46 @@ def build_payload(tracker: Tracker, reason: Reason, priority: str) -> dict[str, 
         "peak": {k: assessment.peak.get(k) for k in ("label", "score", "text")},
         "frustration": assessment.frustration,
     }
-    emotion["peak"]["text"] = mask_sensitive(emotion["peak"].get("text") or "")
+    emotion["peak"]["text"] = clip(mask_sensitive(emotion["peak"].get("text") or ""), 200)
     intent = _topical_intent(events)
     slots = collected_slots(tracker)
-    metadata = tracker.latest_message.get("metadata") or {}
+    customer_id, verified = customer_identity(tracker)
     turns = transcript(events)
     last_customer = next((t["text"] for t in reversed(turns) if t["sender"] == "customer"), "")
     return {
         "conversation_id": tracker.sender_id,
         "channel": tracker.get_latest_input_channel(),
-        "customer_id": str(metadata.get("customer_id") or metadata.get("user_id")
-                           or tracker.sender_id),
+        "customer_id": clip(customer_id, MAX_ID),
+        "customer_id_verified": verified,
         "reason": reason.value,
         "priority": priority,
         "topic": intent.get("topic"),
         "intent": {"name": intent["name"], "confidence": intent["confidence"]},
         "emotion": emotion,
         "slots": slots,
-        "summary": summary(reason, intent, emotion, slots, last_customer),
+        "summary": clip(summary(reason, intent, emotion, slots, last_customer), MAX_TEXT),
         "transcript": turns,
         # Epoch seconds as Rasa records them: later customer messages are "live" (exact, so
         # the turn that asked for the human is not counted twice).
         "requested_at": _latest_user_time(events) or time.time(),
         "bot_paused": True,
     }
+
+
+def customer_identity(tracker: Tracker) -> tuple[str, bool]:
+    """Who the customer is, and whether the channel vouches for it.
+
+    WeChat signs its callbacks and names the sender's openid: verified. Anywhere else
+    (REST, the widget) `customer_id`/`user_id` in the message metadata, or the sender id, is
+    what the client chose to send: shown to agents, marked unverified."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    channel = tracker.get_latest_input_channel()
+    openid = (metadata.get("wechat") or {}).get("openid") if channel in VERIFIED_CHANNELS \
+        else None
+    if openid and tracker.sender_id == f"wechat_{openid}":
+        return tracker.sender_id, True
+    return str(metadata.get("customer_id") or metadata.get("user_id") or tracker.sender_id), \
+        False
 
 
 def _latest_user_time(events: list[dict[str, Any]]) -> float | None:
@@ -242,18 +303,15 @@ def idempotency_key(tracker: Tracker) -> str:
     return f"{tracker.sender_id}:{int(stamp * 1000)}"
 
 
-def high_risk(text: str | None) -> bool:
-    """Whether the message names the police, a lawyer, 12315, the media or a lawsuit."""
-    return any(word in (text or "") for word in HIGH_RISK_WORDS)
-
-
 # --- the outbox ----------------------------------------------------------------------------
 
 class Outbox:
     """Handoffs the service has not taken yet, in a SQLite file that survives restarts.
 
-    Entries are delivered oldest first, with their idempotency key, until the service takes
-    them; the service's deduplication makes a delivery that timed out harmless to repeat."""
+    Only the background worker delivers them (`flush`), oldest first, with their idempotency
+    key; the service's deduplication makes a delivery that timed out harmless to repeat.
+    A payload the service refuses for good (4xx other than 401/403/408/429) is dead-lettered
+    with the reason and the next entry goes on; see `flush` for the other failures."""
 
     def __init__(self, path: str | Path) -> None:
         """Use the file at `path` (created on first write)."""
@@ -266,7 +324,10 @@ class Outbox:
         db.execute("""CREATE TABLE IF NOT EXISTS outbox (
             key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, payload TEXT NOT NULL,
             created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-            delivered_at REAL)""")
+            delivered_at REAL, dead_at REAL)""")
+        columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+        if "dead_at" not in columns:  # an outbox file from before dead letters
+            db.execute("ALTER TABLE outbox ADD COLUMN dead_at REAL")
         return db
 
     def add(self, key: str, payload: dict[str, Any]) -> bool:
@@ -283,13 +344,23 @@ class Outbox:
         """Undelivered handoffs, oldest first (of one conversation if given)."""
         if not self.path.exists():
             return []
-        query = "SELECT key, payload FROM outbox WHERE delivered_at IS NULL"
+        query = "SELECT key, payload FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL"
         args: tuple[Any, ...] = ()
         if conversation_id is not None:
             query, args = query + " AND conversation_id = ?", (conversation_id,)
         with closing(self._connect()) as db:
-            rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+            rows = db.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         return [(key, json.loads(payload)) for key, payload in rows]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Handoffs the service refused for good, with the reason, oldest first."""
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT key, conversation_id, last_error, dead_at FROM outbox "
+                              "WHERE dead_at IS NOT NULL ORDER BY dead_at").fetchall()
+        return [{"key": k, "conversation_id": c, "error": e, "dead_at": d}
+                for k, c, e, d in rows]
 
     def mark(self, key: str, error: str | None = None) -> None:
         """Record a delivery (no error) or a failed attempt."""
@@ -301,15 +372,46 @@ class Outbox:
                 db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? "
                            "WHERE key = ?", (error[:500], key))
 
-    def flush(self, client: HandoffClient) -> int:
-        """Deliver what is pending, stopping at the first failure; returns how many went."""
-        if not _flush_lock.acquire(timeout=10):
+    def mark_dead(self, key: str, reason: str) -> None:
+        """Give up on a handoff the service refused for good, keeping the reason."""
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE outbox SET dead_at = ?, attempts = attempts + 1, last_error = ? "
+                       "WHERE key = ?", (time.time(), reason[:500], key))
+
+    def purge(self, keep_days: float = DEFAULT_KEEP_DAYS) -> int:
+        """Delete delivered handoffs older than `keep_days`; returns how many. Pending and
+        dead-lettered ones stay."""
+        if not self.path.exists():
             return 0
-        try:
+        with closing(self._connect()) as db, db:
+            return db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL "
+                              "AND delivered_at < ?",
+                              (time.time() - keep_days * 86400,)).rowcount
+
+    def flush(self, client: HandoffClient) -> int:
+        """Deliver what is pending, oldest first; returns how many went.
+
+        - refused for good (HandoffRejected): dead-lettered, an error logged, next entry;
+        - 401/403 or the development token in production (HandoffMisconfigured): an error
+          logged, the entry kept, and this round ends: every entry travels with the same
+          credentials, so the others would be refused too. Each round tries again, so once
+          the configuration is fixed they all go, in order;
+        - service down, timeout, 5xx, 408/429 (HandoffUnavailable): kept, the round ends.
+        """
+        with _lock_of(self.path):
             delivered = 0
             for key, payload in self.pending():
                 try:
                     client.create(payload, key)
+                except HandoffRejected as error:
+                    self.mark_dead(key, str(error))
+                    logger.error("handoff %s refused by the service for good, dead-lettered "
+                                 "in %s: %s", key, self.path, error)
+                    continue
+                except HandoffMisconfigured as error:
+                    self.mark(key, str(error))
+                    logger.error("handoff %s undelivered: configuration error: %s", key, error)
+                    break
                 except HandoffUnavailable as error:
                     self.mark(key, str(error))
                     logger.warning("handoff %s still undelivered: %s", key, error)
@@ -318,13 +420,18 @@ class Outbox:
                 delivered += 1
                 logger.info("handoff %s delivered from the outbox", key)
             return delivered
-        finally:
-            _flush_lock.release()
 
 
-_flush_lock = threading.Lock()
+_locks_guard = threading.Lock()
+_flush_locks: dict[Path, threading.Lock] = {}
 _worker_lock = threading.Lock()
 _worker: threading.Thread | None = None
+
+
+def _lock_of(path: Path) -> threading.Lock:
+    """One flush at a time per outbox file."""
+    with _locks_guard:
+        return _flush_locks.setdefault(path.resolve(), threading.Lock())
 
 
 def outbox() -> Outbox:
@@ -335,7 +442,8 @@ def outbox() -> Outbox:
 
 def start_outbox_worker() -> None:
     """Retry the outbox in the background every HANDOFF_OUTBOX_RETRY_SECONDS (10 by default;
-    0 turns it off), so a handoff is delivered even if nobody asks for a human again."""
+    0 turns it off), so a handoff is delivered even if nobody asks for a human again. It also
+    deletes delivered rows older than HANDOFF_OUTBOX_KEEP_DAYS (7)."""
     global _worker
     interval = float(os.environ.get("HANDOFF_OUTBOX_RETRY_SECONDS") or 10)
     with _worker_lock:
@@ -346,13 +454,22 @@ def start_outbox_worker() -> None:
         _worker.start()
 
 
+def retry_once(box: Outbox, client: HandoffClient, keep_days: float) -> int:
+    """One round of the worker: deliver what is pending, then purge old delivered rows."""
+    delivered = box.flush(client) if box.pending() else 0
+    purged = box.purge(keep_days)
+    if purged:
+        logger.info("outbox: %d delivered handoffs older than %s days deleted", purged,
+                    keep_days)
+    return delivered
+
+
 def _retry_forever(interval: float) -> None:
     while True:
         time.sleep(interval)
         try:
-            box = outbox()
-            if box.pending():
-                box.flush(HandoffClient.from_env())
+            keep = float(os.environ.get("HANDOFF_OUTBOX_KEEP_DAYS") or DEFAULT_KEEP_DAYS)
+            retry_once(outbox(), HandoffClient.from_env(), keep)
         except Exception:  # the worker must outlive any one failure
             logger.exception("handoff outbox retry failed")
 
@@ -375,8 +492,8 @@ def tell_queued(dispatcher: CollectingDispatcher, ticket: Ticket) -> None:
     hours = str(load_policy().get("service_hours") or "")
     if ticket.agents_online > 0:
         dispatcher.utter_message(
-            text=QUEUED.format(position=ticket.position or 1, eta=ticket.eta_minutes or 1,
-                               service_hours=hours),
+            text=notice("queued", position=ticket.position or 1,
+                        eta_minutes=ticket.eta_minutes or 1, service_hours=hours),
             json_message=handoff_state(ticket.position, ticket.eta_minutes))
         return
     text = NO_AGENT_IN_HOURS if in_service_hours(hours) else NO_AGENT_OFF_HOURS
@@ -391,34 +508,42 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
 
     Delivered: the queue message, and the bot pauses (the agent takes over). Not delivered:
     the handoff waits in the outbox, the customer hears so honestly, and the bot keeps
-    answering until an agent joins.
+    answering until an agent joins. Refused for good (e.g. an unusable conversation id): it
+    is dead-lettered, an error logged, and the customer told it did not go through.
+
+    The customer's turn posts its own payload once (short timeout) and never delivers the
+    outbox: that is the background worker's job, so one customer never waits for other
+    conversations' backlog, nor for the worker.
     """
     start_outbox_worker()
     client = client or HandoffClient.from_env()
     box = box or outbox()
+    hours = str(load_policy().get("service_hours") or "")
     recorded = [SlotSet("handoff_reason", reason.value), SlotSet("handoff_priority", priority)]
     if priority in ("urgent", "high"):
         dispatcher.utter_message(text=PRIORITY_NOTE)
     if box.pending(tracker.sender_id):
-        # Earlier requests of this conversation wait for the service: deliver them first.
-        box.flush(client)
-        if box.pending(tracker.sender_id):
-            dispatcher.utter_message(
-                text=STILL_PENDING.format(service_hours=load_policy().get("service_hours", "")),
-                json_message=handoff_state())
-            return recorded
+        # An earlier request of this conversation waits in the outbox: the worker delivers
+        # it (the service then tells the customer their place); no second one.
+        dispatcher.utter_message(text=STILL_PENDING.format(service_hours=hours),
+                                 json_message=handoff_state())
+        return recorded
     payload = build_payload(tracker, reason, priority)
     key = idempotency_key(tracker)
     try:
         ticket = client.create(payload, key)
+    except HandoffRejected as error:
+        box.add(key, payload)
+        box.mark_dead(key, str(error))
+        logger.error("handoff %s refused by the service for good, dead-lettered: %s", key, error)
+        dispatcher.utter_message(text=REJECTED)
+        return recorded
     except HandoffUnavailable as error:
         logger.warning("handoff %s kept in the outbox: %s", key, error)
         box.add(key, {**payload, "bot_paused": False})
-        dispatcher.utter_message(
-            text=UNAVAILABLE.format(service_hours=load_policy().get("service_hours", "")),
-            json_message=handoff_state())
+        dispatcher.utter_message(text=UNAVAILABLE.format(service_hours=hours),
+                                 json_message=handoff_state())
         return recorded
-    box.flush(client)  # anything older of other conversations, now that the service answers
     tell_queued(dispatcher, ticket)
     # Paused, the bot never reaches action_listen by itself; recording it keeps the turn
     # structure Rasa's rules expect, so a "/restart" while waiting restarts the conversation

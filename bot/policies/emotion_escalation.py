@@ -1,4 +1,5 @@
-"""Hands angry or ever more frustrated customers to a human, whatever their intent."""
+"""Hands angry or ever more frustrated customers, and high-risk messages (报警, 律师, 12315 ...),
+to a human, whatever their intent."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,6 +14,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.emotion_tracking import assess, customer_turns, load_thresholds
+from bot.high_risk import high_risk
 
 ESCALATE_ACTION = "action_escalate"
 
@@ -66,6 +68,10 @@ class EmotionEscalationPolicy(Policy):
         turns = customer_turns(events)
         if not turns:
             return False
+        if high_risk(tracker.latest_message.text if tracker.latest_message else None):
+            # 报警, 律师, 12315 ... go to a human whatever the intent or emotion
+            # (bot/high_risk.yml); action_escalate hands off as `high_risk`, urgent.
+            return True
         assessment = assess(turns, self._thresholds)
         return assessment.escalate and not _escalated_since_calm(tracker)
 

@@ -151,7 +151,7 @@ function render(handoff) {
   $("detail").hidden = false;
   $("d-title").textContent = `会话 ${handoff.conversation_id}`;
   const who = handoff.agent ? ` · 客服：${handoff.agent}` : "";
-  $("d-sub").textContent = `${STATUS[handoff.status] || handoff.status}${who} · 渠道：${handoff.channel || "未知"} · 客户：${handoff.customer_id || "未知"} · 提交于 ${timeOf(handoff.created_at)}`;
+  $("d-sub").textContent = `${STATUS[handoff.status] || handoff.status}${who} · 渠道：${handoff.channel || "未知"} · 客户：${handoff.customer_id || "未知"}${handoff.customer_id && !handoff.customer_id_verified ? "（未验证，客户端提供）" : ""} · 提交于 ${timeOf(handoff.created_at)}`;
   $("d-reason").textContent = handoff.reason_label;
   $("d-priority").textContent = PRIORITY[handoff.priority] || handoff.priority;
   $("d-emotion").textContent = emotionText(handoff.emotion);

@@ -78,11 +78,14 @@ class Service:
 
 
 class FakeRasa:
-    """Records `POST /conversations/{id}/tracker/events` calls; `fail` makes it answer 500."""
+    """Records `POST /conversations/{id}/tracker/events` calls; `fail` makes it answer 500;
+    a conversation in `held` is not answered until `release` (Rasa holding its lock)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]], dict[str, str]]] = []
         self.fail = False
+        self.held: set[str] = set()
+        self.released = threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,6 +94,8 @@ class FakeRasa:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
                 conversation = unquote(url.path.split("/")[2])
+                if conversation in owner.held:
+                    owner.released.wait(timeout=30)
                 if not owner.fail:
                     owner.calls.append((conversation, body, query))
                 self.send_response(500 if owner.fail else 200)

@@ -3,6 +3,9 @@ outbox when the service is down, and what the customer is told. Actions run agai
 trackers; the service is the real one (handoff_api) or a closed port."""
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +19,7 @@ from bot.actions.basics import ActionRequestHuman
 from bot.actions.emotion import ActionEscalate
 from bot.actions.handoff import (
     CHINA,
+    MAX_TURNS,
     Outbox,
     Reason,
     build_payload,
@@ -23,12 +27,15 @@ from bot.actions.handoff import (
     high_risk,
     idempotency_key,
     in_service_hours,
+    retry_once,
     tell_queued,
 )
-from bot.clients.handoff import HandoffClient, HandoffUnavailable, Ticket
-from handoff.config import Settings, SettingsError
+from bot.clients.handoff import HandoffClient, HandoffMisconfigured, HandoffUnavailable, Ticket
+from bot.faq import load_policy
+from handoff.config import DEV_TOKEN, Settings, SettingsError
 from handoff.events import is_cancel
 from handoff.masking import mask_sensitive
+from handoff.notices import notice
 from tests.conftest import free_port
 from tests.handoff.conftest import BOT_TOKEN, EventStream, Service
 
@@ -246,3 +253,156 @@ def test_the_payload_is_the_same_for_the_same_turn() -> None:
     first = build_payload(tracker, Reason.JOURNEY_FAILED, "normal")
     assert build_payload(tracker, Reason.JOURNEY_FAILED, "normal") == first
     assert "同一步骤多次失败" in first["summary"]
+
+
+# --- a refused payload never blocks the outbox ------------------------------------------------
+
+def test_a_payload_the_service_refuses_is_dead_lettered_and_the_next_one_is_delivered(
+        client: HandoffClient, service: Service, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    refused, fine = conversation(), conversation()
+    # Kept before the payload was clipped: a customer id the service refuses (400).
+    box.add("k-refused", {**build_payload(refused, Reason.COMPLAINT, "high"),
+                          "customer_id": "x" * 300})
+    box.add("k-fine", build_payload(fine, Reason.EXPLICIT_REQUEST, "normal"))
+    with caplog.at_level(logging.ERROR):
+        assert box.flush(client) == 1
+    assert box.pending() == []
+    [dead] = box.dead_letters()
+    assert dead["key"] == "k-refused" and "400" in dead["error"]
+    assert "k-refused" in caplog.text and "dead-lettered" in caplog.text
+    assert len(service.handoffs_of(fine.sender_id)) == 1
+    assert service.handoffs_of(refused.sender_id) == []
+    assert box.flush(client) == 0  # the dead letter is not tried again
+
+
+def long_conversation(turns: int, metadata: dict[str, Any]) -> Tracker:
+    events = []
+    for i in range(turns):
+        events.append(user("我的退款到哪了" * 1000 if i == turns - 1 else f"第 {i} 条", "inform",
+                           T0 + i))
+        events.append(bot("请稍等", T0 + i + 0.5))
+    events[-2]["parse_data"]["metadata"] = metadata
+    events.pop()
+    return Tracker(f"bot-{uuid.uuid4().hex[:8]}", {"order_id": "5" * 6000},
+                   events[-1]["parse_data"], events, False, None, {"name": "action_listen"},
+                   "action_listen")
+
+
+def test_huge_fields_are_clipped_so_the_service_takes_the_payload(
+        client: HandoffClient, service: Service) -> None:
+    tracker = long_conversation(400, {"customer_id": "客" * 400})
+    payload = build_payload(tracker, Reason.EXPLICIT_REQUEST, "normal")
+    assert len(payload["customer_id"]) <= 255 and payload["customer_id_verified"] is False
+    turns = payload["transcript"]
+    assert len(turns) <= MAX_TURNS and all(len(t["text"]) <= 5000 for t in turns)
+    assert "较早的" in turns[0]["text"] and turns[-1]["text"].endswith("（已截断）")
+    assert len(payload["summary"]) <= 5000 and len(payload["slots"]["order_id"]) <= 500
+    assert client.create(payload, idempotency_key(tracker)).created
+    [handoff] = service.handoffs_of(tracker.sender_id)
+    assert handoff["customer_id_verified"] is False
+
+
+def test_a_refused_token_is_a_configuration_error_that_keeps_the_entries_in_order(
+        client: HandoffClient, service: Service, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    first, second = conversation(), conversation()
+    box.add("k-1", build_payload(first, Reason.COMPLAINT, "high"))
+    box.add("k-2", build_payload(second, Reason.COMPLAINT, "high"))
+    with caplog.at_level(logging.ERROR):
+        assert box.flush(HandoffClient(service.url, "wrong")) == 0
+    assert "configuration" in caplog.text and "401" in caplog.text
+    assert [key for key, _ in box.pending()] == ["k-1", "k-2"] and box.dead_letters() == []
+    # Fixed configuration: both go, oldest first.
+    assert box.flush(client) == 2
+    first_at = service.handoffs_of(first.sender_id)[0]["created_at"]
+    assert first_at <= service.handoffs_of(second.sender_id)[0]["created_at"]
+
+
+def test_the_client_refuses_the_development_token_in_production(
+        caplog: pytest.LogCaptureFixture) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: a sent request would say so
+    with caplog.at_level(logging.ERROR):
+        refusing = HandoffClient.from_env({"HANDOFF_ENV": "production", "HANDOFF_URL": url})
+    assert "HANDOFF_API_TOKEN" in caplog.text
+    with pytest.raises(HandoffMisconfigured, match="development"):
+        refusing.create({"conversation_id": "c"}, "k")
+    for env in ({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "s3cret"},
+                {"HANDOFF_API_TOKEN": DEV_TOKEN}, {}):
+        assert HandoffClient.from_env({**env, "HANDOFF_URL": url}).refusal is None
+
+
+# --- the customer's turn and the outbox worker -------------------------------------------------
+
+def test_a_customer_turn_delivers_only_its_own_handoff_and_the_worker_the_backlog(
+        client: HandoffClient, service: Service, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    waiting = conversation()
+    box.add("k-waiting", {**build_payload(waiting, Reason.COMPLAINT, "high"), "bot_paused": False})
+    tracker = conversation()
+    dispatcher = CollectingDispatcher()
+    hand_off(dispatcher, tracker, Reason.EXPLICIT_REQUEST, client=client, box=box)
+    assert dispatcher.messages[-1]["custom"]["handoff"]["state"] == "queued"
+    assert len(service.handoffs_of(tracker.sender_id)) == 1
+    # Someone else's backlog is not this customer's turn's business ...
+    assert [key for key, _ in box.pending()] == ["k-waiting"]
+    assert service.handoffs_of(waiting.sender_id) == []
+    # ... the worker's round delivers it.
+    assert retry_once(box, client, keep_days=7) == 1
+    assert len(service.handoffs_of(waiting.sender_id)) == 1
+
+
+def test_a_payload_refused_in_the_turn_is_dead_lettered_and_the_customer_told(
+        client: HandoffClient, service: Service, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    tracker = conversation("x" * 300)  # a conversation id the service cannot take
+    dispatcher = CollectingDispatcher()
+    events = hand_off(dispatcher, tracker, Reason.EXPLICIT_REQUEST, client=client, box=box)
+    assert not any(e.get("event") == "pause" for e in events)
+    assert "没有提交成功" in dispatcher.messages[-1]["text"]
+    assert box.pending() == [] and len(box.dead_letters()) == 1
+
+
+def test_delivered_rows_older_than_the_keep_days_are_purged(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    for key in ("old", "recent", "waiting", "dead"):
+        box.add(key, {"conversation_id": key})
+    box.mark("old")
+    box.mark("recent")
+    box.mark_dead("dead", "400")
+    with sqlite3.connect(box.path) as db:
+        db.execute("UPDATE outbox SET delivered_at = ? WHERE key = 'old'",
+                   (time.time() - 8 * 86400,))
+    assert box.purge(keep_days=7) == 1
+    with sqlite3.connect(box.path) as db:
+        keys = sorted(k for (k,) in db.execute("SELECT key FROM outbox"))
+    assert keys == ["dead", "recent", "waiting"]
+
+
+# --- who the customer is ---------------------------------------------------------------------
+
+def test_a_customer_id_from_client_metadata_is_unverified_and_wechat_is_verified() -> None:
+    rest = conversation("rest-1")
+    rest.latest_message["metadata"] = {"customer_id": "vip-001"}
+    payload = build_payload(rest, Reason.EXPLICIT_REQUEST, "normal")
+    assert (payload["customer_id"], payload["customer_id_verified"]) == ("vip-001", False)
+
+    wechat = conversation("wechat_oAbC123")
+    for event in wechat.events:
+        if event["event"] == "user":
+            event["input_channel"] = "wechat"
+    wechat.latest_message["metadata"] = {"channel": "wechat", "wechat": {"openid": "oAbC123"},
+                                         "customer_id": "vip-001"}
+    payload = build_payload(wechat, Reason.EXPLICIT_REQUEST, "normal")
+    assert (payload["customer_id"], payload["customer_id_verified"]) == ("wechat_oAbC123", True)
+
+
+def test_the_queued_notice_has_one_wording() -> None:
+    dispatcher = CollectingDispatcher()
+    tell_queued(dispatcher, Ticket("h1", "queued", 2, 8, agents_online=1, created=True))
+    text = dispatcher.messages[0]["text"]
+    hours = str(load_policy()["service_hours"])
+    assert text == notice("queued", position=2, eta_minutes=8, service_hours=hours)
+    assert "排在第 2 位" in text and "算了不用了" in text

@@ -4,13 +4,18 @@ stream, and clear answers to bad input. Rasa is a recording stand-in here; the e
 tests use the real one."""
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from handoff import auth
+from handoff.app import ApiError, HandoffService
+from handoff.config import Settings
 from tests.handoff.conftest import EventStream, FakeRasa, Service, wait_for
 
 
@@ -296,3 +301,62 @@ def test_console_and_openapi_are_served(service: Service) -> None:
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     spec = requests.get(f"{service.url}/openapi.yaml", timeout=10)
     assert spec.status_code == 200 and "/api/v1/handoffs" in spec.text
+
+
+def test_a_late_handoff_is_answered_before_the_queued_notice_goes_to_rasa(
+        service: Service, fake_rasa: FakeRasa) -> None:
+    # Rasa holds the conversation (its lock taken by the turn that posts this handoff): the
+    # service must answer the POST without waiting for Rasa, then send the notice.
+    conversation = new_id()
+    fake_rasa.held.add(conversation)
+    fake_rasa.released.clear()
+    try:
+        resp = requests.post(f"{service.url}/api/v1/handoffs", timeout=3,
+                             json=payload(conversation, bot_paused=False),
+                             headers={**service.bot, "Idempotency-Key": conversation})
+        assert resp.status_code == 201 and fake_rasa.events_for(conversation) == []
+    finally:
+        fake_rasa.released.set()
+        fake_rasa.held.discard(conversation)
+    [event] = wait_for(lambda: fake_rasa.events_for(conversation))
+    assert event["data"]["custom"]["handoff"]["state"] == "queued"
+    assert "排在第" in event["text"] and "算了不用了" in event["text"]
+    feed = service.get(f"/api/v1/conversations/{conversation}/messages").json()["messages"]
+    assert [m["custom"]["handoff"]["state"] for m in feed] == ["queued"]
+
+
+def test_unverified_customer_ids_are_marked(service: Service) -> None:
+    assert create(service, new_id()).json()["customer_id_verified"] is False
+    verified = create(service, new_id(), customer_id="wechat_oAbC", customer_id_verified=True)
+    assert verified.json()["customer_id_verified"] is True
+
+
+def test_login_does_the_same_work_for_unknown_users_and_throttles_per_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = HandoffService(Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", events_url=""))
+    service.store.add_agent("li", "小李", auth.hash_password("correct-horse-42"))
+    auth.dummy_hash()  # computed once, at the first unknown login at the latest
+    hashed, checked = [], []
+    monkeypatch.setattr(auth, "hash_password", lambda p: hashed.append(p) or "x")
+    verify = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password",
+                        lambda p, h: checked.append(h) or verify(p, h))
+
+    async def attempt(user: str, password: str, address: str = "10.0.0.1") -> int:
+        try:
+            await service.login(user, password, address)
+            return 200
+        except ApiError as error:
+            return error.status
+
+    async def scenario() -> None:
+        assert await attempt("nobody", "whatever-123") == 401
+        assert await attempt("li", "wrong-password") == 401
+        # One scrypt run each, no extra hashing for the unknown user.
+        assert len(checked) == 2 and hashed == []
+        for _ in range(4):
+            await attempt("li", "wrong-password")
+        assert await attempt("li", "correct-horse-42") == 429  # this address is throttled
+        assert await attempt("li", "correct-horse-42", "10.0.0.2") == 200  # not the agent
+
+    asyncio.run(scenario())

@@ -4,6 +4,7 @@ conversation, the state machine, queue order and position, messages and the feed
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,33 @@ def test_sessions_expire_and_end(store: Store) -> None:
     assert store.agent_for_session("live") is None
     assert auth.verify_password("secret-123", store.agent_by_username(name)["password_hash"])
     assert not auth.verify_password("secret-124", store.agent_by_username(name)["password_hash"])
+
+
+def test_two_concurrent_requests_with_different_keys_make_one_open_handoff(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both requests pass the "is one open?" check before either inserts: the database itself
+    # must keep the second one out.
+    c = f"s-{uuid.uuid4().hex[:8]}"
+    both_checked = threading.Barrier(2, timeout=10)
+    check, waited = store._open_for, threading.local()
+
+    def racing_check(conversation_id: str) -> dict | None:
+        found = check(conversation_id)
+        if not getattr(waited, "done", False):  # only the first check of each request
+            waited.done = True
+            both_checked.wait()
+        return found
+
+    monkeypatch.setattr(store, "_open_for", racing_check)
+    results = []
+    threads = [threading.Thread(target=lambda k=k: results.append(
+        store.create_handoff(f"{c}:{k}", fields(c), [turn("转人工", 1.0)]))) for k in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2, "a request failed instead of joining the open handoff"
+    assert sorted(r.created for r in results) == [False, True]
+    assert results[0].handoff["id"] == results[1].handoff["id"]
+    rows = [h for h in store.list_handoffs(("queued", "claimed")) if h["conversation_id"] == c]
+    assert len(rows) == 1
