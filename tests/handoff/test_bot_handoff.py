@@ -406,3 +406,10 @@ def test_the_queued_notice_has_one_wording() -> None:
     hours = str(load_policy()["service_hours"])
     assert text == notice("queued", position=2, eta_minutes=8, service_hours=hours)
     assert "排在第 2 位" in text and "算了不用了" in text
+
+
+def test_the_handoff_masks_cards_and_ids_as_the_journeys_recognise_them() -> None:
+    from bot.masking import mask_text
+    text = "卡 6222021234567890123，身份证 11010519491231002X，订单 573262229751"
+    assert mask_sensitive(text) == mask_text(text)
+    assert mask_sensitive("手机13812345678") == "手机13812345678"  # agents need the phone
