@@ -325,11 +325,16 @@ class Store:
         return current
 
     def revert(self, handoff_id: str, previous: dict[str, Any]) -> None:
-        """Undo a state change whose notice could not reach the customer."""
-        with self.engine.begin() as db:
-            db.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(
-                status=previous["status"], claimed_at=previous["claimed_at"],
-                closed_at=previous["closed_at"], agent_id=previous["agent_id"]))
+        """Undo a state change whose notice could not reach the customer (left as it is when
+        the conversation opened another handoff meanwhile: one open handoff each)."""
+        try:
+            with self.engine.begin() as db:
+                db.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(
+                    status=previous["status"], claimed_at=previous["claimed_at"],
+                    closed_at=previous["closed_at"], agent_id=previous["agent_id"]))
+        except IntegrityError:
+            logger.warning("handoff %s not reopened: its conversation has another open one",
+                           handoff_id)
 
     # --- messages ------------------------------------------------------------------------
 
