@@ -331,7 +331,10 @@ class ActionAskPhone(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """The question that fits the journey."""
+        """The question that fits the journey (not again right after the refusal of another
+        phone, which already asks for the right one)."""
+        if uttered_this_turn(tracker, "utter_phone_not_owner"):
+            return []
         form = (tracker.active_loop or {}).get("name")
         dispatcher.utter_message(
             response="utter_ask_phone" if form == "account_form" else "utter_ask_owner_phone")

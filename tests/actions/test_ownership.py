@@ -55,6 +55,11 @@ def test_the_phone_is_asked_for_with_the_reason() -> None:
     current.active_loop = {"name": "account_form"}
     _, messages = run_action(ActionAskPhone(), current)
     assert messages[0]["response"] == "utter_ask_phone"
+    current.active_loop = {"name": "cancel_order_form"}
+    current.events.extend([{"event": "user", "text": STRANGER},
+                           {"event": "bot", "metadata": {"utter_action": "utter_phone_not_owner"}}])
+    _, messages = run_action(ActionAskPhone(), current)
+    assert messages == []  # the refusal has just asked for the right phone
 
 
 def test_an_order_the_customer_cannot_change_asks_for_the_phone_before_explaining() -> None:
