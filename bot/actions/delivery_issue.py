@@ -46,7 +46,8 @@ NEXT_STEPS = {
     "not_received": "请先看看快递柜、驿站、门卫或家人是否代收；"
                     "我们也会同时联系快递公司核实签收情况，核实后给您补发或退款。",
     "missing": "请保留外包装和已收到的商品，专员核实后为您补发或退款。",
-    "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，发错货的来回运费由我们承担。",
+    "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，"
+             "寄回的运费最高补贴 {return_shipping_reimburse_max} 元。",
     "damaged": "请保留外包装并拍几张照片（外箱和破损处），专员联系您时提供，"
                "核实后为您补发、换货或退款。",
     "stuck": "我们已请快递公司核查包裹位置，有进展会第一时间通知您；"
@@ -164,7 +165,8 @@ def confirm_delivery_issue(
     order = client.order(order_id)
     dispatcher.utter_message(
         text=f"已为订单 {order_id}（{items_summary(order)}）登记"
-             f"「{ISSUES[issue]}」，售后单号 {case.case_id}。\n{NEXT_STEPS[issue]}\n"
+             f"「{ISSUES[issue]}」，售后单号 {case.case_id}。\n"
+             f"{NEXT_STEPS[issue].format(**policy)}\n"
              f"售后专员会在 {policy['return_review_hours']} 小时内联系您，"
              "也可以随时凭售后单号问我进度。")
 

@@ -98,3 +98,11 @@ def test_markup_in_the_details_is_dropped() -> None:
                       issue_type="damaged")
     slots, _ = run_form(ValidateDeliveryIssueForm(), current, "issue_detail", fresh=())
     assert slots["issue_detail"] == "alert(1)耳机盒子压扁了"
+
+
+def test_wrong_item_names_the_policys_shipping_subsidy() -> None:
+    order_id = scenario("duplicate_charge_refunded")  # delivered, no delivery case yet
+    asked, done = ask_then_confirm(ActionDeliveryIssue(), tracker(
+        order_id=order_id, issue_type="wrong", issue_detail="收到的是别的型号"))
+    assert "发错货" in texts(asked)
+    assert "最高补贴 20 元" in texts(done) and "来回运费由我们承担" not in texts(done)
