@@ -89,9 +89,13 @@ class Example:
 
 
 def strip_annotations(line: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Plain text and (entity type, value) pairs of `订单[123456789012](order_id)`."""
-    entities = tuple((kind, value) for value, kind in ANNOTATION.findall(line))
-    return ANNOTATION.sub(r"\1", line), entities
+    """Plain text and (entity type, value) pairs of `订单[123456789012](order_id)`; a value
+    that synonyms normalise is written after a colon: `[微信](payment_method:wechat_pay)`."""
+    entities = []
+    for text, annotation in ANNOTATION.findall(line):
+        kind, _, value = annotation.partition(":")
+        entities.append((kind, value or text))
+    return ANNOTATION.sub(r"\1", line), tuple(entities)
 
 
 def load_intent_heldout(path: Path = INTENT_HELDOUT_FILE) -> list[Example]:

@@ -99,6 +99,12 @@ def test_annotations_are_stripped_into_entities() -> None:
     assert entities == (("order_id", "123456789012"), ("amount", "99"))
 
 
+def test_a_normalised_entity_value_is_read_after_the_colon() -> None:
+    text, entities = report.strip_annotations("[微信](payment_method:wechat_pay)付不了")
+    assert text == "微信付不了"
+    assert entities == (("payment_method", "wechat_pay"),)
+
+
 def test_guarded_keyboard_mash_counts_as_nonsense_not_as_a_fallback() -> None:
     mash = {"intent": {"name": "nlu_fallback", "confidence": 1.0}, "intent_ranking": []}
     empty = {**mash, "input_issue": "no_text"}
