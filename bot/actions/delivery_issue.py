@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.emotion import is_upset
 from bot.actions.journeys import (
     JourneyAction,
     JourneyForm,
@@ -135,7 +136,9 @@ class ActionDeliveryIssue(JourneyAction):
         detail = tracker.get_slot("issue_detail") or tracking_note(order)
         change = {"kind": "delivery_issue", "order_id": order_id, "issue": issue,
                   "detail": detail}
-        summary = (f"非常抱歉给您添麻烦了。订单 {order_id}（{items_summary(order)}）"
+        # An upset customer has just heard an apology (acknowledge_if_upset): not twice.
+        apology = "" if is_upset(tracker) else "非常抱歉给您添麻烦了。"
+        summary = (f"{apology}订单 {order_id}（{items_summary(order)}）"
                    f"要登记的问题：{ISSUES[issue]}"
                    + (f"，{detail}" if tracker.get_slot("issue_detail") else "") + "。")
         return ask_confirmation(dispatcher, summary, "确认为您登记售后处理吗？", change,

@@ -11,7 +11,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.emotion import acknowledge_if_upset, is_upset
 from bot.actions.handoff import Reason, hand_off
 from bot.clients.shop_api import Order, ShopApiClient, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
@@ -112,6 +112,17 @@ class OrderLookupValidation(StopOnFailure, FormValidationAction):
         return {"phone": match.group()}
 
 
+def sorry_for_a_delivery_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """When the customer has just reported a problem with a parcel, say sorry before asking
+    for anything (once: an upset customer gets the acknowledgement instead)."""
+    if tracker.latest_message.get("intent", {}).get("name") != "report_delivery_issue":
+        return
+    if is_upset(tracker):
+        acknowledge_if_upset(dispatcher, tracker)
+    else:
+        dispatcher.utter_message(response="utter_sorry_delivery_problem")
+
+
 class ActionAskOrderId(Action):
     """Ask for the order number, or let the customer pick one of the orders of their phone."""
 
@@ -125,6 +136,7 @@ class ActionAskOrderId(Action):
         """List the customer's recent orders as buttons when their phone is known."""
         if "utter_ask_phone_for_orders" in actions_this_turn(tracker):
             return []  # the bot has just asked for the phone: do not ask twice
+        sorry_for_a_delivery_problem(dispatcher, tracker)
         phone = tracker.get_slot("phone")
         if not phone:
             dispatcher.utter_message(response="utter_ask_order_id")
