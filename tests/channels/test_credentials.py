@@ -79,7 +79,7 @@ def test_rasa_reads_the_generated_file_with_the_values_substituted(tmp_path: Pat
         check=True,
     )
     channels = yaml.safe_load(read.stdout)
-    assert "rest" in channels
+    assert "bot.channels.rest.ShopRestInput" in channels
     assert channels["bot.channels.wechat.WeChatInput"] == {
         "token": "t0ken", "appid": "wx123", "secret": "s3cret", "api_base": "http://127.0.0.1:9"}
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from bot.channels.rest import CANCELLING, FORWARDED
 from tests.handoff.conftest import Service, wait_for
 
 TOKEN = os.environ.get("RASA_AUTH_TOKEN", "")
@@ -85,8 +86,8 @@ def test_an_agent_takes_over_a_rest_conversation_and_hands_it_back(
     assert [m["custom"]["handoff"]["state"] for m in feed] == ["agent_joined", "agent_message"]
     assert feed[-1]["text"] == reply
 
-    # The customer answers: the bot stays silent and the agent sees the message live.
-    assert say(rasa_server, sender, "订单号573262229751，退款一直没到") == []
+    # The customer answers: the bot only says it went to the agent, who sees it live.
+    assert texts(say(rasa_server, sender, "订单号573262229751，退款一直没到")) == FORWARDED
 
     def live() -> list[dict[str, Any]]:
         rows = handoff_service.get(f"{base}/messages?after=0", headers=agent).json()["messages"]
@@ -110,7 +111,7 @@ def test_never_mind_while_waiting_cancels_and_the_bot_resumes(
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
     say(rasa_server, sender, "转人工")
     handoff = open_handoff(handoff_service, sender)
-    assert say(rasa_server, sender, "算了不用了") == []
+    assert texts(say(rasa_server, sender, "算了不用了")) == CANCELLING
 
     def cancelled() -> bool:
         return handoff_service.get(f"/api/v1/handoffs/{handoff['id']}").json()["status"] \
