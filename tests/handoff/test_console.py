@@ -18,6 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from bot.channels.rest import FORWARDED
 from tests.conftest import ROOT
 from tests.handoff.conftest import PASSWORD, Service, wait_for
 from tests.handoff.test_end_to_end import bot_texts, say, texts
@@ -95,8 +96,8 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
     assert reply in bot_texts(rasa_server, sender)
     assert not [t for t in bot_texts(rasa_server, sender) if "nihao" in t]
 
-    # The customer's answer appears live.
-    assert say(rasa_server, sender, "订单号是573262229751") == []
+    # The customer's answer appears live (the REST customer is told it went to the agent).
+    assert texts(say(rasa_server, sender, "订单号是573262229751")) == FORWARDED
     wait(browser, lambda d: "订单号是573262229751" in transcript_texts(d))
     browser.save_screenshot(str(artifacts / "console-claimed.png"))
 
