@@ -11,7 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.handoff import Reason, hand_off
-from bot.actions.journeys import buttons, choice_from_message, free_text, warn_if_sensitive
+from bot.actions.journeys import (
+    ChoiceQuestion,
+    choice_from_message,
+    free_text,
+    warn_if_sensitive,
+)
 from bot.actions.order_lookup import (
     PHONE,
     StopOnFailure,
@@ -84,19 +89,15 @@ class ValidateAccountForm(StopOnFailure, FormValidationAction):
         return {"phone": match.group(), "lookup_attempts": 0}
 
 
-class ActionAskAccountIssue(Action):
+class ActionAskAccountIssue(ChoiceQuestion):
     """Ask what the account problem is, with buttons."""
+
+    slot = "account_issue"
+    choices = ISSUES
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_account_issue"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """The seven problems as buttons."""
-        dispatcher.utter_message(response="utter_ask_account_issue", buttons=buttons(ISSUES))
-        return []
 
 
 class ActionAccountHelp(Action):

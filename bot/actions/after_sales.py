@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.journeys import (
+    ChoiceQuestion,
     JourneyAction,
     JourneyForm,
     ask_confirmation,
@@ -145,19 +146,15 @@ class ValidateAfterSalesForm(JourneyForm):
         return {"pickup_method": value if value in PICKUPS else None}
 
 
-class ActionAskAfterSalesType(Action):
+class ActionAskAfterSalesType(ChoiceQuestion):
     """Ask return, exchange or repair, with buttons."""
+
+    slot = "after_sales_type"
+    choices = KINDS
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_after_sales_type"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """The three services as buttons."""
-        dispatcher.utter_message(response="utter_ask_after_sales_type", buttons=buttons(KINDS))
-        return []
 
 
 class ActionAskAfterSalesReason(Action):
@@ -194,19 +191,15 @@ class ActionAskAfterSalesReason(Action):
         return []
 
 
-class ActionAskPickupMethod(Action):
+class ActionAskPickupMethod(ChoiceQuestion):
     """Ask how the goods come back, with buttons."""
+
+    slot = "pickup_method"
+    choices = PICKUPS
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_pickup_method"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Door pick-up or sending it back."""
-        dispatcher.utter_message(response="utter_ask_pickup_method", buttons=buttons(PICKUPS))
-        return []
 
 
 class ActionAfterSales(JourneyAction):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.emotion import is_upset
 from bot.actions.journeys import (
+    ChoiceQuestion,
     JourneyAction,
     JourneyForm,
     ask_confirmation,
-    buttons,
     choice_from_message,
     free_text,
     items_summary,
@@ -97,19 +97,15 @@ class ValidateDeliveryIssueForm(JourneyForm):
         return {"issue_detail": text or None}
 
 
-class ActionAskIssueType(Action):
+class ActionAskIssueType(ChoiceQuestion):
     """Ask what went wrong, with buttons."""
+
+    slot = "issue_type"
+    choices = ISSUES
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_issue_type"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """The five kinds of problem as buttons."""
-        dispatcher.utter_message(response="utter_ask_issue_type", buttons=buttons(ISSUES))
-        return []
 
 
 class ActionDeliveryIssue(JourneyAction):

@@ -6,15 +6,15 @@ import re
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.journeys import (
     BLOCKER_SLOT,
+    ChoiceQuestion,
     JourneyAction,
     JourneyForm,
     ask_confirmation,
-    buttons,
     choice_from_message,
     free_text,
     idempotency_key,
@@ -196,19 +196,15 @@ def _strike(
     return result
 
 
-class ActionAskTitleType(Action):
+class ActionAskTitleType(ChoiceQuestion):
     """Ask whether the invoice is for a person or a company, with buttons."""
+
+    slot = "title_type"
+    choices = TITLE_TYPES
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_title_type"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Personal or company."""
-        dispatcher.utter_message(response="utter_ask_title_type", buttons=buttons(TITLE_TYPES))
-        return []
 
 
 class ActionInvoice(JourneyAction):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -160,6 +160,24 @@ def buttons(options: Mapping[str, str], intent: str = "inform") -> list[dict[str
          "payload": f"/{intent}" + json.dumps({CHOICE_ENTITY: value}, separators=(",", ":"))}
         for value, title in options.items()
     ]
+
+
+class ChoiceQuestion(Action, ABC):
+    """A form's question with one button per choice: `utter_ask_<slot>` with `choices`."""
+
+    slot: str
+    choices: Mapping[str, str]
+
+    @abstractmethod
+    def name(self) -> str:
+        """Name used in the domain: action_ask_<slot> (the form calls it)."""
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Ask, with the choices as buttons."""
+        dispatcher.utter_message(response=f"utter_ask_{self.slot}", buttons=buttons(self.choices))
+        return []
 
 
 def free_text(

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.journeys import (
     PENDING_SLOT,
+    ChoiceQuestion,
     JourneyAction,
     JourneyForm,
     ask_confirmation,
@@ -380,19 +381,15 @@ def _strike(
     return result
 
 
-class ActionAskChangeField(Action):
+class ActionAskChangeField(ChoiceQuestion):
     """Ask what to change, with buttons."""
+
+    slot = "change_field"
+    choices = CHANGE_FIELDS
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_change_field"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Address, phone or delivery time."""
-        dispatcher.utter_message(response="utter_ask_change_field", buttons=buttons(CHANGE_FIELDS))
-        return []
 
 
 class ActionAskDeliveryDay(Action):
@@ -414,19 +411,15 @@ class ActionAskDeliveryDay(Action):
         return []
 
 
-class ActionAskDeliveryWindow(Action):
+class ActionAskDeliveryWindow(ChoiceQuestion):
     """Ask for the delivery window with the three windows as buttons."""
+
+    slot = "delivery_window"
+    choices = WINDOWS
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_delivery_window"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Morning, afternoon or evening."""
-        dispatcher.utter_message(response="utter_ask_delivery_window", buttons=buttons(WINDOWS))
-        return []
 
 
 class ActionChangeOrder(JourneyAction):

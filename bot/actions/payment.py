@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.emotion import acknowledge_if_upset
 from bot.actions.handoff import Reason, hand_off
 from bot.actions.journeys import (
+    ChoiceQuestion,
     JourneyAction,
     JourneyForm,
-    buttons,
     chosen,
     classify,
     latest_intent,
@@ -191,19 +191,15 @@ class ActionAskPaymentMethod(Action):
         return []
 
 
-class ActionAskPaymentError(Action):
+class ActionAskPaymentError(ChoiceQuestion):
     """Ask what the payment page said, with the common messages as buttons."""
+
+    slot = "payment_error"
+    choices = ERRORS
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_payment_error"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """The messages customers see most, as buttons; typing it works too."""
-        dispatcher.utter_message(response="utter_ask_payment_error", buttons=buttons(ERRORS))
-        return []
 
 
 class ActionPaymentFailed(Action):

@@ -6,14 +6,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.journeys import (
+    ChoiceQuestion,
     JourneyAction,
     JourneyForm,
     ask_confirmation,
-    buttons,
     choice_from_message,
     free_text,
     items_summary,
@@ -73,19 +73,15 @@ class ValidateRefundRequestForm(JourneyForm):
         return {"refund_reason": text[:100] if text else None}
 
 
-class ActionAskRefundReason(Action):
+class ActionAskRefundReason(ChoiceQuestion):
     """Ask why, with the common reasons as buttons."""
+
+    slot = "refund_reason"
+    choices = REASONS
 
     def name(self) -> str:
         """Name used in the domain (the form calls action_ask_<slot>)."""
         return "action_ask_refund_reason"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """The reasons as buttons; the customer may also type their own."""
-        dispatcher.utter_message(response="utter_ask_refund_reason", buttons=buttons(REASONS))
-        return []
 
 
 class ActionRefundRequest(JourneyAction):
