@@ -21,6 +21,7 @@ import yaml
 from bot.actions.faq import ANSWER_CONFIDENCE, decide, selector_ranking, suggestions
 from bot.actions.topic_questions import AREA_OF_INTENT, area_decision
 from bot.faq import RETRIEVAL_INTENT, load_faq
+from evaluation.topics import load_topic_map
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "faq" / "heldout.yml"
@@ -28,13 +29,11 @@ OUTCOMES = (
     "answered_right", "suggested_right", "answered_wrong", "suggested_wrong", "journey", "other"
 )
 SWEEP = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
-TOPICS_FILE = ROOT / "bot" / "topics.yml"
 
 
 @lru_cache(maxsize=1)
 def _topic_map() -> dict[str, str]:
-    topics = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
-    return {intent: topic for topic, intents in topics.items() for intent in intents or []}
+    return load_topic_map()
 
 
 def topic_of_intent(intent: str | None) -> str | None:

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.test_data_gates import normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Shorter texts ("你好", "我要取消订单", "什么时候发货") are stock phrases anyone writes,
 # not copied sentences.
 MIN_CHARS = 8
-ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-
-
-def normalise(text: str) -> str:
-    """Compare on letters and digits only, lower-cased, without entity markup."""
-    return re.sub(r"[\W_]+", "", ANNOTATION.sub(r"\1", text)).lower()
 
 
 def evaluation_texts() -> set[str]:
