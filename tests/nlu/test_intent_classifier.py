@@ -1,5 +1,5 @@
-"""The intent classifier on its own: trained on a few examples, it ranks intents for any text
-and leaves empty messages to the fallback."""
+"""The intent classifier on its own: trained on a few examples, it ranks intents for any text,
+understands paraphrases through its sentence vectors and leaves empty messages to the fallback."""
 from __future__ import annotations
 
 from rasa.engine.graph import ExecutionContext
@@ -17,21 +17,19 @@ EXAMPLES = {
 }
 
 
-def trained(tmp_path) -> ShopIntentClassifier:
+def trained(tmp_path, **overrides: float) -> ShopIntentClassifier:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     storage = LocalModelStorage(tmp_path)
     resource = Resource("intents")
     context = ExecutionContext(graph_schema=None, model_id="test")
-    component = ShopIntentClassifier.create(
-        ShopIntentClassifier.get_default_config(), storage, resource, context
-    )
+    config = {**ShopIntentClassifier.get_default_config(), **overrides}
+    component = ShopIntentClassifier.create(config, storage, resource, context)
     data = TrainingData([
         Message(data={"text": text, "intent": intent})
         for intent, texts in EXAMPLES.items() for text in texts
     ])
     component.train(data)
-    return ShopIntentClassifier.load(
-        ShopIntentClassifier.get_default_config(), storage, resource, context
-    )
+    return ShopIntentClassifier.load(config, storage, resource, context)
 
 
 def test_ranks_intents_best_first_and_survives_loading(tmp_path) -> None:
@@ -43,6 +41,19 @@ def test_ranks_intents_best_first_and_survives_loading(tmp_path) -> None:
         (r["confidence"] for r in ranking), reverse=True
     )
     assert {r["name"] for r in ranking} == set(EXAMPLES)
+
+
+def test_a_paraphrase_without_shared_words_is_understood_through_sentence_vectors(
+    tmp_path,
+) -> None:
+    # No training example shares a word with these; only their meaning is "where is my order".
+    paraphrases = [Message(data={"text": "东西寄出来没有"}), Message(data={"text": "货发出去了吗"})]
+    with_vectors = trained(tmp_path / "on").process(paraphrases)
+    assert [m.get("intent")["name"] for m in with_vectors] == ["ask_order_status"] * 2
+    without = trained(tmp_path / "off", sentence_vector_weight=0.0).process(
+        [Message(data={"text": "东西寄出来没有"})]
+    )
+    assert without[0].get("intent")["name"] != "ask_order_status"
 
 
 def test_empty_message_gets_no_intent_so_the_fallback_takes_it(tmp_path) -> None:
