@@ -1,4 +1,5 @@
-"""FAQ retrieval with character n-gram TF-IDF and logistic regression.
+"""FAQ retrieval with character n-gram TF-IDF plus pretrained sentence vectors
+(`bot.nlu.sentence_encoder`), and logistic regression.
 
 Replaces Rasa's ResponseSelector for the `faq` retrieval intent: on this shop's held-out
 phrasings it finds the right entry far more often (see README, `make eval-faq`), and it
@@ -11,6 +12,7 @@ import logging
 from typing import Any
 
 import joblib
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,7 +22,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+
+from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,10 @@ class FaqRetriever(GraphComponent):
             "max_ngram": 3,
             # Inverse regularisation of the logistic regression.
             "C": 20.0,
+            # Weight of the centred sentence vector beside the unit-length TF-IDF vector
+            # (0 turns the vectors off). Right entry first on held-out phrasings: 83.5% at 0,
+            # 90.9% at 2, 93.0% at 3.
+            "sentence_vector_weight": 3.0,
             "ranking_length": 10,
         }
 
@@ -51,10 +58,10 @@ class FaqRetriever(GraphComponent):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        model: Pipeline | None = None,
+        model: dict[str, Any] | None = None,
         responses: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
-        """Keep the fitted pipeline and the answers of every entry."""
+        """Keep the fitted model (vectorizer, classifier, vector mean) and every answer."""
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
@@ -88,9 +95,15 @@ class FaqRetriever(GraphComponent):
             ngram_range=(self._config["min_ngram"], self._config["max_ngram"]),
             sublinear_tf=True,
         )
-        self._model = make_pipeline(
-            vectorizer, LogisticRegression(C=self._config["C"], max_iter=3000)
-        ).fit(texts, labels)
+        weight = float(self._config["sentence_vector_weight"])
+        model: dict[str, Any] = {
+            "vectorizer": vectorizer.fit(texts),
+            "vector_weight": weight,
+            "vector_mean": vector_mean(texts) if weight else np.zeros(0, dtype=np.float32),
+        }
+        classifier = LogisticRegression(C=self._config["C"], max_iter=3000)
+        model["classifier"] = classifier.fit(self._matrix(model, texts), labels)
+        self._model = model
         self._responses = {
             name: list(variants)
             for name, variants in training_data.responses.items()
@@ -101,6 +114,12 @@ class FaqRetriever(GraphComponent):
             joblib.dump(stored, directory / MODEL_FILE)
         return self._resource
 
+    @staticmethod
+    def _matrix(model: dict[str, Any], texts: list[str]) -> Any:
+        """Classifier input: character n-grams, then the weighted sentence vector."""
+        ngrams = model["vectorizer"].transform(texts)
+        return with_sentence_vectors(ngrams, texts, model["vector_mean"], model["vector_weight"])
+
     @classmethod
     def load(
         cls,
@@ -110,7 +129,7 @@ class FaqRetriever(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqRetriever:
-        """Restore the fitted pipeline, or stay untrained if there was nothing to learn."""
+        """Restore the fitted model, or stay untrained if there was nothing to learn."""
         try:
             with model_storage.read_from(resource) as directory:
                 stored = joblib.load(directory / MODEL_FILE)
@@ -127,10 +146,12 @@ class FaqRetriever(GraphComponent):
         if self._model is None:
             return messages
         texts = [m.get(TEXT) if isinstance(m.get(TEXT), str) else "" for m in messages]
-        for message, probabilities in zip(messages, self._model.predict_proba(texts)):
+        classifier = self._model["classifier"]
+        probabilities = classifier.predict_proba(self._matrix(self._model, texts))
+        for message, row in zip(messages, probabilities):
             if not message.get(TEXT):
                 continue
-            ranked = sorted(zip(self._model.classes_, probabilities), key=lambda kv: -kv[1])
+            ranked = sorted(zip(classifier.classes_, row), key=lambda kv: -kv[1])
             self._set_prediction(message, ranked[: self._config["ranking_length"]])
         return messages
 

