@@ -46,6 +46,13 @@ FORM_INTENTS = {
     "after_sales_form": "request_return", "invoice_form": "request_invoice",
     "account_form": "account_help",
 }
+# A damaged or wrong parcel is both a delivery problem and a return: inside one of these
+# journeys the other's intent is the customer describing the same problem
+# (「鞋盒整个塌了，鞋面有折痕」 reads like a return request), not a new topic.
+RELATED_INTENTS = {
+    "delivery_issue_form": {"request_return"},
+    "after_sales_form": {"report_delivery_issue"},
+}
 # Intents that never answer a journey's question, not even with their words.
 SMALL_TALK = {
     "request_human", "complaint", "deny", "greet", "goodbye", "thank", "bot_challenge",
@@ -114,7 +121,10 @@ def changes_topic(tracker: Tracker) -> bool:
     journey or an FAQ question (answers to the bot's questions often look like FAQ ones)."""
     intent = tracker.latest_message.get("intent") or {}
     confident = float(intent.get("confidence") or 0) >= TOPIC_CHANGE_CONFIDENCE
-    if intent.get("name") == FORM_INTENTS.get((tracker.active_loop or {}).get("name")):
+    form = (tracker.active_loop or {}).get("name")
+    if intent.get("name") == FORM_INTENTS.get(form) or intent.get("name") in RELATED_INTENTS.get(
+        form, ()
+    ):
         return False
     if intent.get("name") in JOURNEY_INTENTS or intent.get("name") == "faq":
         return confident

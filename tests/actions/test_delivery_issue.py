@@ -106,3 +106,20 @@ def test_wrong_item_names_the_policys_shipping_subsidy() -> None:
         order_id=order_id, issue_type="wrong", issue_detail="收到的是别的型号"))
     assert "发错货" in texts(asked)
     assert "最高补贴 20 元" in texts(done) and "来回运费由我们承担" not in texts(done)
+
+
+@pytest.mark.parametrize(("intent", "taken"), [
+    # Describing a broken parcel reads like a return request: same problem, keep going.
+    ("request_return", True),
+    # Another journey altogether is a change of topic: the form does not swallow it.
+    ("request_invoice", False),
+])
+def test_description_that_reads_like_a_return_is_still_the_description(
+    intent: str, taken: bool
+) -> None:
+    text = "鞋盒整个塌了，左脚鞋面有一道折痕"
+    current = tracker(text, intent, confidence=0.95, order_id=scenario("delivered_not_received"),
+                      issue_type="damaged")
+    current.active_loop = {"name": "delivery_issue_form"}
+    slots, _ = run_form(ValidateDeliveryIssueForm(), current, "issue_detail", fresh=())
+    assert (slots.get("issue_detail") == text) is taken
