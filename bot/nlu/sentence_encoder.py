@@ -87,6 +87,12 @@ class SentenceEncoder:
         return out
 
 
+    def clear_cache(self) -> None:
+        """Forget the remembered vectors (benchmarks measure the encoder, not the cache)."""
+        with self._lock:
+            self._cache.clear()
+
+
 def vector_mean(texts: Sequence[str]) -> np.ndarray:
     """Mean sentence vector of the training texts. E5 vectors share a large common part;
     features centred on this mean let a linear classifier use the differences."""
