@@ -135,10 +135,8 @@ class ShopIntentClassifier(GraphComponent):
         model: dict[str, Any] = {
             "features": self._features().fit([features_text(t) for t in texts]),
             "vector_weight": weight,
-            "vector_mean": np.zeros(0, dtype=np.float32),
+            "vector_mean": vector_mean(texts) if weight else np.zeros(0, dtype=np.float32),
         }
-        if weight:
-            model["vector_mean"] = vector_mean(texts)
         classifier = LogisticRegression(C=self._config["C"], max_iter=3000)
         model["classifier"] = classifier.fit(self._matrix(model, texts), labels)
         self._model = model
