@@ -86,7 +86,6 @@ class SentenceEncoder:
                 self._cache.popitem(last=False)
         return out
 
-
     def clear_cache(self) -> None:
         """Forget the remembered vectors (benchmarks measure the encoder, not the cache)."""
         with self._lock:
