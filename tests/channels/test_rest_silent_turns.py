@@ -54,3 +54,12 @@ def test_while_an_agent_has_the_conversation_the_message_is_forwarded(
 ) -> None:
     [message] = post("paused_turn", None, paused=True, monkeypatch=monkeypatch)
     assert message["text"] == FORWARDED
+
+
+def test_restart_over_rest_is_answered_not_apologised_for(rasa_server: str) -> None:
+    import requests
+
+    response = requests.post(f"{rasa_server}/webhooks/rest/webhook",
+                             json={"sender": "restart-check", "message": "/restart"}, timeout=60)
+    texts = [m.get("text") for m in response.json()]
+    assert texts == ["好的，我们重新开始。请问有什么可以帮您？"]
