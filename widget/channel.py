@@ -30,6 +30,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.rest import is_paused, not_handled
+
 logger = logging.getLogger(__name__)
 
 # Session ids are minted here (uuid4 hex); any other shape is refused and replaced.
@@ -86,12 +88,15 @@ class WidgetSocketIOOutput(OutputChannel):
     def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
         self.sio = sio
         self.bot_message_evt = bot_message_evt
+        # Messages sent through this instance (one instance per customer turn).
+        self.sent = 0
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         """Send the whole message at once instead of one event per part."""
         payload = widget_message(message)
         if payload["text"] or len(payload) > 1:
             await self.sio.emit(self.bot_message_evt, payload, room=recipient_id)
+            self.sent += 1
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send a plain text message."""
@@ -186,14 +191,20 @@ class WidgetSocketIOInput(SocketIOInput):
                 return
         else:
             sender_id = sid
+        output = WidgetSocketIOOutput(self.sio, self.bot_message_evt)
         message = UserMessage(
             data["message"][:MAX_MESSAGE_CHARS],
-            WidgetSocketIOOutput(self.sio, self.bot_message_evt),
+            output,
             sender_id,
             input_channel=self.name(),
             metadata=_metadata(data.get(self.metadata_key)),
         )
         await on_new_message(message)
+        # Nothing said although no agent has the conversation: something behind the bot failed
+        # (action server down, an action crashed). Say so instead of leaving the widget silent.
+        if not output.sent and not await is_paused(sender_id):
+            logger.error("turn of %s produced no reply; told the customer so", sender_id)
+            await output.send_text_message(sender_id, not_handled())
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
