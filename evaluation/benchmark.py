@@ -15,13 +15,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-HELDOUT = ROOT / "tests" / "nlu" / "heldout_intents.yml"
-FAQ_HELDOUT = ROOT / "tests" / "faq" / "heldout.yml"
 # Lengths (characters) at which the encoder alone is timed.
 LENGTHS = (10, 50, 200, 500)
 
@@ -33,13 +27,10 @@ def peak_rss_mb() -> float:
 
 def messages() -> list[str]:
     """The written held-out messages (intent and FAQ), annotations stripped."""
-    from evaluation.report import strip_annotations
+    from evaluation.faq import load_heldout
+    from evaluation.report import faq_examples, load_intent_heldout
 
-    texts = []
-    for path in (HELDOUT, FAQ_HELDOUT):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))["heldout"]
-        texts += [strip_annotations(str(t))[0] for items in data.values() for t in items]
-    return texts
+    return [example.text for example in load_intent_heldout() + faq_examples(load_heldout())]
 
 
 def percentiles(samples_ms: Sequence[float]) -> str:
