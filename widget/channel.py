@@ -30,7 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.rest import is_paused, not_handled
+from bot.channels.silent import is_paused, not_handled
 
 logger = logging.getLogger(__name__)
 

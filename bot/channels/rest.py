@@ -20,19 +20,15 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint, Sanic
+from sanic import Blueprint
 
-from bot.faq import load_policy
+from bot.channels.silent import is_paused, not_handled
 from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)
 
 FORWARDED = "您的消息已转给人工客服，客服会在这段对话里回复您。"
 CANCELLING = "好的，正在为您取消人工客服，取消后我会继续为您服务。有问题直接发给我就行。"
-NOT_HANDLED = (
-    "抱歉，系统刚才出了点问题，您这条消息没能处理好。请稍等一两分钟再发一次；"
-    "着急的话也可以拨打客服热线 {hotline}（{hotline_hours}）。"
-)
 
 
 class ShopRestInput(RestInput):
@@ -56,22 +52,3 @@ class ShopRestInput(RestInput):
                 await collector.send_text_message(message.sender_id or "", text)
 
         return super().blueprint(handle)
-
-
-def not_handled() -> str:
-    """The apology for a turn that failed behind the bot, with the hotline from the policy."""
-    policy = load_policy()
-    return NOT_HANDLED.format(hotline=policy["hotline"], hotline_hours=policy["hotline_hours"])
-
-
-async def is_paused(sender_id: str | None) -> bool:
-    """Whether the conversation is handed off (paused) right now, per Rasa's tracker store."""
-    try:
-        # The Rasa server's app ("rasa_server" with the HTTP API, else "rasa_core_no_api").
-        agent = next(app.ctx.agent for app in Sanic._app_registry.values()
-                     if getattr(app.ctx, "agent", None) is not None)
-        tracker = await agent.tracker_store.retrieve(sender_id or "")
-    except Exception:  # noqa: BLE001 - an unknown state must not break the customer's turn
-        logger.exception("could not read the tracker of %s", sender_id)
-        return False
-    return bool(tracker and tracker.is_paused())

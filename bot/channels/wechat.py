@@ -12,6 +12,11 @@ this when the WECHAT_* variables are set; docs/channels.md explains the set-up).
   With reply_mode "passive" (accounts without that API) the answer is the callback's response
   instead, when the bot is done within 4 s; otherwise WeChat's retry collects it.
 
+A turn that failed behind the bot (the action server is down, an action or the channel itself
+crashed) is answered in either mode with the apology of `bot.channels.silent` (hotline
+included) and logged as an error, unless a human agent has the conversation: then the bot is
+meant to be quiet and the agent answers.
+
 Customers are `wechat_<openid>` in the tracker store; messages carry metadata
 `{"channel": "wechat", "wechat": {...}}`. Messages pushed through Rasa's HTTP API with
 `output_channel=latest` (agent replies of the handoff service) reach the user the same way.
@@ -39,6 +44,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.silent import is_paused, not_handled
 from bot.channels.store import ChannelStore
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from bot.channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, sign, signature_ok
@@ -77,7 +83,6 @@ UNSUPPORTED = {
 }
 UNSUPPORTED["shortvideo"] = UNSUPPORTED["video"]
 UNSUPPORTED_OTHER = "抱歉，这类消息我暂时看不懂，麻烦您用文字告诉我想咨询什么。"
-APOLOGY = "抱歉，系统刚才开了个小差，请稍后再发一次消息。如需人工客服，请回复「转人工」。"
 BUTTONS_HINT = "请回复序号选择："
 
 
@@ -222,6 +227,12 @@ def reply_xml(message: dict[str, str], text: str) -> str:
         f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
         f"<Content>{cdata(text)}</Content></xml>"
     )
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    """Log a background task's exception now, not when (if ever) the task is collected."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("WeChat background task failed", exc_info=task.exception())
 
 
 def openid_of(recipient_id: str) -> str:
@@ -370,6 +381,7 @@ class WeChatInput(InputChannel):
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
         return task
 
     async def passive_reply(self, key: str, args: Any, message: dict[str, str]) -> HTTPResponse:
@@ -484,10 +496,21 @@ class WeChatInput(InputChannel):
                 text, collector, sender_id, input_channel=self.name(),
                 message_id=message.get("MsgId") or None, metadata=self.metadata_of(message),
             ))
-            return WeChatOutput(self.api, self.store).render_turn(sender_id, collector.messages)
+            # Also for an empty turn: the buttons offered before are then forgotten.
+            reply = WeChatOutput(self.api, self.store).render_turn(sender_id, collector.messages)
+            if collector.messages:
+                if not reply:
+                    logger.warning("WeChat turn of %s had no message WeChat can show", sender_id)
+                return reply
+            failure = "produced no reply"
         except Exception:  # the user must hear something, whatever broke
             logger.exception("WeChat message from %s could not be answered", sender_id)
-            return APOLOGY
+            failure = "failed"
+        if await is_paused(sender_id):
+            # A human agent has the conversation: the bot stays quiet, the agent answers.
+            return None
+        logger.error("WeChat turn of %s %s; answering with the apology", sender_id, failure)
+        return not_handled()
 
     async def process(
         self, message: dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]
