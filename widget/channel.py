@@ -11,7 +11,9 @@ Rasa 3.6's own `SocketIOInput` has three problems for a customer-facing widget:
 
 `WidgetSocketIOInput` keeps the channel name `socketio` and Rasa's event names, and sends every
 bot message as ONE `bot_uttered` event: text, quick replies, image, custom payload (a handoff
-state also when it came in the event's metadata), the response name and the timestamp.
+state also when it came in the event's metadata), the response name and the timestamp. A turn
+that failed behind the bot (nothing said, or handling the message raised) gets the apology of
+`bot.channels.silent` instead of silence, unless a human agent has the conversation.
 """
 from __future__ import annotations
 
@@ -199,12 +201,23 @@ class WidgetSocketIOInput(SocketIOInput):
             input_channel=self.name(),
             metadata=_metadata(data.get(self.metadata_key)),
         )
-        await on_new_message(message)
+        failed = False
+        try:
+            await on_new_message(message)
+        except Exception:  # the customer must hear something, whatever broke
+            logger.exception("widget message of %s could not be handled", sender_id)
+            failed = True
         # Nothing said although no agent has the conversation: something behind the bot failed
-        # (action server down, an action crashed). Say so instead of leaving the widget silent.
-        if not output.sent and not await is_paused(sender_id):
-            logger.error("turn of %s produced no reply; told the customer so", sender_id)
+        # (action server down, an action crashed, handling the message raised). Say so once
+        # instead of leaving the widget silent; never on top of a real answer.
+        if output.sent or await is_paused(sender_id):
+            return
+        logger.error("widget turn of %s %s; answering with the apology", sender_id,
+                     "failed" if failed else "produced no reply")
+        try:
             await output.send_text_message(sender_id, not_handled())
+        except Exception:  # noqa: BLE001 - socket.io itself is broken: nothing more to do
+            logger.exception("could not send the apology to %s", sender_id)
 
 
 def _metadata(raw: Any) -> dict[str, Any]:

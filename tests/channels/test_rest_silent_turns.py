@@ -1,7 +1,11 @@
 """The REST channel never answers a customer with nothing: a turn that failed behind the bot
-(action server down, an action crashed) gets an apology with the hotline."""
+(action server down, an action crashed, handling the message raised) gets an apology with the
+hotline, once, unless a human agent has the conversation; with and without `?stream=true`."""
 from __future__ import annotations
 
+import json
+import logging
+import uuid
 from typing import Any
 
 import pytest
@@ -9,14 +13,19 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot.channels import rest
-from bot.channels.rest import FORWARDED, ShopRestInput, not_handled
+from bot.channels.rest import CANCELLING, FORWARDED, ShopRestInput, not_handled
 from bot.faq import load_policy
 
+# What the stand-in for Rasa does with a message: raise, as when the tracker store or the lock
+# store is down; else answer `reply`, or nothing as when the action server is unreachable.
+CRASH = RuntimeError("tracker store unreachable")
 
-def post(app_name: str, reply: str | None, paused: bool, monkeypatch: pytest.MonkeyPatch,
-         text: str = "我的快递到哪了") -> list[dict[str, Any]]:
+
+def post(reply: str | None, paused: bool, monkeypatch: pytest.MonkeyPatch,
+         text: str = "我的快递到哪了", crash: bool = False,
+         stream: bool = False) -> list[dict[str, Any]]:
     """Send one message through the channel's routes to a stand-in for Rasa that answers
-    `reply` (or nothing) and return the JSON the customer gets."""
+    `reply` (or nothing) and then raises if `crash`; the JSON messages the customer gets."""
 
     async def fake_paused(sender_id: str | None) -> bool:
         return paused
@@ -26,34 +35,88 @@ def post(app_name: str, reply: str | None, paused: bool, monkeypatch: pytest.Mon
     async def on_new_message(message: UserMessage) -> None:
         if reply is not None:
             await message.output_channel.send_text_message(message.sender_id, reply)
+        if crash:
+            raise CRASH
 
-    app = Sanic(app_name)
+    app = Sanic(f"rest_silent_{uuid.uuid4().hex[:8]}")
     app.blueprint(ShopRestInput().blueprint(on_new_message), url_prefix="/webhooks/rest")
-    _, response = app.test_client.post(
-        "/webhooks/rest/webhook", json={"sender": "c1", "message": text}
-    )
+    try:
+        _, response = app.test_client.post(
+            "/webhooks/rest/webhook" + ("?stream=true" if stream else ""),
+            json={"sender": "c1", "message": text},
+        )
+    finally:
+        Sanic._app_registry.pop(app.name, None)
     assert response.status == 200
+    if stream:
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
     return response.json
 
 
 def test_a_turn_that_produced_nothing_gets_an_apology_with_the_hotline(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    [message] = post("silent_turn", None, paused=False, monkeypatch=monkeypatch)
+    [message] = post(None, paused=False, monkeypatch=monkeypatch)
     assert message["text"] == not_handled()
     assert load_policy()["hotline"] in message["text"] and "没能处理好" in message["text"]
+    assert any(r.levelno == logging.ERROR and "c1" in r.getMessage() for r in caplog.records)
+
+
+def test_a_turn_whose_handling_raised_gets_one_apology_and_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert post(None, paused=False, monkeypatch=monkeypatch, crash=True) == [
+        {"recipient_id": "c1", "text": not_handled()}
+    ]
+    [crash] = [r for r in caplog.records if r.exc_info and "c1" in r.getMessage()]
+    assert crash.levelno == logging.ERROR and crash.exc_info[1] is CRASH
+
+
+def test_no_apology_on_top_of_an_answer_cut_short_by_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    messages = post("您的订单已发货。", paused=False, monkeypatch=monkeypatch, crash=True)
+    assert [m["text"] for m in messages] == ["您的订单已发货。"]
 
 
 def test_a_normal_answer_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    messages = post("normal_turn", "您的订单已发货。", paused=False, monkeypatch=monkeypatch)
-    assert [m["text"] for m in messages] == ["您的订单已发货。"]
+    messages = post("您的订单已发货。", paused=False, monkeypatch=monkeypatch)
+    assert messages == [{"recipient_id": "c1", "text": "您的订单已发货。"}]
 
 
 def test_while_an_agent_has_the_conversation_the_message_is_forwarded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    [message] = post("paused_turn", None, paused=True, monkeypatch=monkeypatch)
+    [message] = post(None, paused=True, monkeypatch=monkeypatch)
     assert message["text"] == FORWARDED
+
+
+def test_while_an_agent_has_the_conversation_a_crash_gets_no_apology(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nor the note that the agent got the message: after a crash that is not known.
+    assert post(None, paused=True, monkeypatch=monkeypatch, crash=True) == []
+    assert any(r.exc_info and r.exc_info[1] is CRASH for r in caplog.records)
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["no_reply", "crash"])
+def test_a_streamed_failed_turn_gets_the_apology_and_ends(
+    monkeypatch: pytest.MonkeyPatch, crash: bool,
+) -> None:
+    messages = post(None, paused=False, monkeypatch=monkeypatch, crash=crash, stream=True)
+    assert messages == [{"recipient_id": "c1", "text": not_handled()}]
+
+
+def test_a_streamed_answer_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    messages = post("您的订单已发货。", paused=False, monkeypatch=monkeypatch, stream=True)
+    assert messages == [{"recipient_id": "c1", "text": "您的订单已发货。"}]
+
+
+def test_a_streamed_message_while_an_agent_has_the_conversation_is_forwarded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    messages = post(None, paused=True, monkeypatch=monkeypatch, text="算了不用了", stream=True)
+    assert [m["text"] for m in messages] == [CANCELLING]
 
 
 def test_restart_over_rest_is_answered_not_apologised_for(rasa_server: str) -> None:

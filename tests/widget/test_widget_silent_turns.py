@@ -1,16 +1,22 @@
 """The widget channel never leaves a customer's message unanswered: a turn that failed behind
-the bot gets the apology with the hotline, unless a human agent has the conversation."""
+the bot (nothing said, or handling the message raised) gets the apology with the hotline, once,
+unless a human agent has the conversation."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 from rasa.core.channels.channel import UserMessage
 
-from bot.channels.rest import not_handled
+from bot.channels.silent import not_handled
+from bot.faq import load_policy
 from widget import channel
 from widget.channel import WidgetSocketIOInput
+
+# What the stand-in for Rasa raises when asked to: as when the tracker store is down.
+CRASH = RuntimeError("tracker store unreachable")
 
 
 class RecordingServer:
@@ -23,8 +29,10 @@ class RecordingServer:
         self.emitted.append((event, data, room))
 
 
-def turn(reply: str | None, paused: bool, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """One customer message through the channel to a stand-in for Rasa; the texts emitted."""
+def turn(reply: str | None, paused: bool, monkeypatch: pytest.MonkeyPatch,
+         crash: bool = False) -> list[str]:
+    """One customer message through the channel to a stand-in for Rasa that answers `reply`
+    (or nothing) and then raises if `crash`; the texts emitted to the widget."""
 
     async def fake_paused(sender_id: str | None) -> bool:
         return paused
@@ -34,17 +42,36 @@ def turn(reply: str | None, paused: bool, monkeypatch: pytest.MonkeyPatch) -> li
     async def on_new_message(message: UserMessage) -> None:
         if reply is not None:
             await message.output_channel.send_text_message(message.sender_id, reply)
+        if crash:
+            raise CRASH
 
     widget_input = WidgetSocketIOInput.from_credentials({"session_persistence": False})
     server = RecordingServer()
     widget_input.sio = server  # type: ignore[assignment]
     asyncio.run(widget_input._on_user_message("sid-1", {"message": "运费险怎么赔"}, on_new_message))
-    assert all(room == "sid-1" for _, _, room in server.emitted)
+    assert all(event == "bot_uttered" and room == "sid-1" for event, _, room in server.emitted)
     return [data["text"] for _, data, _ in server.emitted]
 
 
 def test_a_failed_turn_gets_the_apology(monkeypatch: pytest.MonkeyPatch) -> None:
     assert turn(None, paused=False, monkeypatch=monkeypatch) == [not_handled()]
+    assert load_policy()["hotline"] in not_handled()
+
+
+def test_a_turn_whose_handling_raised_gets_one_apology_and_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before, the exception escaped the socket.io handler and the widget showed nothing.
+    assert turn(None, paused=False, monkeypatch=monkeypatch, crash=True) == [not_handled()]
+    [crash] = [r for r in caplog.records if r.exc_info and "sid-1" in r.getMessage()]
+    assert crash.levelno == logging.ERROR and crash.exc_info[1] is CRASH
+
+
+def test_no_apology_on_top_of_an_answer_cut_short_by_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = "运费险会自动理赔。"
+    assert turn(answer, paused=False, monkeypatch=monkeypatch, crash=True) == [answer]
 
 
 def test_an_answered_turn_gets_only_its_answer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,8 +79,9 @@ def test_an_answered_turn_gets_only_its_answer(monkeypatch: pytest.MonkeyPatch) 
     assert turn(answer, paused=False, monkeypatch=monkeypatch) == [answer]
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["no_reply", "crash"])
 def test_while_an_agent_has_the_conversation_nothing_is_added(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, crash: bool,
 ) -> None:
     # The widget shows the handoff state itself; the agent's replies are pushed separately.
-    assert turn(None, paused=True, monkeypatch=monkeypatch) == []
+    assert turn(None, paused=True, monkeypatch=monkeypatch, crash=crash) == []
