@@ -59,6 +59,9 @@ class Lexicon:
     degree: dict[str, float]
     angry_emoji: list[str]
     upset_emoji: list[str]
+    # Words that contain a term but carry no emotion: 空气炸锅 (气炸), 垃圾桶 (垃圾), 联系客服了
+    # (服了). Matched like terms, longest first, and then dropped, so they hide what they contain.
+    neutral: frozenset[str] = frozenset()
     _pattern: re.Pattern[str] = field(init=False, repr=False)
     _category: dict[str, str] = field(init=False, repr=False)
 
@@ -68,7 +71,8 @@ class Lexicon:
             for term in self.terms.get(category, {}):
                 self._category.setdefault(term, category)
         # Longest terms first, so "太麻烦" wins over "麻烦" and "麻烦" over "烦".
-        alternatives = [_term_regex(t) for t in sorted(self._category, key=len, reverse=True)]
+        words = set(self._category) | set(self.neutral)
+        alternatives = [_term_regex(t) for t in sorted(words, key=len, reverse=True)]
         self._pattern = re.compile("|".join(alternatives))
 
     @classmethod
@@ -85,6 +89,7 @@ class Lexicon:
             # Matched on lower-cased text, like the terms: "[Sob]" is found as "[sob]".
             angry_emoji=[str(e).lower() for e in data.get("angry_emoji") or []],
             upset_emoji=[str(e).lower() for e in data.get("upset_emoji") or []],
+            neutral=frozenset(str(w).lower() for w in data.get("neutral") or []),
         )
 
     def hits(self, text: str) -> list[Hit]:
@@ -92,6 +97,8 @@ class Lexicon:
         hits = []
         for match in self._pattern.finditer(text):
             term = match.group(0)
+            if term not in self._category:
+                continue  # a neutral word: the term inside it is not meant
             category = self._category[term]
             weight = self.terms[category][term] * self._degree_before(text, match.start())
             # An insult stays an insult after 不/别 ("别特么忽悠我").

@@ -105,6 +105,22 @@ def test_lexicon_handles_negation_a_not_a_questions_and_numbers() -> None:
     assert boosted.weight > plain.weight
 
 
+def test_shop_words_that_contain_an_angry_word_are_not_read_as_one() -> None:
+    lexicon = load_lexicon()
+    # 空气炸锅 holds 气炸 (furious), 垃圾桶 holds 垃圾, 麻烦您 holds 烦, 联系客服了 holds 服了.
+    for text in ("空气炸锅还没发货", "垃圾桶的盖子坏了", "麻烦您帮我查下", "我联系过客服了"):
+        assert {h.term for h in lexicon.hits(text)} <= {"还没", "坏了"}, text
+    # The words themselves still count where they are meant.
+    assert [h.category for h in lexicon.hits("气炸了 你们真垃圾")] == ["anger", "insults"]
+    assert [h.term for h in lexicon.hits("好麻烦啊 真服了")] == ["好麻烦", "服了"]
+
+
+def test_a_calm_question_about_an_air_fryer_does_not_hand_over(model: EmotionModel) -> None:
+    label, score = model.predict("我上周买的空气炸锅到现在还没发货，订单号忘了")
+    assert label != "angry"
+    assert model.predict("你好 我想问下空气炸锅怎么清洗")[0] == "calm"
+
+
 def test_model_round_trips_through_json(model: EmotionModel, tmp_path: Path) -> None:
     path = model.save(tmp_path)
     json.loads(path.read_text(encoding="utf-8"))  # plain JSON, no pickle
