@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
+from bot.actions.emotion import acknowledge_if_upset, is_upset
 from bot.actions.faq import SUGGESTIONS_SLOT, suggest, suggestions
 from bot.actions.handoff import HandoffAction, Reason, hand_off, high_risk
 from bot.emotion_tracking import assess, customer_turns
@@ -73,6 +73,28 @@ class ActionFallback(Action):
             return suggest(dispatcher, candidates)
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
+
+
+class ActionOutOfScope(Action):
+    """Say what the bot can help with. An upset customer is more likely venting about the
+    order at hand in words the model did not place ("怎么这么慢啊") than asking about the
+    weather: they hear that they were heard and are asked what went wrong, not that their
+    message is out of scope."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return "action_out_of_scope"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The help menu, or for an upset customer an acknowledgement and an open question."""
+        if is_upset(tracker):
+            acknowledge_if_upset(dispatcher, tracker)
+            dispatcher.utter_message(response="utter_out_of_scope_upset")
+        else:
+            dispatcher.utter_message(response="utter_out_of_scope")
         return []
 
 

@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.basics import (
     ActionAcknowledgeDetails,
     ActionFallback,
+    ActionOutOfScope,
     ActionRequestHuman,
     earlier_misses,
     mask_phone,
@@ -100,3 +101,15 @@ def test_acknowledge_details_masks_the_phone_number() -> None:
 
 def test_mask_phone() -> None:
     assert mask_phone("13812345678") == "138****5678"
+
+
+def test_out_of_scope_gets_the_help_menu_but_an_upset_customer_is_heard_first() -> None:
+    calm = user_event("out_of_scope", "今天天气怎么样", emotion={"label": "calm", "score": 0.9})
+    assert run(ActionOutOfScope(), make_tracker([calm])) == ["utter_out_of_scope"]
+    upset = user_event("out_of_scope", "怎么这么慢啊 都好几天了",
+                       emotion={"label": "upset", "score": 0.99})
+    dispatcher = CollectingDispatcher()
+    ActionOutOfScope().run(dispatcher, make_tracker([upset]), DOMAIN)
+    acknowledgement, answer = dispatcher.messages
+    assert acknowledgement["text"] and not acknowledgement.get("response")
+    assert answer["response"] == "utter_out_of_scope_upset"
