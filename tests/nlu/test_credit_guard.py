@@ -34,6 +34,7 @@ def test_a_question_about_the_credit_line_itself_is_recognised(
     "用白条买的耳机 退款退到哪",
     "下单的时候信用卡被拒了",
     "这个能用花呗分期吗",
+    "白条分6期有手续费吗",
     "花呗付款失败 订单还在吗",
     "我的快递到哪了",
     "",
