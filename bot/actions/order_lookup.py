@@ -113,14 +113,27 @@ class OrderLookupValidation(StopOnFailure, FormValidationAction):
 
 
 def sorry_for_a_delivery_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """When the customer has just reported a problem with a parcel, say sorry before asking
-    for anything (once: an upset customer gets the acknowledgement instead)."""
-    if tracker.latest_message.get("intent", {}).get("name") != "report_delivery_issue":
+    """Before the first question of a turn: sorry when the customer has just reported a
+    problem with a parcel, and an acknowledgement when they are upset, whatever they asked
+    ("到现在还没发货" should not be answered with a bare "请发一下订单号"). Once per turn: an
+    upset customer gets the acknowledgement instead of the apology, and nothing is added after
+    the bot already spoke in this turn."""
+    if bot_spoke_this_turn(tracker):
         return
     if is_upset(tracker):
         acknowledge_if_upset(dispatcher, tracker)
-    else:
+    elif tracker.latest_message.get("intent", {}).get("name") == "report_delivery_issue":
         dispatcher.utter_message(response="utter_sorry_delivery_problem")
+
+
+def bot_spoke_this_turn(tracker: Tracker) -> bool:
+    """Whether the bot already sent a message since the customer's last one."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            return True
+    return False
 
 
 class ActionAskOrderId(Action):
