@@ -32,7 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.silent import is_paused, not_handled
+from bot.channels.silent import NOT_DELIVERED, is_paused, not_handled
 
 logger = logging.getLogger(__name__)
 
@@ -210,12 +210,21 @@ class WidgetSocketIOInput(SocketIOInput):
         # Nothing said although no agent has the conversation: something behind the bot failed
         # (action server down, an action crashed, handling the message raised). Say so once
         # instead of leaving the widget silent; never on top of a real answer.
-        if output.sent or await is_paused(sender_id):
+        if output.sent:
+            return
+        if await is_paused(sender_id):
+            if failed:  # it may not have reached the agent: ask for it again, lose nothing
+                await self._say(output, sender_id, NOT_DELIVERED)
             return
         logger.error("widget turn of %s %s; answering with the apology", sender_id,
                      "failed" if failed else "produced no reply")
+        await self._say(output, sender_id, not_handled())
+
+    @staticmethod
+    async def _say(output: WidgetSocketIOOutput, sender_id: str, text: str) -> None:
+        """Send the channel's own note of a failed turn; a broken socket is only logged."""
         try:
-            await output.send_text_message(sender_id, not_handled())
+            await output.send_text_message(sender_id, text)
         except Exception:  # noqa: BLE001 - socket.io itself is broken: nothing more to do
             logger.exception("could not send the apology to %s", sender_id)
 

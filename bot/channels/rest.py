@@ -25,7 +25,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from rasa.core.channels.rest import QueueOutputChannel, RestInput
 from sanic import Blueprint
 
-from bot.channels.silent import is_paused, not_handled
+from bot.channels.silent import NOT_DELIVERED, is_paused, not_handled
 from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)
@@ -99,10 +99,11 @@ class ShopRestInput(RestInput):
                 return  # a real answer (also one cut short by a failure) gets nothing added
             if await is_paused(sender_id):
                 if failed:
-                    # The message may not have reached the agent: claim nothing, and the bot
-                    # stays quiet while a human agent has the conversation.
-                    return
-                text = CANCELLING if is_cancel(message.text or "") else FORWARDED
+                    # The message may not have reached the agent: say so rather than claim it
+                    # was forwarded, so the customer sends it again and nothing is lost.
+                    text = NOT_DELIVERED
+                else:
+                    text = CANCELLING if is_cancel(message.text or "") else FORWARDED
             else:
                 logger.error("REST turn of %s %s; answering with the apology", sender_id,
                              "failed" if failed else "produced no reply")

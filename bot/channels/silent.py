@@ -3,7 +3,9 @@
 Rasa logs a crashed action or an unreachable action server and carries on without a reply, so
 the customer would hear nothing. A channel that sees such a silent turn while no human agent
 has the conversation (`is_paused`) answers `not_handled()` instead: the message was not
-handled, try again, or call the hotline. Used by the REST, widget and WeChat channels.
+handled, try again, or call the hotline. While an agent has the conversation the bot is
+quiet, except when handling the message raised: then `NOT_DELIVERED` asks to send it again,
+since it may not have reached the agent. Used by the REST, widget and WeChat channels.
 """
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ NOT_HANDLED = (
     "抱歉，系统刚才出了点问题，您这条消息没能处理好。请稍等一两分钟再发一次；"
     "着急的话也可以拨打客服热线 {hotline}（{hotline_hours}）。"
 )
+# A message to the human agent whose handling raised: it may never have reached the agent (the
+# handoff service learns of it from Rasa's stored events), so the customer is asked to resend.
+NOT_DELIVERED = "抱歉，您刚才这条消息可能没有送到人工客服那里，麻烦稍等片刻再发一次。"
 # Only if the policy file itself cannot be read: the apology must still go out.
 NOT_HANDLED_NO_HOTLINE = (
     "抱歉，系统刚才出了点问题，您这条消息没能处理好。请稍等一两分钟再发一次，"

@@ -44,7 +44,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.silent import is_paused, not_handled
+from bot.channels.silent import NOT_DELIVERED, is_paused, not_handled
 from bot.channels.store import ChannelStore
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from bot.channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, sign, signature_ok
@@ -507,8 +507,9 @@ class WeChatInput(InputChannel):
             logger.exception("WeChat message from %s could not be answered", sender_id)
             failure = "failed"
         if await is_paused(sender_id):
-            # A human agent has the conversation: the bot stays quiet, the agent answers.
-            return None
+            # A human agent has the conversation: the bot stays quiet, the agent answers; but
+            # a message whose handling raised may not have reached the agent.
+            return NOT_DELIVERED if failure == "failed" else None
         logger.error("WeChat turn of %s %s; answering with the apology", sender_id, failure)
         return not_handled()
 

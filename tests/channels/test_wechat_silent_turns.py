@@ -27,7 +27,7 @@ from rasa.shared.core.events import ConversationPaused
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
-from bot.channels.silent import not_handled
+from bot.channels.silent import NOT_DELIVERED, not_handled
 from bot.channels.wechat import WeChatInput, WeChatSettings, parse_xml
 from bot.faq import load_policy
 from tests.channels import fake_wechat as fw
@@ -170,10 +170,19 @@ def test_while_an_agent_has_the_conversation_nothing_is_added(
     api_mode: ChannelServer, fake: fw.FakeWeChat
 ) -> None:
     user = new_user(paused=True)
-    for text in ("在吗", FAILS_SILENTLY, CRASHES):
+    for text in ("在吗", FAILS_SILENTLY):
         assert api_mode.post(fw.text_xml(user, text, msg_id())).text == "success"
     api_mode.settle()
     assert fake.texts_to(user) == []
+
+
+def test_while_an_agent_has_the_conversation_a_crash_asks_to_send_the_message_again(
+    api_mode: ChannelServer, fake: fw.FakeWeChat
+) -> None:
+    user = new_user(paused=True)
+    assert api_mode.post(fw.text_xml(user, CRASHES, msg_id())).text == "success"
+    api_mode.settle()
+    assert fake.texts_to(user) == [NOT_DELIVERED]
 
 
 def test_a_normal_answer_gets_no_apology_added(
@@ -204,12 +213,14 @@ def test_passive_mode_answers_a_failed_turn_with_the_apology(
     assert fake.texts_to(user) == []  # not through the customer-service API as well
 
 
-def test_passive_mode_stays_quiet_while_an_agent_has_the_conversation(
+def test_passive_mode_stays_quiet_while_an_agent_has_the_conversation_unless_it_crashed(
     passive_mode: ChannelServer, fake: fw.FakeWeChat
 ) -> None:
     user = new_user(paused=True)
-    for text in ("在吗", FAILS_SILENTLY, CRASHES):
+    for text in ("在吗", FAILS_SILENTLY):
         assert passive_text(passive_mode.post(fw.text_xml(user, text, msg_id()))) is None
+    reply = passive_text(passive_mode.post(fw.text_xml(user, CRASHES, msg_id())))
+    assert reply == NOT_DELIVERED
     assert fake.texts_to(user) == []
 
 
