@@ -19,10 +19,10 @@ from bot.actions.order_lookup import (
     PHONE,
     OrderJourneyAction,
     OrderLookupValidation,
+    acknowledge_before_asking,
     backend_down,
     failed_attempt,
     shop_client,
-    sorry_for_a_delivery_problem,
 )
 from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
 from bot.masking import card_numbers, id_numbers, mask_phone
@@ -365,7 +365,7 @@ class ActionAskPhone(Action):
         if uttered_this_turn(tracker, "utter_phone_not_owner"):
             return []
         form = (tracker.active_loop or {}).get("name")
-        sorry_for_a_delivery_problem(dispatcher, tracker)
+        acknowledge_before_asking(dispatcher, tracker)
         dispatcher.utter_message(
             response="utter_ask_phone" if form == "account_form" else "utter_ask_owner_phone")
         return []

@@ -112,7 +112,7 @@ class OrderLookupValidation(StopOnFailure, FormValidationAction):
         return {"phone": match.group()}
 
 
-def sorry_for_a_delivery_problem(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+def acknowledge_before_asking(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """Before the first question of a turn: sorry when the customer has just reported a
     problem with a parcel, and an acknowledgement when they are upset, whatever they asked
     ("到现在还没发货" should not be answered with a bare "请发一下订单号"). Once per turn: an
@@ -149,7 +149,7 @@ class ActionAskOrderId(Action):
         """List the customer's recent orders as buttons when their phone is known."""
         if "utter_ask_phone_for_orders" in actions_this_turn(tracker):
             return []  # the bot has just asked for the phone: do not ask twice
-        sorry_for_a_delivery_problem(dispatcher, tracker)
+        acknowledge_before_asking(dispatcher, tracker)
         phone = tracker.get_slot("phone")
         if not phone:
             dispatcher.utter_message(response="utter_ask_order_id")
