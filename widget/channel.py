@@ -32,7 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.silent import NOT_DELIVERED, is_paused, not_handled
+from bot.channels.silent import failed_turn_reply, is_paused
 
 logger = logging.getLogger(__name__)
 
@@ -207,22 +207,14 @@ class WidgetSocketIOInput(SocketIOInput):
         except Exception:  # the customer must hear something, whatever broke
             logger.exception("widget message of %s could not be handled", sender_id)
             failed = True
-        # Nothing said although no agent has the conversation: something behind the bot failed
-        # (action server down, an action crashed, handling the message raised). Say so once
-        # instead of leaving the widget silent; never on top of a real answer.
+        # Nothing said: something behind the bot failed (action server down, an action crashed,
+        # handling the message raised), or an agent has the conversation. `failed_turn_reply`
+        # decides what to say, once; never on top of a real answer.
         if output.sent:
             return
-        if await is_paused(sender_id):
-            if failed:  # it may not have reached the agent: ask for it again, lose nothing
-                await self._say(output, sender_id, NOT_DELIVERED)
+        text = failed_turn_reply("widget", sender_id, failed, await is_paused(sender_id))
+        if text is None:
             return
-        logger.error("widget turn of %s %s; answering with the apology", sender_id,
-                     "failed" if failed else "produced no reply")
-        await self._say(output, sender_id, not_handled())
-
-    @staticmethod
-    async def _say(output: WidgetSocketIOOutput, sender_id: str, text: str) -> None:
-        """Send the channel's own note of a failed turn; a broken socket is only logged."""
         try:
             await output.send_text_message(sender_id, text)
         except Exception:  # noqa: BLE001 - socket.io itself is broken: nothing more to do

@@ -25,7 +25,11 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from rasa.core.channels.rest import QueueOutputChannel, RestInput
 from sanic import Blueprint
 
-from bot.channels.silent import NOT_DELIVERED, is_paused, not_handled
+from bot.channels.silent import (
+    failed_turn_reply,
+    is_paused,
+    not_handled,  # noqa: F401 - kept importable from here
+)
 from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)
@@ -97,17 +101,9 @@ class ShopRestInput(RestInput):
             collector = message.output_channel
             if has_replied(collector):
                 return  # a real answer (also one cut short by a failure) gets nothing added
-            if await is_paused(sender_id):
-                if failed:
-                    # The message may not have reached the agent: say so rather than claim it
-                    # was forwarded, so the customer sends it again and nothing is lost.
-                    text = NOT_DELIVERED
-                else:
-                    text = CANCELLING if is_cancel(message.text or "") else FORWARDED
-            else:
-                logger.error("REST turn of %s %s; answering with the apology", sender_id,
-                             "failed" if failed else "produced no reply")
-                text = not_handled()
+            text = failed_turn_reply("REST", sender_id, failed, await is_paused(sender_id))
+            if text is None:  # paused, and the message reached the agent: say so
+                text = CANCELLING if is_cancel(message.text or "") else FORWARDED
             await collector.send_text_message(sender_id, text)
 
         return super().blueprint(handle)

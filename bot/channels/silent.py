@@ -42,6 +42,20 @@ def not_handled() -> str:
         return NOT_HANDLED_NO_HOTLINE
 
 
+def failed_turn_reply(channel: str, sender_id: str, failed: bool, paused: bool) -> str | None:
+    """What a channel says after a turn in which the bot said nothing, or None to stay quiet.
+
+    `failed`: handling the message raised (else the turn just produced no reply); `paused`: a
+    human agent has the conversation, and the bot is meant to be quiet, unless the message may
+    not have reached the agent. Otherwise the failure is logged and the customer gets the apology.
+    """
+    if paused:
+        return NOT_DELIVERED if failed else None
+    logger.error("%s turn of %s %s; answering with the apology", channel, sender_id,
+                 "failed" if failed else "produced no reply")
+    return not_handled()
+
+
 async def is_paused(sender_id: str | None) -> bool:
     """Whether the conversation is handed off (paused) right now, per Rasa's tracker store."""
     try:

@@ -15,7 +15,8 @@ this when the WECHAT_* variables are set; docs/channels.md explains the set-up).
 A turn that failed behind the bot (the action server is down, an action or the channel itself
 crashed) is answered in either mode with the apology of `bot.channels.silent` (hotline
 included) and logged as an error, unless a human agent has the conversation: then the bot is
-meant to be quiet and the agent answers.
+meant to be quiet and the agent answers (a message whose handling raised is asked for again,
+`failed_turn_reply`).
 
 Customers are `wechat_<openid>` in the tracker store; messages carry metadata
 `{"channel": "wechat", "wechat": {...}}`. Messages pushed through Rasa's HTTP API with
@@ -44,7 +45,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.silent import NOT_DELIVERED, is_paused, not_handled
+from bot.channels.silent import failed_turn_reply, is_paused
 from bot.channels.store import ChannelStore
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
 from bot.channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, sign, signature_ok
@@ -502,16 +503,11 @@ class WeChatInput(InputChannel):
                 if not reply:
                     logger.warning("WeChat turn of %s had no message WeChat can show", sender_id)
                 return reply
-            failure = "produced no reply"
+            failed = False
         except Exception:  # the user must hear something, whatever broke
             logger.exception("WeChat message from %s could not be answered", sender_id)
-            failure = "failed"
-        if await is_paused(sender_id):
-            # A human agent has the conversation: the bot stays quiet, the agent answers; but
-            # a message whose handling raised may not have reached the agent.
-            return NOT_DELIVERED if failure == "failed" else None
-        logger.error("WeChat turn of %s %s; answering with the apology", sender_id, failure)
-        return not_handled()
+            failed = True
+        return failed_turn_reply("WeChat", sender_id, failed, await is_paused(sender_id))
 
     async def process(
         self, message: dict[str, str], on_new_message: Callable[[UserMessage], Awaitable[Any]]
