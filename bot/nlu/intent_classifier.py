@@ -73,6 +73,10 @@ class ShopIntentClassifier(GraphComponent):
             # Weight of the centred sentence vector beside the TF-IDF features; 2.0 beat 1.0
             # and 4.0 on the held-out phrasings (README, "Understanding real customers").
             "sentence_vector_weight": 2.0,
+            # "balanced" weighs each intent's examples by the inverse of its size, so the
+            # intents with many examples (out of scope, FAQ) do not drown the small ones;
+            # null weighs every example the same (README, "Understanding real customers").
+            "class_weight": "balanced",
             "ranking_length": 10,
         }
 
@@ -137,7 +141,9 @@ class ShopIntentClassifier(GraphComponent):
             "vector_weight": weight,
             "vector_mean": vector_mean(texts) if weight else np.zeros(0, dtype=np.float32),
         }
-        classifier = LogisticRegression(C=self._config["C"], max_iter=3000)
+        classifier = LogisticRegression(
+            C=self._config["C"], class_weight=self._config["class_weight"], max_iter=3000
+        )
         model["classifier"] = classifier.fit(self._matrix(model, texts), labels)
         self._model = model
         with self._model_storage.write_to(self._resource) as directory:

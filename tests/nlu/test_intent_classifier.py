@@ -2,6 +2,8 @@
 understands paraphrases through its sentence vectors and leaves empty messages to the fallback."""
 from __future__ import annotations
 
+import sys
+
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -66,3 +68,25 @@ def test_empty_message_gets_no_intent_so_the_fallback_takes_it(tmp_path) -> None
 def test_numbers_are_folded_so_any_order_number_looks_alike() -> None:
     assert features_text("订单123456789012到哪了") == features_text("订单987654321098到哪了")
     assert "订单号码" in features_text("订单123456789012到哪了")
+
+
+def test_an_intent_with_few_examples_is_not_drowned_by_a_big_one(tmp_path, monkeypatch) -> None:
+    # Out of scope has hundreds of examples in the real data and complaint a few dozen: without
+    # balanced class weights a clear complaint with no shared words went to the bigger intent.
+    monkeypatch.setattr(sys.modules[__name__], "EXAMPLES", {
+        "complaint": ["我要投诉你们", "服务太差了 投诉", "必须给我个说法"],
+        "out_of_scope": [
+            "今天天气怎么样", "讲个笑话", "你喜欢吃什么", "你是男的女的", "帮我写作业",
+            "股票怎么买", "推荐一部电影", "附近有什么好吃的", "明天会下雨吗", "你们老板是谁",
+            "唱首歌吧", "怎么减肥", "北京有什么好玩的", "你几岁了", "帮我订机票",
+            "足球比赛谁赢了", "怎么学英语", "世界上最高的山", "我好无聊", "你会做饭吗",
+        ],
+    })
+    messages = [Message(data={"text": "太差了 你们这什么服务"}),
+                Message(data={"text": "我要去消协告你们"})]
+    balanced = trained(tmp_path / "balanced").process(messages)
+    assert [m.get("intent")["name"] for m in balanced] == ["complaint", "complaint"]
+    flat = trained(tmp_path / "flat", class_weight=None).process(
+        [Message(data={"text": "太差了 你们这什么服务"})]
+    )
+    assert flat[0].get("intent")["name"] == "out_of_scope"
