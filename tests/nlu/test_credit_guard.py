@@ -22,6 +22,9 @@ def rules() -> CreditLineRules:
     "白条额度突然降了",
     "信用卡还款日过了一天会怎样",
     "微粒贷提前还清要手续费吗",
+    # A repayment is a credit line's even when the customer does not name it.
+    "这个月的还款明明扣了 怎么还显示逾期",
+    "卡里钱够的 为什么自动还款失败",
 ])
 def test_a_question_about_the_credit_line_itself_is_recognised(
     rules: CreditLineRules, text: str
@@ -35,6 +38,7 @@ def test_a_question_about_the_credit_line_itself_is_recognised(
     "下单的时候信用卡被拒了",
     "这个能用花呗分期吗",
     "白条分6期有手续费吗",
+    "分期还款的订单能提前付清吗",
     "花呗付款失败 订单还在吗",
     "我的快递到哪了",
     "",
