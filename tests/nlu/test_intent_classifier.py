@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -90,3 +91,22 @@ def test_an_intent_with_few_examples_is_not_drowned_by_a_big_one(tmp_path, monke
         [Message(data={"text": "太差了 你们这什么服务"})]
     )
     assert flat[0].get("intent")["name"] == "out_of_scope"
+
+
+def test_balancing_evens_out_intents_but_keeps_every_faq_example_whole() -> None:
+    # The FAQ retrieval intent holds a hundred answers: weighed as one intent it was starved and
+    # policy questions went to the journeys instead of the FAQ.
+    classifier = ShopIntentClassifier.create(
+        ShopIntentClassifier.get_default_config(), None, Resource("x"),
+        ExecutionContext(graph_schema=None, model_id="test"),
+    )
+    labels = ["out_of_scope"] * 6 + ["complaint"] * 2 + ["faq"] * 3
+    answers = labels[:8] + ["faq/invoice_title", "faq/invoice_title", "faq/shipping_fee"]
+    weights = classifier._sample_weights(labels, answers)
+    assert weights[:6].sum() == pytest.approx(weights[6:8].sum())
+    assert list(weights[8:]) == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError):
+        ShopIntentClassifier.create(
+            {**ShopIntentClassifier.get_default_config(), "class_weight": "answers"}, None,
+            Resource("x"), ExecutionContext(graph_schema=None, model_id="test"),
+        )._sample_weights(labels, answers)
