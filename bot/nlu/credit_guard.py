@@ -40,8 +40,8 @@ class CreditLineRules:
         if not credit_products or not intents:
             raise ValueError("credit_lines: credit_products and intents must not be empty")
         self.intents = frozenset(intents)
-        self._credit = _alternation(credit_products)
-        self._purchase = _alternation(purchase_cues) if purchase_cues else None
+        self._credit = alternation(credit_products)
+        self._purchase = alternation(purchase_cues) if purchase_cues else None
 
     @classmethod
     def load(cls, path: str | Path = RULES_FILE) -> CreditLineRules:
@@ -72,32 +72,25 @@ class CreditLineRules:
         """
         if intent.get("name") not in self.intents or not self.about_credit_line(text):
             return None
-        top = float(intent.get("confidence") or 0.0)
-        previous = next((float(r.get("confidence") or 0.0) for r in ranking
-                         if r.get("name") == OUT_OF_SCOPE), 0.0)
-        swapped = [
-            {**r, "confidence": previous} if r.get("name") == intent.get("name") else r
-            for r in ranking if r.get("name") != OUT_OF_SCOPE
-        ]
-        if not any(r.get("name") == intent.get("name") for r in swapped):
-            swapped.append({"name": intent.get("name"), "confidence": previous})
-        swapped.append({"name": OUT_OF_SCOPE, "confidence": top})
-        swapped.sort(key=lambda r: float(r.get("confidence") or 0.0), reverse=True)
-        return {"name": OUT_OF_SCOPE, "confidence": top}, swapped
+        return promote(intent, ranking, OUT_OF_SCOPE)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
-)
-class CreditLineGuard(GraphComponent):
-    """Moves questions about a credit line from the payment journeys to out_of_scope."""
+class RuleGuard(GraphComponent):
+    """A non-trainable component that lets word-list rules overrule the intent classifier.
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
+    Subclasses name their rules type (with `load(path)` and `overrule(intent, ranking,
+    text)`) and the default rules file.
+    """
+
+    rules_type: Any = None
+    default_rules_path: str = ""
+
+    @classmethod
+    def get_default_config(cls) -> dict[str, Any]:
         """Where the word lists are."""
-        return {"rules_path": RULES_FILE}
+        return {"rules_path": cls.default_rules_path}
 
-    def __init__(self, rules: CreditLineRules) -> None:
+    def __init__(self, rules: Any) -> None:
         """Keep the compiled rules."""
         self._rules = rules
 
@@ -108,13 +101,12 @@ class CreditLineGuard(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> CreditLineGuard:
+    ) -> RuleGuard:
         """Read the rules file named in the config."""
-        path = config.get("rules_path") or cls.get_default_config()["rules_path"]
-        return cls(CreditLineRules.load(path))
+        return cls(cls.rules_type.load(config.get("rules_path") or cls.default_rules_path))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Overrule the classifier where the message is about a credit line."""
+        """Overrule the classifier where the rules say so."""
         for message in messages:
             text = message.get(TEXT)
             intent = message.get(INTENT)
@@ -122,12 +114,43 @@ class CreditLineGuard(GraphComponent):
                 continue
             result = self._rules.overrule(intent, message.get(INTENT_RANKING_KEY) or [], text)
             if result:
-                logger.debug("credit line, not a payment: %r was %s", text[:50], intent)
+                logger.debug("%s: %r was %s", type(self).__name__, text[:50], intent)
                 message.set(INTENT, result[0], add_to_output=True)
                 message.set(INTENT_RANKING_KEY, result[1], add_to_output=True)
         return messages
 
 
-def _alternation(words: list[str]) -> re.Pattern[str]:
+def promote(intent: dict[str, Any], ranking: list[dict[str, Any]],
+            target: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The intent and ranking with `target` on top in place of the classifier's intent.
+
+    The target takes the top intent's confidence and the two swap places in the ranking, so
+    thresholds further down the pipeline see the same confidence as before.
+    """
+    top = float(intent.get("confidence") or 0.0)
+    previous = next((float(r.get("confidence") or 0.0) for r in ranking
+                     if r.get("name") == target), 0.0)
+    swapped = [
+        {**r, "confidence": previous} if r.get("name") == intent.get("name") else r
+        for r in ranking if r.get("name") != target
+    ]
+    if not any(r.get("name") == intent.get("name") for r in swapped):
+        swapped.append({"name": intent.get("name"), "confidence": previous})
+    swapped.append({"name": target, "confidence": top})
+    swapped.sort(key=lambda r: float(r.get("confidence") or 0.0), reverse=True)
+    return {"name": target, "confidence": top}, swapped
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class CreditLineGuard(RuleGuard):
+    """Moves questions about a credit line from the payment journeys to out_of_scope."""
+
+    rules_type = CreditLineRules
+    default_rules_path = RULES_FILE
+
+
+def alternation(words: list[str]) -> re.Pattern[str]:
     ordered = sorted({w.lower() for w in words if w}, key=len, reverse=True)
     return re.compile("|".join(re.escape(w) for w in ordered))
