@@ -43,10 +43,16 @@ CHANGE_FIELDS = {
     "address": "收货地址",
     "phone": "收货人电话",
     "delivery_slot": "配送时间",
+    # The bot cannot change what is in an order; it says what the customer can do instead.
+    "items": "加减商品或拆单",
 }
 FIELD_KEYWORDS = {
     "address": ("地址", "收货地", "寄到", "送到别", "搬家"),
     "phone": ("电话", "手机", "号码", "联系方式"),
+    # Before the delivery time: 「拆开分两次发 明天先发一件」 is about the items.
+    "items": ("拆单", "拆开", "拆成", "分开发", "分开寄", "分两个包裹", "分两次发", "加一件",
+              "再加一", "加购", "少一件", "减一件", "去掉一件", "删掉一件", "不要其中", "换颜色",
+              "换个颜色", "换尺码", "换个码", "换码", "换规格", "换型号", "换款"),
     "delivery_slot": ("时间", "时段", "日期", "哪天", "预约", "改期", "晚点送", "早点送",
                       "明天", "后天", "周末", "上午", "下午", "晚上"),
 }
@@ -170,6 +176,14 @@ def describe_denial(order: Order, action: str) -> str:
     return f"{head}这个订单现在不能{verb}，需要的话发送「转人工」，客服帮您看看。"
 
 
+def describe_item_change(order: Order) -> str:
+    """What a customer who wants to add, remove or swap items, or split the parcel, can do."""
+    return (f"订单 {order.order_id}（{items_summary(order)}）还没发货。不过订单提交后，系统没办法"
+            "直接加减商品、换规格，也不能拆成几个包裹发，非常抱歉。您可以：\n"
+            "1. 取消这个订单，再按需要重新下单，已付的钱会原路退回；\n"
+            "2. 一定要拆单或者有别的安排，我帮您转人工客服，请仓库看看能不能处理。")
+
+
 def quality_or_repair(order: Order, policy: dict[str, Any]) -> str:
     """What is left after the no-reason return window: a quality return within its own window
     (quality_return_days after delivery), then repair under warranty."""
@@ -278,7 +292,7 @@ class ValidateChangeOrderForm(JourneyForm):
     def validate_change_field(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        """Only the three changes the shop allows."""
+        """The three changes the shop allows, or a change of the items (explained, not made)."""
         return {"change_field": value if value in CHANGE_FIELDS else None}
 
     def extract_new_address(
@@ -440,6 +454,12 @@ class ActionChangeOrder(JourneyAction):
         field = tracker.get_slot("change_field")
         if not order.allows("change_address"):
             dispatcher.utter_message(text=describe_denial(order, "change"))
+            return []
+        if field == "items":
+            dispatcher.utter_message(text=describe_item_change(order), buttons=[
+                {"title": "取消订单", "payload": "/cancel_order"},
+                {"title": "转人工", "payload": "/request_human"},
+            ])
             return []
         change = self._change(tracker, field, order_id)
         if change is None:  # the answers were lost (e.g. a typed payload): start again

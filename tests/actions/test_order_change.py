@@ -194,3 +194,25 @@ def test_any_number_sent_for_the_order_is_checked_whatever_the_intent() -> None:
     slots, messages = run_form(ValidateCancelOrderForm(), current, "order_id", fresh=())
     assert slots["order_id"] is None and slots["lookup_attempts"] == 1
     assert messages[0]["response"] == "utter_order_id_invalid"
+
+
+def test_a_change_of_the_items_is_explained_with_what_the_customer_can_do() -> None:
+    # The bot cannot split a parcel or add an item; before, 「拆单」 at "what do you want to
+    # change?" got "I did not understand" again and again.
+    order_id = scenario("paid_credit_card")
+    form = ValidateChangeOrderForm()
+    slots, _ = run_form(form, tracker("这两件能分开发吗 明天先发一件", "change_order"))
+    assert slots["change_field"] == "items"
+    slots, _ = run_form(form, tracker("拆单", order_id=order_id), "change_field")
+    assert slots["change_field"] == "items"
+    assert not form.asks("new_address", tracker(change_field="items"))
+    before = ShopApiClient.from_env().order(order_id)
+    _, messages = run_action(ActionChangeOrder(),
+                             tracker(order_id=order_id, change_field="items"))
+    text = texts(messages)
+    assert "还没发货" in text and "拆" in text and "取消这个订单" in text
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/cancel_order", "/request_human"]
+    assert ShopApiClient.from_env().order(order_id) == before  # nothing was changed
+    _, messages = run_action(ActionChangeOrder(), tracker(order_id=scenario("shipped"),
+                                                          change_field="items"))
+    assert "包裹已经发出" in texts(messages)
