@@ -60,6 +60,14 @@ def test_emoji_only_message_is_asked_for_words(chat) -> None:
     assert "用文字" in chat.say("👍👍")
 
 
+def test_a_message_of_only_web_markup_is_asked_for_words(chat) -> None:
+    # It used to get an FAQ suggestion (「电子发票怎么开」) from the leftover letters.
+    for markup in ("<script>alert(1)</script>", "<img src=x onerror=alert(document.cookie)>"):
+        reply = chat.say(markup)
+        assert "网页代码" in reply and "<" not in reply
+    assert chat.parse("<b>我的订单到哪了</b>")["intent"]["name"] == "ask_order_status"
+
+
 def test_huge_message_is_capped_and_explained(chat) -> None:
     parse = chat.parse("我的订单" * 5000)
     assert parse["truncated_to"] == 500 and parse["original_length"] == 20000

@@ -60,6 +60,8 @@ class ActionFallback(Action):
             dispatcher.utter_message(response="utter_input_empty")
         elif issue == "no_text":
             dispatcher.utter_message(response="utter_input_no_text")
+        elif issue == "markup":
+            dispatcher.utter_message(response="utter_input_markup")
         elif issue == "too_long":
             dispatcher.utter_message(
                 response="utter_input_too_long", max_chars=message.get("truncated_to")

@@ -1,6 +1,7 @@
 """Turns messages that cannot be understood as words into nlu_fallback with a reason."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -13,6 +14,11 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.normalize import has_words
 from bot.nlu.tokenizer import TRUNCATED_TO
+
+# Script and style elements with their content, then any other tag: what is left of a message
+# that is only web markup (「<script>alert(1)</script>」, 「<img src=x onerror=...>」) is nothing.
+_CODE_ELEMENT = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 
 # Parse-result key the fallback action reads to explain what was wrong with the message.
 INPUT_ISSUE = "input_issue"
@@ -28,7 +34,8 @@ class InputGuard(GraphComponent):
     understood.
 
     DIET is confidently wrong on such input, so the intent is replaced by nlu_fallback;
-    `input_issue` says why: "empty", "no_text" or "too_long" (absent for nonsense).
+    `input_issue` says why: "empty", "no_text", "markup" (only web markup, no words outside its
+    tags) or "too_long" (absent for nonsense).
     """
 
     @classmethod
@@ -69,4 +76,13 @@ class InputGuard(GraphComponent):
             return "empty"
         if not has_words(text):
             return "no_text"
+        if only_markup(text):
+            return "markup"
         return None
+
+
+def only_markup(text: str) -> bool:
+    """Whether the message is web markup with no words outside its tags."""
+    if not _TAG.search(text) and not _CODE_ELEMENT.search(text):
+        return False
+    return not has_words(_TAG.sub(" ", _CODE_ELEMENT.sub(" ", text)))

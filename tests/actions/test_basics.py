@@ -80,6 +80,7 @@ def test_input_issues_get_their_own_explanation() -> None:
     for issue, response in [
         ("empty", "utter_input_empty"),
         ("no_text", "utter_input_no_text"),
+        ("markup", "utter_input_markup"),
         ("too_long", "utter_input_too_long"),
     ]:
         tracker = make_tracker([user_event("nlu_fallback", input_issue=issue, truncated_to=500)])
