@@ -46,15 +46,9 @@ class CreditLineRules:
     @classmethod
     def load(cls, path: str | Path = RULES_FILE) -> CreditLineRules:
         """Read the rules YAML (relative paths from the working directory or project root)."""
-        path = Path(path)
-        if not path.is_absolute() and not path.exists():
-            path = ROOT / path
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls(
-            [str(w) for w in data.get("credit_products") or []],
-            [str(w) for w in data.get("purchase_cues") or []],
-            [str(i) for i in data.get("intents") or []],
-        )
+        data = read_rules(path)
+        return cls(words(data, "credit_products"), words(data, "purchase_cues"),
+                   words(data, "intents"))
 
     def about_credit_line(self, text: str) -> bool:
         """Whether the text names a credit product without any cue of a purchase here."""
@@ -149,6 +143,19 @@ class CreditLineGuard(RuleGuard):
 
     rules_type = CreditLineRules
     default_rules_path = RULES_FILE
+
+
+def read_rules(path: str | Path) -> dict[str, Any]:
+    """A rules YAML file; a relative path is tried from the working directory, then the root."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        path = ROOT / path
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def words(data: dict[str, Any], key: str) -> list[str]:
+    """One word list of a rules file (missing or empty: an empty list)."""
+    return [str(w) for w in data.get(key) or []]
 
 
 def alternation(words: list[str]) -> re.Pattern[str]:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
-from bot.nlu.credit_guard import ROOT, RuleGuard, alternation, promote
+from bot.nlu.credit_guard import RuleGuard, alternation, promote, read_rules, words
 from bot.nlu.normalize import normalize
 
 RULES_FILE = "bot/nlu/delivered_not_received.yml"
@@ -35,17 +34,10 @@ class DeliveredNotReceivedRules:
     @classmethod
     def load(cls, path: str | Path = RULES_FILE) -> DeliveredNotReceivedRules:
         """Read the rules YAML (relative paths from the working directory or project root)."""
-        path = Path(path)
-        if not path.is_absolute() and not path.exists():
-            path = ROOT / path
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls(
-            [str(w) for w in data.get("delivered_status") or []],
-            [str(w) for w in data.get("not_received") or []],
-            [str(w) for w in data.get("status_questions") or []],
-            [str(i) for i in data.get("intents") or []],
-            str(data.get("target") or ""),
-        )
+        data = read_rules(path)
+        return cls(words(data, "delivered_status"), words(data, "not_received"),
+                   words(data, "status_questions"), words(data, "intents"),
+                   str(data.get("target") or ""))
 
     def delivered_but_missing(self, text: str) -> bool:
         """Whether the text states a delivered status and says the goods are not there."""
