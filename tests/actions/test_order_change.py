@@ -198,8 +198,9 @@ def test_any_number_sent_for_the_order_is_checked_whatever_the_intent() -> None:
 
 def test_a_change_of_the_items_is_explained_with_what_the_customer_can_do() -> None:
     # The bot cannot split a parcel or add an item; before, 「拆单」 at "what do you want to
-    # change?" got "I did not understand" again and again.
-    order_id = scenario("paid_credit_card")
+    # change?" got "I did not understand" again and again. (pending_payment: the one unshipped
+    # order that no other test cancels or refunds; tests share one demo shop.)
+    order_id = scenario("pending_payment")
     form = ValidateChangeOrderForm()
     slots, _ = run_form(form, tracker("这两件能分开发吗 明天先发一件", "change_order"))
     assert slots["change_field"] == "items"
