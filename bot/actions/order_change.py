@@ -178,9 +178,10 @@ def describe_denial(order: Order, action: str) -> str:
 
 def describe_item_change(order: Order) -> str:
     """What a customer who wants to add, remove or swap items, or split the parcel, can do."""
+    refund = "" if order.state == "pending_payment" else "，已付的钱会原路退回"
     return (f"订单 {order.order_id}（{items_summary(order)}）还没发货。不过订单提交后，系统没办法"
             "直接加减商品、换规格，也不能拆成几个包裹发，非常抱歉。您可以：\n"
-            "1. 取消这个订单，再按需要重新下单，已付的钱会原路退回；\n"
+            f"1. 取消这个订单，再按需要重新下单{refund}；\n"
             "2. 一定要拆单或者有别的安排，我帮您转人工客服，请仓库看看能不能处理。")
 
 

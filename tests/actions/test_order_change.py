@@ -212,6 +212,7 @@ def test_a_change_of_the_items_is_explained_with_what_the_customer_can_do() -> N
                              tracker(order_id=order_id, change_field="items"))
     text = texts(messages)
     assert "还没发货" in text and "拆" in text and "取消这个订单" in text
+    assert "原路退回" not in text  # not paid yet: nothing to refund
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/cancel_order", "/request_human"]
     assert ShopApiClient.from_env().order(order_id) == before  # nothing was changed
     _, messages = run_action(ActionChangeOrder(), tracker(order_id=scenario("shipped"),
