@@ -25,11 +25,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from rasa.core.channels.rest import QueueOutputChannel, RestInput
 from sanic import Blueprint
 
-from bot.channels.silent import (
-    failed_turn_reply,
-    is_paused,
-    not_handled,  # noqa: F401 - kept importable from here
-)
+from bot.channels.silent import failed_turn_reply, is_paused
 from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
-from bot.nlu.credit_guard import RuleGuard, alternation, promote, read_rules, words
 from bot.nlu.normalize import normalize
+from bot.nlu.rule_guard import RuleGuard, alternation, promote, read_rules, words
 
 RULES_FILE = "bot/nlu/delivered_not_received.yml"
 

@@ -13,8 +13,8 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot.channels import rest
-from bot.channels.rest import CANCELLING, FORWARDED, ShopRestInput, not_handled
-from bot.channels.silent import NOT_DELIVERED
+from bot.channels.rest import CANCELLING, FORWARDED, ShopRestInput
+from bot.channels.silent import NOT_DELIVERED, not_handled
 from bot.faq import load_policy
 
 # What the stand-in for Rasa does with a message: raise, as when the tracker store or the lock
