@@ -4,7 +4,7 @@ A rules class reads its YAML file (`load(path)`) and says, for one message, whet
 classifier's intent should give way to another (`overrule(intent, ranking, text)`, usually
 through `promote`). `RuleGuard` runs such rules as a non-trainable pipeline component; the
 guards are `bot.nlu.credit_guard.CreditLineGuard` and
-`bot.nlu.delivery_guard.DeliveredNotReceivedGuard`.
+`bot.nlu.delivery_guard.DeliveryProblemGuard`.
 """
 from __future__ import annotations
 
