@@ -4,7 +4,7 @@ with what is still possible once it is too late. The confirmed change itself is 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -30,6 +30,7 @@ from bot.actions.order_lookup import (
     PHONE,
     REFUSALS,
     STATE_NAMES,
+    china_today,
     failed_attempt,
     offer_human,
     refusal_text,
@@ -80,11 +81,6 @@ CITY = re.compile(r"^[\u4e00-\u9fa5]{1,8}?(?:市|自治州|地区|盟)")
 CHANGE_KINDS = {"cancel", "address", "phone", "delivery_slot", "refund", "invoice_title",
                 "after_sales", "delivery_issue"}
 TOO_LATE = {"shipped", "out_for_delivery", "delivered"}
-
-
-def china_today() -> date:
-    """Today's date in China, where the shop's delivery days are counted."""
-    return datetime.now(timezone(timedelta(hours=8))).date()
 
 
 def day_label(day: date) -> str:

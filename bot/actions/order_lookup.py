@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -16,6 +17,13 @@ from bot.actions.handoff import Reason, hand_off
 from bot.clients.shop_api import Order, ShopApiClient, ShopApiError, ShopApiUnavailable
 from bot.faq import load_policy
 from bot.masking import mask_phone
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def china_today() -> date:
+    """Today's date in China, where the shop's delivery days are counted."""
+    return datetime.now(CHINA).date()
 
 ORDER_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")

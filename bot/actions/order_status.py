@@ -1,14 +1,18 @@
 """Where is my order: answer with state, carrier, latest tracking event and ETA."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.journeys import CHOICE_ENTITY
 from bot.actions.order_lookup import (
+    CHINA,
     STATE_NAMES,
     OrderJourneyAction,
     OrderLookupValidation,
+    china_today,
     shop_client,
 )
 from bot.clients.shop_api import Order
@@ -32,9 +36,45 @@ class ActionOrderStatus(OrderJourneyAction):
         return "action_order_status"
 
     def answer(self, dispatcher: CollectingDispatcher, order_id: str) -> None:
-        """Describe the order in the words of its state."""
+        """Describe the order in the words of its state; a late or stuck parcel gets buttons
+        to report it or to reach a person."""
         order = shop_client().order(order_id)
-        dispatcher.utter_message(text=describe(order, date.today()))
+        today = china_today()
+        dispatcher.utter_message(text=describe(order, today), buttons=delay_buttons(order, today))
+
+
+IN_TRANSIT = {"shipped", "out_for_delivery"}
+
+
+def delay_buttons(order: Order, today: date) -> list[dict[str, str]]:
+    """For a late or stuck parcel, a delivery problem (topics.md): one tap opens that journey
+    for the same order (already named as stuck when the tracking stands still), or reaches a
+    person. None for a parcel on time."""
+    if not is_delayed(order, today):
+        return []
+    stuck = stalled_days(order, today) >= int(load_policy()["tracking_stall_days"])
+    report = "/report_delivery_issue" + (
+        json.dumps({CHOICE_ENTITY: "stuck"}, separators=(",", ":")) if stuck else "")
+    return [{"title": "登记物流异常", "payload": report},
+            {"title": "转人工", "payload": "/request_human"}]
+
+
+def stalled_days(order: Order, today: date) -> int:
+    """Whole days since the latest tracking event of a parcel on its way (0 otherwise)."""
+    event = order.latest_event
+    if order.state not in IN_TRANSIT or event is None:
+        return 0
+    moved = event.time.astimezone(CHINA) if event.time.tzinfo else event.time
+    return max(0, (today - moved.date()).days)
+
+
+def is_delayed(order: Order, today: date) -> bool:
+    """Whether a parcel on its way is past its delivery date, or its tracking has not moved
+    for the policy's number of days."""
+    if order.state not in IN_TRANSIT:
+        return False
+    late = order.eta is not None and order.eta < today
+    return late or stalled_days(order, today) >= int(load_policy()["tracking_stall_days"])
 
 
 def describe(order: Order, today: date) -> str:
@@ -55,12 +95,16 @@ def describe(order: Order, today: date) -> str:
     if event and order.state in {"shipped", "out_for_delivery", "delivered"}:
         lines.append(f"最新物流：{event.time:%m月%d日 %H:%M} {event.location} "
                      f"{mask_text(mask_signer(event.description))}")
-    if order.state in {"shipped", "out_for_delivery"} and order.eta:
-        if order.eta < today:
-            lines.append(f"原定 {order.eta:%m月%d日} 送达，已经晚了，非常抱歉。"
-                         "如需催件或登记异常，直接告诉我，或发送「转人工」。")
-        else:
-            lines.append(f"预计 {order.eta:%m月%d日} 送达。")
+    stalled = stalled_days(order, today)
+    stuck = stalled >= int(policy["tracking_stall_days"])
+    if order.state in IN_TRANSIT and order.eta and order.eta >= today:
+        lines.append(f"预计 {order.eta:%m月%d日} 送达。")
+    if is_delayed(order, today):
+        late = order.eta is not None and order.eta < today
+        reasons = ([f"原定 {order.eta:%m月%d日} 送达，已经晚了"] if late else []) + (
+            [f"物流已经 {stalled} 天没有更新"] if stuck else [])
+        lines.append("，".join(reasons) + "，非常抱歉。需要的话我帮您登记物流异常，请快递公司"
+                     "核查包裹位置；也可以发送「转人工」找人工客服。")
     if order.state == "delivered":
         lines.append("如果您没有收到包裹，请告诉我，我帮您登记处理。")
     if order.state in {"cancelled", "refunding", "refunded"} and order.cancel_reason:

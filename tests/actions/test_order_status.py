@@ -1,15 +1,22 @@
 """Order-status actions against the real demo shop API (seeded scenarios)."""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.order_lookup import ActionAskOrderId
-from bot.actions.order_status import ActionOrderStatus, ValidateOrderStatusForm
+from bot.actions.order_lookup import CHINA, ActionAskOrderId, china_today
+from bot.actions.order_status import (
+    ActionOrderStatus,
+    ValidateOrderStatusForm,
+    delay_buttons,
+    describe,
+    is_delayed,
+)
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario
 
@@ -86,7 +93,38 @@ def test_status_answer_names_state_carrier_tracking_and_eta() -> None:
 def test_late_parcel_gets_an_apology_and_next_steps() -> None:
     dispatcher = CollectingDispatcher()
     ActionOrderStatus().run(dispatcher, tracker(order_id=scenario("shipped_stuck")), DOMAIN)
-    assert "晚了" in dispatcher.messages[0]["text"] and "转人工" in dispatcher.messages[0]["text"]
+    [message] = dispatcher.messages
+    assert "晚了" in message["text"] and "转人工" in message["text"]
+    # the demo parcel's tracking has not moved for four days: said, with a one-tap report
+    assert "物流已经 4 天没有更新" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == [
+        '/report_delivery_issue{"choice":"stuck"}', "/request_human"]
+
+
+def test_parcel_on_time_gets_no_apology_and_no_buttons() -> None:
+    dispatcher = CollectingDispatcher()
+    ActionOrderStatus().run(dispatcher, tracker(order_id=scenario("shipped")), DOMAIN)
+    [message] = dispatcher.messages
+    assert "抱歉" not in message["text"] and not message["buttons"]
+
+
+@pytest.mark.parametrize("days_still, stuck", [(0, False), (1, False), (2, True), (6, True)])
+def test_tracking_that_has_not_moved_for_days_is_called_stuck_before_the_eta(
+    days_still: int, stuck: bool
+) -> None:
+    """A parcel due in two days whose tracking has stood still: from two days on (policy
+    tracking_stall_days) the answer says so and offers to report it."""
+    order = ShopApiClient.from_env().order(scenario("shipped"))
+    today = china_today()
+    event = replace(order.latest_event, time=order.latest_event.time.astimezone(CHINA).replace(
+        year=today.year, month=today.month, day=today.day) - timedelta(days=days_still))
+    order = replace(order, eta=today + timedelta(days=2), tracking_events=[event])
+    text = describe(order, today)
+    assert f"预计 {order.eta:%m月%d日} 送达" in text and "晚了" not in text
+    assert (f"物流已经 {days_still} 天没有更新" in text) is stuck
+    assert ("登记物流异常" in text) is stuck
+    assert is_delayed(order, today) is stuck
+    assert bool(delay_buttons(order, today)) is stuck
 
 
 def test_shop_api_down_gets_an_apology_and_a_human(monkeypatch: pytest.MonkeyPatch) -> None:
