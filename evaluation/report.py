@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from bot.nlu.other_request import OTHER_REQUEST
 from evaluation import faq as faq_eval
 from evaluation import topics as topics_eval
 from evaluation.topics import (
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 INTENT_HELDOUT_FILE = ROOT / "tests" / "nlu" / "heldout_intents.yml"
 TOPICS_DEV_FILE = ROOT.parent / "shared" / "data" / "topics_dev.tsv"
+TWO_REQUESTS_FILE = ROOT / "tests" / "nlu" / "heldout_two_requests.yml"
 ANNOTATION = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
 NONSENSE_INTENT = "nonsense"
 # Set by the FAQ suggestion buttons only; never typed, so not measured.
@@ -70,6 +72,8 @@ METRIC_LABELS = {
     "topics_dev_macro_f1": "topics_dev topic macro-F1",
     "heldout_messages": "held-out messages (a change here changes every held-out score)",
     "topics_dev_messages": "topics_dev messages scored",
+    "two_requests_found": "second request found (two-request held-out messages)",
+    "single_requests_split": "second request wrongly found (single-request held-out messages)",
 }
 
 
@@ -628,6 +632,47 @@ def measure_heldout(parse: Parse, out: Path) -> Heldout:
     return heldout
 
 
+@dataclass
+class TwoRequests:
+    """How often a second request is found where there is one, and where there is none."""
+
+    found: list[tuple[str, dict[str, Any] | None]]
+    wrongly: list[tuple[str, dict[str, Any]]]
+    singles: int
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Shares for summary.json."""
+        return {"two_requests_found": sum(1 for _, o in self.found if o) / max(1, len(self.found)),
+                "single_requests_split": len(self.wrongly) / max(1, self.singles)}
+
+
+def measure_two_requests(parse: Parse, heldout: Heldout,
+                         path: Path = TWO_REQUESTS_FILE) -> TwoRequests:
+    """The second request (`other_request`, bot/nlu/other_request.py) of the two-request
+    held-out messages, and the single-request held-out messages that wrongly get one."""
+    messages = [str(m) for m in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+                .get("two_requests") or []]
+    found = [(m, parse(m).get(OTHER_REQUEST)) for m in messages]
+    wrongly = [(e.text, p[OTHER_REQUEST]) for e, p in zip(heldout.examples, heldout.parses)
+               if p.get(OTHER_REQUEST)]
+    return TwoRequests(found, wrongly, len(heldout.examples))
+
+
+def two_requests_section(two: TwoRequests) -> list[str]:
+    """Markdown: which second requests were found, and the wrong ones."""
+    hits = sum(1 for _, other in two.found if other)
+    lines = ["## Two requests in one message (`tests/nlu/heldout_two_requests.yml`)", "",
+             f"Second request found in **{hits} of {len(two.found)}** two-request messages; "
+             f"wrongly found in {len(two.wrongly)} of {two.singles} single-request held-out "
+             "messages. The bot offers the second request once the first is answered.", "",
+             "| message | second request | its intent |", "|---|---|---|"]
+    for message, other in [*two.found, *two.wrongly]:
+        lines.append(f"| {message} | {other['text'] if other else '—'} | "
+                     f"{other['intent'] if other else ''} |")
+    return lines
+
+
 def measure_faq(parse: Parse, out: Path) -> tuple[dict[str, dict], str]:
     """FAQ retrieval summary and report (evaluation.faq); the full report goes to faq.md."""
     print("[3/5] FAQ retrieval", file=sys.stderr)
@@ -654,6 +699,7 @@ def evaluate(model: str, out: Path, skip_stories: bool, dev_file: Path = TOPICS_
     parse = cached(load_parser(model))
     heldout = measure_heldout(parse, out)
     faq_summary, faq_report = measure_faq(parse, out)
+    two = measure_two_requests(parse, heldout)
     print("[4/5] topics on real customer messages", file=sys.stderr)
     dev, dev_predictions = topics_dev(parse, out, dev_file)
     panels = confidence_panels(heldout.examples, heldout.parses)
@@ -663,10 +709,12 @@ def evaluate(model: str, out: Path, skip_stories: bool, dev_file: Path = TOPICS_
     stories = None if skip_stories else timed_stories(model)
     metrics = flat_metrics(heldout.metrics, heldout.topics, heldout.entities, faq_summary,
                            stories, dev)
+    metrics.update(two.metrics)
     sections = [*heldout_sections(heldout), "", "## FAQ retrieval (`tests/faq/heldout.yml`)", "",
                 faq_report.split("\nMisses")[0],
                 "Every phrasing not answered right: [faq.md](faq.md).", "",
-                *story_section(stories), "", *topics_dev_section(dev, dev_file)]
+                *two_requests_section(two), "", *story_section(stories), "",
+                *topics_dev_section(dev, dev_file)]
     return Run(model, out, sections, metrics)
 
 

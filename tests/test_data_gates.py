@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "bot" / "data"
 ACTIONS_DIR = ROOT / "bot" / "actions"
 HELDOUT_INTENTS = ROOT / "tests" / "nlu" / "heldout_intents.yml"
+HELDOUT_TWO_REQUESTS = ROOT / "tests" / "nlu" / "heldout_two_requests.yml"
 # Responses uttered by Rasa's default actions (action_default_fallback, /restart, /back).
 BUILTIN_RESPONSES = {"utter_default", "utter_restart", "utter_back"}
 RETRIEVAL_PREFIX = "utter_faq/"
@@ -212,6 +213,17 @@ def test_heldout_intent_examples_are_unseen_in_training() -> None:
               for intent, texts in heldout_intents().items() for text in texts
               if normalise(text) in seen]
     assert not leaked, f"held-out examples also in bot/data (intent, text, trained as): {leaked}"
+
+
+def test_two_request_messages_and_their_parts_are_unseen_in_training() -> None:
+    from bot.nlu.other_request import request_parts
+
+    seen = training_texts()
+    messages = [str(m) for m in load_yaml(HELDOUT_TWO_REQUESTS)["two_requests"]]
+    assert len(messages) >= 10
+    leaked = [text for m in messages for text in (m, *request_parts(m))
+              if normalise(text) in seen]
+    assert not leaked, f"two-request held-out messages (or parts) also in bot/data: {leaked}"
 
 
 def test_heldout_intent_examples_name_real_intents_and_entities() -> None:

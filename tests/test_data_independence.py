@@ -47,6 +47,9 @@ def our_texts() -> list[tuple[str, str]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for lines in (data.get("heldout") or data).values():
             found += [(str(path.relative_to(ROOT)), str(text)) for text in lines]
+    two = tests / "nlu" / "heldout_two_requests.yml"
+    found += [(str(two.relative_to(ROOT)), str(text))
+              for text in yaml.safe_load(two.read_text(encoding="utf-8"))["two_requests"]]
     return found
 
 

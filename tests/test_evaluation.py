@@ -174,6 +174,24 @@ def test_summary_json_gives_before_after_deltas(tmp_path: Path) -> None:
     assert summary["metrics"]["topics_dev_accuracy_jddc"] == 0.5
 
 
+def test_two_request_report_counts_found_and_wrongly_found(tmp_path: Path) -> None:
+    path = tmp_path / "two.yml"
+    path.write_text("two_requests:\n- 到哪了 另外发票怎么开\n- 退款呢 顺便问下积分\n",
+                    encoding="utf-8")
+    other = {"text": "发票怎么开", "intent": "request_invoice", "confidence": 0.8}
+    parse = fake_parser({"到哪了 另外发票怎么开": parse_result("ask_order_status",
+                                                            other_request=other),
+                         "退款呢 顺便问下积分": parse_result("ask_refund_status")})
+    examples = [report.Example("你好", "greet"), report.Example("发票", "request_invoice")]
+    parses = [parse_result("greet"), parse_result("request_invoice", other_request=other)]
+    heldout = report.Heldout(examples, parses, [], {}, None, {})
+    two = report.measure_two_requests(parse, heldout, path)
+    assert two.metrics == {"two_requests_found": 0.5, "single_requests_split": 0.5}
+    section = "\n".join(report.two_requests_section(two))
+    assert "**1 of 2**" in section and "wrongly found in 1 of 2" in section
+    assert "| 到哪了 另外发票怎么开 | 发票怎么开 | request_invoice |" in section
+
+
 def test_progress_is_printed_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert list(topics.track(list(range(8)), "parsing")) == list(range(8))
     err = capsys.readouterr().err

@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from bot.nlu.other_request import OTHER_REQUEST, load_topics, pick_other_request, request_parts
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,17 @@ class ShopIntentClassifier(GraphComponent):
             # weighs every example the same (README, "Understanding real customers").
             "class_weight": "balanced",
             "ranking_length": 10,
+            # A second request in the message (「…到哪了 另外发票怎么开」) is put under
+            # `other_request` when a part is at least this likely and in another topic
+            # (bot/nlu/other_request.py); null turns it off.
+            "other_request_threshold": 0.5,
+            "topics_path": "bot/topics.yml",
+            # Intents that are not a request to take up later.
+            "other_request_ignored": [
+                "greet", "goodbye", "thank", "affirm", "deny", "inform", "no_order_id",
+                "nonsense", "out_of_scope", "bot_challenge", "ask_capabilities", "complaint",
+                "request_human",
+            ],
         }
 
     def __init__(
@@ -93,6 +105,7 @@ class ShopIntentClassifier(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+        self._topics: dict[str, str] | None = None
 
     @classmethod
     def create(
@@ -221,4 +234,27 @@ class ShopIntentClassifier(GraphComponent):
             ]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING, ranking, add_to_output=True)
+            other = self._other_request(text, ranking[0][INTENT_NAME_KEY])
+            if other:
+                message.set(OTHER_REQUEST, other, add_to_output=True)
         return messages
+
+    def _top_intents(self, texts: list[str]) -> list[tuple[str, float]]:
+        """The likeliest intent of each text and its probability."""
+        classifier = self._model["classifier"]
+        rows = classifier.predict_proba(self._matrix(self._model, texts))
+        return [(str(classifier.classes_[row.argmax()]), float(row.max())) for row in rows]
+
+    def _other_request(self, text: str, main_intent: str) -> dict[str, Any] | None:
+        """A second request in the message, in another topic (bot/nlu/other_request.py)."""
+        threshold = self._config.get("other_request_threshold")
+        if threshold is None:
+            return None
+        parts = request_parts(text)
+        if len(parts) < 2:
+            return None
+        if self._topics is None:
+            self._topics = load_topics(self._config["topics_path"])
+        return pick_other_request(main_intent, parts, self._top_intents, self._topics,
+                                  float(threshold),
+                                  frozenset(self._config["other_request_ignored"]))

@@ -1,0 +1,77 @@
+"""Takes up the second request of a message once the first is answered.
+
+`ShopIntentClassifier` marks a second request in another topic under `other_request`
+(bot/nlu/other_request.py). When the bot has just finished an answer (one of
+`after_actions`), no form is running and no change waits for the customer's yes, this policy
+predicts `action_remind_other_request`, which offers the second request as a button; then it
+waits for the customer. Each second request is offered once, and only within `max_turns`
+customer messages of the one that held it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.nlu.other_request import open_other_request
+
+REMIND_ACTION = "action_remind_other_request"
+PENDING_SLOT = "pending_change"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class OtherRequestPolicy(Policy):
+    """Predicts the reminder of a second request right after a finished answer."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Above RulePolicy (6), whose rules would otherwise wait for the customer."""
+        return {
+            "priority": 7,
+            "max_turns": 6,
+            # The actions that finish an answer: a journey's answer, a confirmed change, an
+            # FAQ answer. Questions, forms and handoffs are not in the list.
+            "after_actions": [
+                "action_order_status", "action_refund_status", "action_delivery_issue",
+                "action_cancel_order", "action_change_order", "action_confirm_change",
+                "action_keep_order", "action_payment_failed", "action_payment_charged",
+                "action_refund_request", "action_after_sales", "action_invoice",
+                "action_account_help", "action_answer_faq", "action_answer_product_question",
+                "action_answer_promotion_question", "action_answer_payment_question",
+            ],
+        }
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        """Nothing to learn."""
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Confidence 1 for the reminder after a finished answer when a second request is
+        open; after the reminder, for waiting."""
+        probabilities = self._default_predictions(domain)
+        latest = tracker.latest_action_name
+        if latest == REMIND_ACTION:
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+        elif (latest in self.config["after_actions"] and not tracker.active_loop_name
+              and not tracker.get_slot(PENDING_SLOT)
+              and REMIND_ACTION in domain.action_names_or_texts):
+            events = [event.as_dict() for event in tracker.applied_events()]
+            if open_other_request(events, REMIND_ACTION, int(self.config["max_turns"])):
+                probabilities[domain.index_for_action(REMIND_ACTION)] = 1.0
+        return self._prediction(probabilities)

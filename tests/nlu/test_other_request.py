@@ -1,0 +1,90 @@
+"""Two requests in one message: the second is found, kept and offered once the first is
+answered. Sentences here are written for the tests."""
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.other_request import (
+    OTHER_REQUEST,
+    load_topics,
+    open_other_request,
+    pick_other_request,
+    request_parts,
+)
+
+IGNORED = frozenset({"greet", "thank", "inform", "out_of_scope", "complaint"})
+REMIND = "action_remind_other_request"
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("我的快递到哪了 另外发票怎么开", ["我的快递到哪了", "发票怎么开"]),
+    ("帮我查下订单到哪了，还有退款什么时候到账", ["帮我查下订单到哪了", "退款什么时候到账"]),
+    ("退款到账了吗？另外我想开个发票", ["退款到账了吗", "我想开个发票"]),
+    ("发票抬头写错了，顺便问一下物流怎么一直不更新", ["发票抬头写错了", "物流怎么一直不更新"]),
+    ("密码忘了登不上去 对了我的积分呢还在不在", ["密码忘了登不上去", "我的积分呢还在不在"]),
+    # spaces and commas join the parts of one request as often as two: no split
+    ("少了一双袜子 清单上有", ["少了一双袜子 清单上有"]),
+    # (full-width punctuation is folded by the normaliser)
+    ("物流咨询，您好，我的包裹到哪了", ["物流咨询,您好,我的包裹到哪了"]),
+    # 还有没有 / 还有货 is "is there still", not a join
+    ("这件衣服还有没有L码的", ["这件衣服还有没有L码的"]),
+    ("收到的杯子碎了 另外帮我看看还有没有同款", ["收到的杯子碎了", "帮我看看还有没有同款"]),
+    # a part too short to be a request of its own is dropped
+    ("好的 另外谢谢", []),
+    ("", []),
+])
+def test_a_message_splits_only_at_explicit_joins(text: str, parts: list[str]) -> None:
+    assert request_parts(text) == parts
+
+
+def fake_classifier(labels: dict[str, tuple[str, float]]):
+    return lambda parts: [labels[p] for p in parts]
+
+
+TOPICS = load_topics("bot/topics.yml")
+
+
+def test_the_part_in_another_topic_is_the_other_request() -> None:
+    parts = ["我的快递到哪了", "发票怎么开"]
+    classify = fake_classifier({"我的快递到哪了": ("ask_order_status", 0.97),
+                                "发票怎么开": ("request_invoice", 0.8)})
+    other = pick_other_request("request_invoice", parts, classify, TOPICS, 0.5, IGNORED)
+    assert other == {"text": "我的快递到哪了", "intent": "ask_order_status", "confidence": 0.97}
+    other = pick_other_request("ask_order_status", parts, classify, TOPICS, 0.5, IGNORED)
+    assert other and other["text"] == "发票怎么开"
+
+
+@pytest.mark.parametrize("main, labels", [
+    # the same topic: one request said twice (order status and a stuck parcel differ)
+    ("cancel_order", {"a": ("cancel_order", 0.9), "b": ("change_order", 0.9)}),
+    # not sure enough of the part
+    ("ask_order_status", {"a": ("ask_order_status", 0.9), "b": ("request_invoice", 0.4)}),
+    # a thank-you or an out-of-scope remark is not a request to take up later
+    ("ask_order_status", {"a": ("ask_order_status", 0.9), "b": ("thank", 0.99)}),
+    ("ask_order_status", {"a": ("ask_order_status", 0.9), "b": ("out_of_scope", 0.99)}),
+    # a complaint goes to a person, who reads the whole message
+    ("complaint", {"a": ("complaint", 0.9), "b": ("ask_order_status", 0.9)}),
+    # two FAQ questions: their topics are not known here
+    ("faq", {"a": ("faq", 0.9), "b": ("faq", 0.9)}),
+])
+def test_no_other_request(main: str, labels: dict[str, tuple[str, float]]) -> None:
+    assert pick_other_request(main, ["a", "b"], fake_classifier(labels), TOPICS, 0.5,
+                              IGNORED) is None
+
+
+def user(other: dict | None = None) -> dict:
+    return {"event": "user", "parse_data": {OTHER_REQUEST: other} if other else {}}
+
+
+def action(name: str) -> dict:
+    return {"event": "action", "name": name}
+
+
+def test_an_open_request_is_offered_once_and_only_for_a_while() -> None:
+    other = {"text": "发票怎么开", "intent": "request_invoice", "confidence": 0.8}
+    events = [action("action_listen"), user(other), action("order_status_form"), user(),
+              action("action_order_status")]
+    assert open_other_request(events, REMIND, 6) == other
+    assert open_other_request([*events, action(REMIND)], REMIND, 6) is None
+    assert open_other_request([*events, *[user()] * 5], REMIND, 6) is None
+    assert open_other_request([user(), user()], REMIND, 6) is None

@@ -1,0 +1,38 @@
+"""Two requests in one message, over the whole stack (NLU, policies, the real action server and
+demo shop): the bot answers one and then offers the other, once. Sentences written for the
+tests."""
+from __future__ import annotations
+
+from shop_api.seed import scenario
+from tests.conftest import Chat
+from tests.test_journeys_conversation import payloads, text
+
+REMINDER = "您刚才还问到"
+
+
+def test_faq_question_answered_then_the_order_question_offered(chat: Chat) -> None:
+    parse = chat.parse("我的快递到哪了 另外发票怎么开")
+    assert parse["other_request"]["text"] == "我的快递到哪了"
+    replies = chat.send("我的快递到哪了 另外发票怎么开")
+    assert "发票" in replies[0]["text"]
+    assert f"{REMINDER}「我的快递到哪了」" in text(replies)
+    assert payloads(replies) == ["我的快递到哪了"]
+    # the button resends the customer's words: the order-status journey starts
+    assert "订单号" in chat.say("我的快递到哪了")
+
+
+def test_journey_finished_first_then_the_second_request_offered_once(chat: Chat) -> None:
+    reply = chat.say("我要查物流 顺便问下有没有优惠券")
+    assert "订单号" in reply and REMINDER not in reply  # not while the journey asks
+    replies = chat.send(scenario("shipped"))
+    assert "运输中" in replies[0]["text"]
+    assert f"{REMINDER}「有没有优惠券」" in text(replies)
+    assert payloads(replies) == ["有没有优惠券"]
+    # offered once: the next answer does not repeat it
+    assert REMINDER not in chat.say("我的快递到哪了 单号" + scenario("shipped"))
+
+
+def test_a_single_request_gets_no_reminder(chat: Chat) -> None:
+    assert "other_request" not in chat.parse("这件衣服还有没有L码的")
+    chat.say("我的快递到哪了")
+    assert REMINDER not in chat.say(scenario("shipped"))
