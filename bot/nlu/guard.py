@@ -1,7 +1,6 @@
 """Turns messages that cannot be understood as words into nlu_fallback with a reason."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -12,13 +11,11 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.normalize import has_words
+from bot.nlu.normalize import has_words, strip_markup
 from bot.nlu.tokenizer import TRUNCATED_TO
 
 # Script and style elements with their content, then any other tag: what is left of a message
 # that is only web markup (「<script>alert(1)</script>」, 「<img src=x onerror=...>」) is nothing.
-_CODE_ELEMENT = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 
 # Parse-result key the fallback action reads to explain what was wrong with the message.
 INPUT_ISSUE = "input_issue"
@@ -83,6 +80,5 @@ class InputGuard(GraphComponent):
 
 def only_markup(text: str) -> bool:
     """Whether the message is web markup with no words outside its tags."""
-    if not _TAG.search(text) and not _CODE_ELEMENT.search(text):
-        return False
-    return not has_words(_TAG.sub(" ", _CODE_ELEMENT.sub(" ", text)))
+    stripped = strip_markup(text)
+    return stripped != text and not has_words(stripped)

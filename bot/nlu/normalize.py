@@ -20,6 +20,9 @@ _CARD_FIELDS = re.compile(
     r"|商品(?:ID|id|编号)\s*[:：]\s*\d+"
 )
 _CARD_ORDER = re.compile(r"(?:咨询)?订单(?:编号|号)\s*[:：]\s*(?=\d)")
+# Web markup pasted or typed into the chat: tags, comments, and script/style with their code.
+_CODE_ELEMENT = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 
 
 def normalize(text: str) -> str:
@@ -42,6 +45,14 @@ def strip_order_card(text: str) -> str:
     text = re.sub(r"\[([^\]]*)\]", lambda m: " " + m.group(1) + " ", text)
     text = re.sub(r"[,，;；]\s*(?=[,，;；\s]|$)", " ", text)
     return _WHITESPACE.sub(" ", text).strip(" ,，;；")
+
+
+def strip_markup(text: str) -> str:
+    """The text without web markup: script and style elements with their code, other tags and
+    comments become spaces (the words between tags stay)."""
+    if not _TAG.search(text) and not _CODE_ELEMENT.search(text):
+        return text
+    return _TAG.sub(" ", _CODE_ELEMENT.sub(" ", text))
 
 
 def has_words(text: str) -> bool:

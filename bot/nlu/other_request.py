@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.normalize import normalize
+from bot.nlu.normalize import normalize, strip_markup
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_REQUEST = "other_request"
@@ -41,9 +41,10 @@ MIN_PART_SIZE = 4
 
 
 def request_parts(text: str) -> list[str]:
-    """The parts of a message that could each be a request, in order (one part: no split)."""
+    """The parts of a message that could each be a request, in order (one part: no split),
+    without web markup (a part is shown to the customer again)."""
     parts = []
-    for piece in _SPLIT.split(normalize(text or "")):
+    for piece in _SPLIT.split(normalize(strip_markup(text or ""))):
         piece = _LEADING.sub("", piece.strip(" ，,、。")).strip(" ，,、")
         if len(_CJK.findall(piece)) + len(_LATIN_WORD.findall(piece)) >= MIN_PART_SIZE:
             parts.append(piece)

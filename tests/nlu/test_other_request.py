@@ -29,6 +29,9 @@ REMIND = "action_remind_other_request"
     # 还有没有 / 还有货 is "is there still", not a join
     ("这件衣服还有没有L码的", ["这件衣服还有没有L码的"]),
     ("收到的杯子碎了 另外帮我看看还有没有同款", ["收到的杯子碎了", "帮我看看还有没有同款"]),
+    # markup is dropped: a part is shown to the customer again
+    ("我的快递到哪了 另外<script>alert(1)</script><b>发票</b>怎么开",
+     ["我的快递到哪了", "发票 怎么开"]),
     # a part too short to be a request of its own is dropped
     ("好的 另外谢谢", []),
     ("", []),
