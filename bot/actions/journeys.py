@@ -26,6 +26,7 @@ from bot.actions.order_lookup import (
 )
 from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
 from bot.masking import card_numbers, id_numbers, mask_phone
+from bot.typed_choice import latest_bot_buttons, payload_choice, typed_payload
 
 # Button payloads name the option as the entity `choice`: /inform{"choice":"damaged"}.
 CHOICE_ENTITY = "choice"
@@ -132,12 +133,16 @@ def changes_topic(tracker: Tracker) -> bool:
 
 
 def chosen(tracker: Tracker, options: Iterable[str]) -> str | None:
-    """The option a button sent (`choice` entity), if it is one of `options`."""
+    """The option a button sent (`choice` entity), or whose title the customer typed
+    (「个人」 for [个人]; bot/typed_choice.py), if it is one of `options`."""
     allowed = set(options)
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == CHOICE_ENTITY and str(entity.get("value")) in allowed:
             return str(entity["value"])
-    return None
+    payload = typed_payload(tracker.latest_message.get("text") or "",
+                            latest_bot_buttons(tracker.events))
+    value = payload_choice(payload, CHOICE_ENTITY)
+    return value if value in allowed else None
 
 
 def classify(text: str, keywords: Mapping[str, Iterable[str]]) -> str | None:
