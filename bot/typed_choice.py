@@ -20,7 +20,8 @@ from typing import Any
 _EDGES = re.compile(r"^(?:选|就|要|是|开)?|(?:吧|的|啊|呀|哈|嗯|了)*$")
 _PUNCTUATION = re.compile(r"[\s\W_]+")
 _BRACKETS = re.compile(r"[（(]([^）)]*)[）)]")
-CHOICE_PAYLOAD = re.compile(r"^/inform(\{.*\})$")
+# Buttons that answer a form's choice question (not order pickers, handoffs or links).
+CHOICE_PAYLOAD = re.compile(r'^/inform(\{"(?:choice|payment_method)":.*\})$')
 
 
 def _plain(text: str) -> str:
@@ -37,23 +38,23 @@ def title_forms(title: str) -> set[str]:
     return {plain for form in forms if (plain := _plain(form))}
 
 
-# A typed option may add a word (「公司抬头」 for [单位/公司]) or drop the end of a long title
-# (「微信」 for [微信支付]), within these limits; longer messages are requests of their own.
-MAX_EXTRA_CHARS = 2
-MIN_PREFIX_CHARS = 2
+# A typed option may add a word that names the thing asked about (「公司抬头」 for
+# [单位/公司]) or drop the end of a title (「微信」 for [微信支付]: at least half of it). Anything
+# else around the title (「找个人」, 「不是个人」, 「不换货」) is a message of its own.
+SUFFIXES = ("抬头", "发票", "票", "支付", "付款", "方式")
 
 
 def _matches(typed: str, form: str) -> bool:
     if typed == form:
         return True
-    if form in typed:
-        return len(typed) - len(form) <= MAX_EXTRA_CHARS
-    return len(typed) >= MIN_PREFIX_CHARS and form.startswith(typed)
+    if typed.startswith(form):
+        return typed[len(form):] in SUFFIXES
+    return len(typed) * 2 >= len(form) and form.startswith(typed)
 
 
 def typed_payload(text: str, buttons: Iterable[dict[str, Any]]) -> str | None:
-    """The payload of the choice button whose title the text is (or nearly is: one more
-    word, or the start of a long title), if exactly one button matches."""
+    """The payload of the choice button whose title the text is (or nearly is: a word naming
+    the thing asked about, or the start of a title), if exactly one button matches."""
     typed = _plain(text)
     if not typed:
         return None

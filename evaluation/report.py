@@ -650,13 +650,14 @@ class TwoRequests:
 def measure_two_requests(parse: Parse, heldout: Heldout,
                          path: Path = TWO_REQUESTS_FILE) -> TwoRequests:
     """The second request (`other_request`, bot/nlu/other_request.py) of the two-request
-    held-out messages, and the single-request held-out messages that wrongly get one."""
-    messages = [str(m) for m in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-                .get("two_requests") or []]
-    found = [(m, parse(m).get(OTHER_REQUEST)) for m in messages]
-    wrongly = [(e.text, p[OTHER_REQUEST]) for e, p in zip(heldout.examples, heldout.parses)
-               if p.get(OTHER_REQUEST)]
-    return TwoRequests(found, wrongly, len(heldout.examples))
+    held-out messages, and the single-request ones (the held-out messages and the file's
+    `single_requests`, which hold words that can join two requests) that wrongly get one."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found = [(m, parse(m).get(OTHER_REQUEST)) for m in map(str, data.get("two_requests") or [])]
+    singles = [(e.text, p) for e, p in zip(heldout.examples, heldout.parses)]
+    singles += [(m, parse(m)) for m in map(str, data.get("single_requests") or [])]
+    wrongly = [(text, p[OTHER_REQUEST]) for text, p in singles if p.get(OTHER_REQUEST)]
+    return TwoRequests(found, wrongly, len(singles))
 
 
 def two_requests_section(two: TwoRequests) -> list[str]:
@@ -664,8 +665,10 @@ def two_requests_section(two: TwoRequests) -> list[str]:
     hits = sum(1 for _, other in two.found if other)
     lines = ["## Two requests in one message (`tests/nlu/heldout_two_requests.yml`)", "",
              f"Second request found in **{hits} of {len(two.found)}** two-request messages; "
-             f"wrongly found in {len(two.wrongly)} of {two.singles} single-request held-out "
-             "messages. The bot offers the second request once the first is answered.", "",
+             f"wrongly found in {len(two.wrongly)} of {two.singles} single-request messages "
+             "(the held-out messages, and the file's single requests that hold a join word such "
+             "as 对了 or 还有). The bot offers the second request once the first is answered.",
+             "",
              "| message | second request | its intent |", "|---|---|---|"]
     for message, other in [*two.found, *two.wrongly]:
         lines.append(f"| {message} | {other['text'] if other else '—'} | "

@@ -219,8 +219,9 @@ def test_two_request_messages_and_their_parts_are_unseen_in_training() -> None:
     from bot.nlu.other_request import request_parts
 
     seen = training_texts()
-    messages = [str(m) for m in load_yaml(HELDOUT_TWO_REQUESTS)["two_requests"]]
-    assert len(messages) >= 10
+    data = load_yaml(HELDOUT_TWO_REQUESTS)
+    messages = [str(m) for m in data["two_requests"] + data["single_requests"]]
+    assert len(data["two_requests"]) >= 10 and len(data["single_requests"]) >= 10
     leaked = [text for m in messages for text in (m, *request_parts(m))
               if normalise(text) in seen]
     assert not leaked, f"two-request held-out messages (or parts) also in bot/data: {leaked}"

@@ -48,8 +48,9 @@ def our_texts() -> list[tuple[str, str]]:
         for lines in (data.get("heldout") or data).values():
             found += [(str(path.relative_to(ROOT)), str(text)) for text in lines]
     two = tests / "nlu" / "heldout_two_requests.yml"
+    messages = yaml.safe_load(two.read_text(encoding="utf-8"))
     found += [(str(two.relative_to(ROOT)), str(text))
-              for text in yaml.safe_load(two.read_text(encoding="utf-8"))["two_requests"]]
+              for text in messages["two_requests"] + messages["single_requests"]]
     return found
 
 

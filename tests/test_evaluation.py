@@ -176,19 +176,20 @@ def test_summary_json_gives_before_after_deltas(tmp_path: Path) -> None:
 
 def test_two_request_report_counts_found_and_wrongly_found(tmp_path: Path) -> None:
     path = tmp_path / "two.yml"
-    path.write_text("two_requests:\n- 到哪了 另外发票怎么开\n- 退款呢 顺便问下积分\n",
-                    encoding="utf-8")
+    path.write_text("two_requests:\n- 到哪了 另外发票怎么开\n- 退款呢 顺便问下积分\n"
+                    "single_requests:\n- 颜色不对了\n", encoding="utf-8")
     other = {"text": "发票怎么开", "intent": "request_invoice", "confidence": 0.8}
     parse = fake_parser({"到哪了 另外发票怎么开": parse_result("ask_order_status",
                                                             other_request=other),
-                         "退款呢 顺便问下积分": parse_result("ask_refund_status")})
+                         "退款呢 顺便问下积分": parse_result("ask_refund_status"),
+                         "颜色不对了": parse_result("report_delivery_issue")})
     examples = [report.Example("你好", "greet"), report.Example("发票", "request_invoice")]
     parses = [parse_result("greet"), parse_result("request_invoice", other_request=other)]
     heldout = report.Heldout(examples, parses, [], {}, None, {})
     two = report.measure_two_requests(parse, heldout, path)
-    assert two.metrics == {"two_requests_found": 0.5, "single_requests_split": 0.5}
+    assert two.metrics == {"two_requests_found": 0.5, "single_requests_split": 1 / 3}
     section = "\n".join(report.two_requests_section(two))
-    assert "**1 of 2**" in section and "wrongly found in 1 of 2" in section
+    assert "**1 of 2**" in section and "wrongly found in 1 of 3" in section
     assert "| 到哪了 另外发票怎么开 | 发票怎么开 | request_invoice |" in section
 
 

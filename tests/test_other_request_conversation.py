@@ -7,7 +7,7 @@ from shop_api.seed import scenario
 from tests.conftest import Chat
 from tests.test_journeys_conversation import payloads, text
 
-REMINDER = "您刚才还问到"
+REMINDER = "您刚才还提到"
 
 
 def test_faq_question_answered_then_the_order_question_offered(chat: Chat) -> None:
@@ -36,3 +36,15 @@ def test_a_single_request_gets_no_reminder(chat: Chat) -> None:
     assert "other_request" not in chat.parse("这件衣服还有没有L码的")
     chat.say("我的快递到哪了")
     assert REMINDER not in chat.say(scenario("shipped"))
+
+
+def test_two_faq_questions_of_different_topics(chat: Chat) -> None:
+    """The intent classifier sees one FAQ intent; the FAQ retriever tells the parts apart."""
+    parse = chat.parse("七天无理由退货怎么算 还有积分多久过期")
+    assert parse["other_request"]["text"] == "积分多久过期"
+    assert parse["other_request"]["intent"].startswith("faq/promotion")
+    replies = chat.send("七天无理由退货怎么算 还有积分多久过期")
+    assert "无理由退货" in replies[0]["text"]
+    # after the answer's own next-step buttons, the reminder with the second question
+    assert f"{REMINDER}「积分多久过期」" in replies[-1]["text"]
+    assert payloads(replies)[-1] == "积分多久过期"

@@ -32,7 +32,8 @@ def test_typed_titles_pick_their_button(typed: str, choice: str) -> None:
     assert payload_choice(typed_payload(typed, TITLE_BUTTONS)) == choice
 
 
-@pytest.mark.parametrize("typed", ["给我找个人", "转人工", "公司名称写什么", "", "人"])
+@pytest.mark.parametrize("typed", ["给我找个人", "找个人", "不是个人", "不开公司", "转人工",
+                                   "公司名称写什么", "", "人"])
 def test_other_messages_pick_none(typed: str) -> None:
     assert typed_payload(typed, TITLE_BUTTONS) is None
 
@@ -42,8 +43,14 @@ def test_prefixes_and_bracketed_words_and_ambiguity() -> None:
     assert payload_choice(typed_payload("储蓄卡", METHOD_BUTTONS)) == "debit"
     # 「卡」 is in two titles: no guess
     assert typed_payload("卡", METHOD_BUTTONS) is None
-    # buttons that are not choices (a link, a handoff) are never picked
+    # too little of a long title is no pick
+    long = [{"title": "商品或包装破损", "payload": '/inform{"choice":"damaged"}'}]
+    assert typed_payload("商品", long) is None
+    assert payload_choice(typed_payload("商品或包装", long)) == "damaged"
+    # buttons that are not choices (a handoff, an order picker) are never picked
     assert typed_payload("转人工", [{"title": "转人工", "payload": "/request_human"}]) is None
+    picker = [{"title": "11月22日 洁柔 抽纸", "payload": '/inform{"order_id":"569006026773"}'}]
+    assert typed_payload("11月22日", picker) is None
 
 
 def test_only_the_bots_latest_buttons_count() -> None:

@@ -101,10 +101,10 @@ def describe(order: Order, today: date) -> str:
         lines.append(f"预计 {order.eta:%m月%d日} 送达。")
     if is_delayed(order, today):
         late = order.eta is not None and order.eta < today
-        reasons = ([f"原定 {order.eta:%m月%d日} 送达，已经晚了"] if late else []) + (
-            [f"物流已经 {stalled} 天没有更新"] if stuck else [])
-        lines.append("，".join(reasons) + "，非常抱歉。需要的话我帮您登记物流异常，请快递公司"
-                     "核查包裹位置；也可以发送「转人工」找人工客服。")
+        reasons = ([f"包裹原定 {order.eta:%m月%d日} 送达，现在已经晚了"] if late else []) + (
+            [f"物流{'也' if late else '已经'}有 {stalled} 天没更新了"] if stuck else [])
+        lines.append("，".join(reasons) + "，非常抱歉。需要的话我可以帮您登记物流异常，让快递"
+                     "公司核查包裹位置；也可以发送「转人工」找人工客服。")
     if order.state == "delivered":
         lines.append("如果您没有收到包裹，请告诉我，我帮您登记处理。")
     if order.state in {"cancelled", "refunding", "refunded"} and order.cancel_reason:

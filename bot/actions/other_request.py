@@ -18,7 +18,7 @@ BUTTON_CHARS = 16
 
 
 class ActionRemindOtherRequest(Action):
-    """「您刚才还问到「发票怎么开」…」 with the question as a button."""
+    """「您刚才还提到「发票怎么开」…」 with the question as a button."""
 
     def name(self) -> str:
         """Name used in the domain."""
@@ -35,7 +35,7 @@ class ActionRemindOtherRequest(Action):
         shown = mask_text(text)
         title = shown if len(shown) <= BUTTON_CHARS else shown[:BUTTON_CHARS - 1] + "…"
         dispatcher.utter_message(
-            text=f"您刚才还问到「{shown}」，点下面的按钮或直接发给我，我接着帮您处理。",
+            text=f"您刚才还提到「{shown}」，需要的话点下面的按钮，我接着帮您处理。",
             buttons=[{"title": title, "payload": text}],
         )
         return []

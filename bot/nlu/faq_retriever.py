@@ -23,6 +23,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlu.other_request import OTHER_REQUEST, load_topics, pick_other_request, request_parts
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ class FaqRetriever(GraphComponent):
             # 90.9% at 2, 93.0% at 3.
             "sentence_vector_weight": 3.0,
             "ranking_length": 10,
+            # Two FAQ questions of different topics in one message (「能退吗 还有积分怎么没了」):
+            # the intent classifier sees one FAQ intent, so the retriever names the second
+            # one `other_request` when its entry is at least this likely (null: off).
+            "other_request_threshold": 0.5,
+            "topics_path": "bot/topics.yml",
         }
 
     def __init__(
@@ -67,6 +73,7 @@ class FaqRetriever(GraphComponent):
         self._resource = resource
         self._model = model
         self._responses = responses or {}
+        self._topics: dict[str, str] | None = None
 
     @classmethod
     def create(
@@ -153,7 +160,32 @@ class FaqRetriever(GraphComponent):
                 continue
             ranked = sorted(zip(classifier.classes_, row), key=lambda kv: -kv[1])
             self._set_prediction(message, ranked[: self._config["ranking_length"]])
+            self._other_faq_request(message, str(ranked[0][0]))
         return messages
+
+    def _other_faq_request(self, message: Message, best: str) -> None:
+        """For an FAQ message, a part that asks another topic's FAQ question
+        (bot/nlu/other_request.py), unless the classifier already found a second request."""
+        threshold = self._config.get("other_request_threshold")
+        intent = (message.get(INTENT) or {}).get("name")
+        if threshold is None or intent != self._config["retrieval_intent"] or \
+                message.get(OTHER_REQUEST):
+            return
+        parts = request_parts(message.get(TEXT) or "")
+        if len(parts) < 2:
+            return
+        if self._topics is None:
+            self._topics = load_topics(self._config["topics_path"])
+        classifier = self._model["classifier"]
+
+        def best_entries(texts: list[str]) -> list[tuple[str, float]]:
+            rows = classifier.predict_proba(self._matrix(self._model, texts))
+            return [(str(classifier.classes_[r.argmax()]), float(r.max())) for r in rows]
+
+        other = pick_other_request(best, parts, best_entries, self._topics, float(threshold),
+                                   frozenset())
+        if other:
+            message.set(OTHER_REQUEST, other, add_to_output=True)
 
     def _set_prediction(self, message: Message, ranked: list[tuple[str, float]]) -> None:
         intent = self._config["retrieval_intent"]

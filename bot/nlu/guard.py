@@ -12,6 +12,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.normalize import has_words, strip_markup
+from bot.nlu.other_request import OTHER_REQUEST
 from bot.nlu.tokenizer import TRUNCATED_TO
 
 # Script and style elements with their content, then any other tag: what is left of a message
@@ -60,6 +61,9 @@ class InputGuard(GraphComponent):
                     add_to_output=True,
                 )
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+                # Nothing of a message the bot did not read is offered again later.
+                if message.get(OTHER_REQUEST):
+                    message.set(OTHER_REQUEST, None, add_to_output=True)
         return messages
 
     @staticmethod

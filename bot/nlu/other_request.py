@@ -11,7 +11,7 @@ second (`action_remind_other_request`).
 Only explicit joins split a message. Spaces and commas join the parts of one request as
 often as two requests (「少了一双袜子 清单上有」): splitting on them named a "second request"
 in 14 of 503 single-request held-out messages. Sentence ends do too: one request is often
-explained over two sentences (「…忘了修改发票信息。能否帮我改一下」), and splitting there named
+explained over two sentences (「发票信息填错了。能帮我改吗」), and splitting there named
 a second request in 3 real messages of topics_dev, none of them right. With joins only: none
 in either.
 """
@@ -29,11 +29,15 @@ from bot.nlu.normalize import normalize, strip_markup
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_REQUEST = "other_request"
 
-# Words that join two requests. 还有 is not a join in 还有没有 / 还有货 ("is there still").
-_JOINS = (r"另外|还有就是|还有个事|还有(?![没货吗多几啥什])|还想问|再问一下|再问下|顺便|顺带"
-          r"|对了|以及")
-_SPLIT = re.compile(r"[\s，,、。！？!?；;]*(?=" + _JOINS + ")")
-_LEADING = re.compile(r"^(?:" + _JOINS + r")(?:问一下|问下|说一下|问问|一下|一个)?[\s，,、:：]*")
+# Words that join two requests. The strong ones join even without a space or comma before them
+# (另外 is not a join in 另外一件 "the other item"); the weak ones only after one: 还有 is
+# "still have" in 还有问题 / 还有没有, and 对了 is "right" in 不对了 / 核对了.
+_STRONG = r"另外(?![一两个的那这些件单外])|还想问|再问一下|再问下|顺便|顺带"
+_WEAK = r"还有就是|还有个事|还有(?![没货吗多几啥什问点些效用])|对了|以及"
+_SEPARATORS = r"[\s，,、。！？!?；;~～]"
+_SPLIT = re.compile(_SEPARATORS + r"*(?=" + _STRONG + ")|" + _SEPARATORS + r"+(?=" + _WEAK + ")")
+_LEADING = re.compile(r"^(?:" + _STRONG + "|" + _WEAK
+                      + r")(?:问一下|问下|说一下|问问|一下|一个)?[\s，,、:：]*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Parts shorter than this (Chinese characters plus Latin words) are not a request of their own.

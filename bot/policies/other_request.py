@@ -2,9 +2,10 @@
 
 `ShopIntentClassifier` marks a second request in another topic under `other_request`
 (bot/nlu/other_request.py). When the bot has just finished an answer (one of
-`after_actions`), no form is running and no change waits for the customer's yes, this policy
-predicts `action_remind_other_request`, which offers the second request as a button; then it
-waits for the customer. Each second request is offered once, and only within `max_turns`
+`after_actions`) without asking anything back (FAQ suggestions, a request to rephrase), no
+form is running and no change waits for the customer's yes, this policy predicts
+`action_remind_other_request`, which offers the second request as a button; then it waits for
+the customer. Each second request is offered once, and only within `max_turns`
 customer messages of the one that held it.
 """
 from __future__ import annotations
@@ -72,6 +73,28 @@ class OtherRequestPolicy(Policy):
               and not tracker.get_slot(PENDING_SLOT)
               and REMIND_ACTION in domain.action_names_or_texts):
             events = [event.as_dict() for event in tracker.applied_events()]
-            if open_other_request(events, REMIND_ACTION, int(self.config["max_turns"])):
+            if not asked_back(events) and open_other_request(events, REMIND_ACTION,
+                                                             int(self.config["max_turns"])):
                 probabilities[domain.index_for_action(REMIND_ACTION)] = 1.0
         return self._prediction(probabilities)
+
+
+# Responses that ask the customer something back, so the turn is not finished.
+ASKING_RESPONSES = {"utter_ask_rephrase"}
+# Set while FAQ suggestions (「您是想问…」) wait for the customer's pick (bot/actions/faq.py).
+SUGGESTIONS_SLOT = "suggested_faq"
+
+
+def asked_back(events: list[dict[str, Any]]) -> bool:
+    """Whether the bot's messages since the customer's latest one ask something back: FAQ
+    suggestions (「您是想问…」, the suggestions slot set) or a request to rephrase. The second
+    request waits for the answer to that. An answer's own buttons (a next step) do not."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and event.get("name") == SUGGESTIONS_SLOT:
+            return bool(event.get("value"))
+        if event.get("event") == "bot" and \
+                (event.get("metadata") or {}).get("utter_action") in ASKING_RESPONSES:
+            return True
+    return False

@@ -96,7 +96,7 @@ def test_late_parcel_gets_an_apology_and_next_steps() -> None:
     [message] = dispatcher.messages
     assert "晚了" in message["text"] and "转人工" in message["text"]
     # the demo parcel's tracking has not moved for four days: said, with a one-tap report
-    assert "物流已经 4 天没有更新" in message["text"]
+    assert "物流也有 4 天没更新了" in message["text"]
     assert [b["payload"] for b in message["buttons"]] == [
         '/report_delivery_issue{"choice":"stuck"}', "/request_human"]
 
@@ -121,7 +121,7 @@ def test_tracking_that_has_not_moved_for_days_is_called_stuck_before_the_eta(
     order = replace(order, eta=today + timedelta(days=2), tracking_events=[event])
     text = describe(order, today)
     assert f"预计 {order.eta:%m月%d日} 送达" in text and "晚了" not in text
-    assert (f"物流已经 {days_still} 天没有更新" in text) is stuck
+    assert (f"物流已经有 {days_still} 天没更新了" in text) is stuck
     assert ("登记物流异常" in text) is stuck
     assert is_delayed(order, today) is stuck
     assert bool(delay_buttons(order, today)) is stuck

@@ -32,6 +32,8 @@ def test_delivered_but_missing_is_recognised(rules: DeliveryProblemRules, text: 
     "一个礼拜了物流都没更新 我的东西呢",
     "单号查了十二天还是没有变化",
     "物流卡在派送站两天了 什么时候送",
+    "物流十一天没更新了",
+    "二十一天了物流一直不动",
 ])
 def test_stalled_for_days_is_recognised(rules: DeliveryProblemRules, text: str) -> None:
     assert rules.problem(text) == "stalled_for_days"
@@ -47,6 +49,9 @@ def test_stalled_for_days_is_recognised(rules: DeliveryProblemRules, text: str) 
     "今天一天物流都没动 明天能到吗",
     "发货第二天物流就没动了 正常吗",
     "12月3日的单子 物流没更新 到哪了",
+    # a promised delivery time is not a wait
+    "物流信息停在深圳 说2天内到",
+    "说好3天到 物流不动 到哪了",
     "三天了还没发货 物流一直没信息",
     "显示打包中好几天了 没有物流",
     # waiting for days without saying the tracking stalled is a plain where-is-it question

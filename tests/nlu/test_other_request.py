@@ -26,6 +26,13 @@ REMIND = "action_remind_other_request"
     ("少了一双袜子 清单上有", ["少了一双袜子 清单上有"]),
     # (full-width punctuation is folded by the normaliser)
     ("物流咨询，您好，我的包裹到哪了", ["物流咨询,您好,我的包裹到哪了"]),
+    # 对了 / 还有 inside words ("不对了", "还有问题") and 另外一件 ("the other item") are no joins
+    ("收到的颜色不对了 我要换货", ["收到的颜色不对了 我要换货"]),
+    ("我买的东西还有问题 我要退货", ["我买的东西还有问题 我要退货"]),
+    ("另外一件什么时候发", ["另外一件什么时候发"]),
+    ("尺码好像不对了，能换吗 另外发票怎么开", ["尺码好像不对了,能换吗", "发票怎么开"]),
+    # strong joins need no space
+    ("我的快递到哪了另外发票怎么开", ["我的快递到哪了", "发票怎么开"]),
     # 还有没有 / 还有货 is "is there still", not a join
     ("这件衣服还有没有L码的", ["这件衣服还有没有L码的"]),
     ("收到的杯子碎了 另外帮我看看还有没有同款", ["收到的杯子碎了", "帮我看看还有没有同款"]),
@@ -91,3 +98,18 @@ def test_an_open_request_is_offered_once_and_only_for_a_while() -> None:
     assert open_other_request([*events, action(REMIND)], REMIND, 6) is None
     assert open_other_request([*events, *[user()] * 5], REMIND, 6) is None
     assert open_other_request([user(), user()], REMIND, 6) is None
+
+
+def test_the_reminder_waits_while_the_bot_asks_something_back() -> None:
+    from bot.policies.other_request import asked_back
+
+    buttons = {"buttons": [{"title": "申请退货", "payload": "/request_return"}]}
+    answered = [user({"text": "发票怎么开"}), {"event": "bot", "text": "…", "data": buttons}]
+    assert not asked_back(answered)  # an answer's next-step button asks nothing
+    suggested = [user(), {"event": "bot", "data": buttons},
+                 {"event": "slot", "name": "suggested_faq", "value": ["a", "b"]}]
+    assert asked_back(suggested)
+    rephrase = [user(), {"event": "bot", "metadata": {"utter_action": "utter_ask_rephrase"}}]
+    assert asked_back(rephrase)
+    # what was asked in an earlier turn does not count
+    assert not asked_back([*suggested, user(), {"event": "bot", "data": {}}])
