@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.emotion_tracking import assess, customer_turns, load_thresholds
 from bot.high_risk import high_risk
+from bot.policies.base import CertainPolicy
 
 ESCALATE_ACTION = "action_escalate"
 
@@ -22,7 +20,7 @@ ESCALATE_ACTION = "action_escalate"
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class EmotionEscalationPolicy(Policy):
+class EmotionEscalationPolicy(CertainPolicy):
     """Predicts the escalation action right after a customer message when the conversation's
     emotion assessment (bot/emotion/frustration.yml) says so. Calm turns never escalate.
 
@@ -41,27 +39,14 @@ class EmotionEscalationPolicy(Policy):
         super().__init__(*args, **kwargs)
         self._thresholds = load_thresholds(self.config["thresholds_path"])
 
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        """Nothing to learn: thresholds come from configuration."""
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        """Confidence 1 for the escalation action when the customer needs a human now."""
-        probabilities = self._default_predictions(domain)
+    def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
+        """The escalation action when the customer needs a human now."""
         if tracker.latest_action_name == ESCALATE_ACTION:
             # The escalation said everything; wait for the customer (no fallback after it).
-            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
-        elif tracker.latest_action_name == ACTION_LISTEN_NAME and self._should_escalate(tracker):
-            probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
-        return self._prediction(probabilities)
+            return ACTION_LISTEN_NAME
+        if tracker.latest_action_name == ACTION_LISTEN_NAME and self._should_escalate(tracker):
+            return ESCALATE_ACTION
+        return None
 
     def _should_escalate(self, tracker: DialogueStateTracker) -> bool:
         events = [event.as_dict() for event in tracker.applied_events()]

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.nlu.other_request import open_other_request
+from bot.policies.base import CertainPolicy
 
 REMIND_ACTION = "action_remind_other_request"
 PENDING_SLOT = "pending_change"
@@ -29,7 +27,7 @@ PENDING_SLOT = "pending_change"
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class OtherRequestPolicy(Policy):
+class OtherRequestPolicy(CertainPolicy):
     """Predicts the reminder of a second request right after a finished answer."""
 
     @staticmethod
@@ -50,33 +48,20 @@ class OtherRequestPolicy(Policy):
             ],
         }
 
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        """Nothing to learn."""
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        """Confidence 1 for the reminder after a finished answer when a second request is
-        open; after the reminder, for waiting."""
-        probabilities = self._default_predictions(domain)
+    def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
+        """The reminder after a finished answer when a second request is open; after the
+        reminder, waiting."""
         latest = tracker.latest_action_name
         if latest == REMIND_ACTION:
-            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
-        elif (latest in self.config["after_actions"] and not tracker.active_loop_name
-              and not tracker.get_slot(PENDING_SLOT)
-              and REMIND_ACTION in domain.action_names_or_texts):
-            events = [event.as_dict() for event in tracker.applied_events()]
-            if not asked_back(events) and open_other_request(events, REMIND_ACTION,
-                                                             int(self.config["max_turns"])):
-                probabilities[domain.index_for_action(REMIND_ACTION)] = 1.0
-        return self._prediction(probabilities)
+            return ACTION_LISTEN_NAME
+        if latest not in self.config["after_actions"] or tracker.active_loop_name or \
+                tracker.get_slot(PENDING_SLOT):
+            return None
+        events = [event.as_dict() for event in tracker.applied_events()]
+        if asked_back(events):
+            return None
+        found = open_other_request(events, REMIND_ACTION, int(self.config["max_turns"]))
+        return REMIND_ACTION if found else None
 
 
 # Responses that ask the customer something back, so the turn is not finished.

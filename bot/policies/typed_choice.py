@@ -6,21 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.policies.base import CertainPolicy
 from bot.typed_choice import latest_bot_buttons, typed_payload
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class TypedChoicePolicy(Policy):
+class TypedChoicePolicy(CertainPolicy):
     """Predicts the active form right after a message that is a typed button title."""
 
     @staticmethod
@@ -28,24 +26,12 @@ class TypedChoicePolicy(Policy):
         """Above RulePolicy (6), whose FAQ and handoff rules would take the word."""
         return {"priority": 7}
 
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        """Nothing to learn."""
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        """Confidence 1 for the active form when the customer typed one of its buttons."""
-        probabilities = self._default_predictions(domain)
+    def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
+        """The active form when the customer typed one of its question's buttons."""
         form = tracker.active_loop_name
-        if form and tracker.latest_action_name == ACTION_LISTEN_NAME and tracker.latest_message:
-            events = [event.as_dict() for event in tracker.applied_events()]
-            if typed_payload(tracker.latest_message.text or "", latest_bot_buttons(events)):
-                probabilities[domain.index_for_action(form)] = 1.0
-        return self._prediction(probabilities)
+        if not form or tracker.latest_action_name != ACTION_LISTEN_NAME or \
+                not tracker.latest_message:
+            return None
+        events = [event.as_dict() for event in tracker.applied_events()]
+        typed = typed_payload(tracker.latest_message.text or "", latest_bot_buttons(events))
+        return form if typed else None
