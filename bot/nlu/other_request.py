@@ -77,8 +77,9 @@ def pick_other_request(
 
     A part counts when the classifier is at least `threshold` sure of it and its intent asks
     for something (not a greeting, a yes, a bare number, out of scope, a complaint or a
-    human: those are handled by the first answer or by a person). The FAQ is one intent here
-    and its entries' topics are unknown, so an FAQ part beside an FAQ message never counts.
+    human: those are handled by the first answer or by a person). To the intent classifier
+    the FAQ is one intent whose entries' topics it does not know, so there an FAQ part beside
+    an FAQ message never counts; `FaqRetriever` compares the entries themselves.
     """
     if len(parts) < 2 or main_intent in ignored:
         return None
