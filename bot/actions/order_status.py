@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import NamedTuple
 
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -46,15 +47,39 @@ class ActionOrderStatus(OrderJourneyAction):
 IN_TRANSIT = {"shipped", "out_for_delivery"}
 
 
+class Delay(NamedTuple):
+    """How a parcel on its way is behind: past its delivery date, and the days its tracking
+    has stood still once that reaches the policy's `tracking_stall_days` (else 0)."""
+
+    late: bool
+    stuck_days: int
+
+
+def delay(order: Order, today: date) -> Delay:
+    """The delay of the order's parcel (none for an order that is not on its way)."""
+    if order.state not in IN_TRANSIT:
+        return Delay(False, 0)
+    stalled = stalled_days(order, today)
+    return Delay(order.eta is not None and order.eta < today,
+                 stalled if stalled >= int(load_policy()["tracking_stall_days"]) else 0)
+
+
+def is_delayed(order: Order, today: date) -> bool:
+    """Whether a parcel on its way is past its delivery date, or its tracking has not moved
+    for the policy's number of days."""
+    late, stuck_days = delay(order, today)
+    return late or stuck_days > 0
+
+
 def delay_buttons(order: Order, today: date) -> list[dict[str, str]]:
     """For a late or stuck parcel, a delivery problem (topics.md): one tap opens that journey
     for the same order (already named as stuck when the tracking stands still), or reaches a
     person. None for a parcel on time."""
-    if not is_delayed(order, today):
+    late, stuck_days = delay(order, today)
+    if not late and not stuck_days:
         return []
-    stuck = stalled_days(order, today) >= int(load_policy()["tracking_stall_days"])
     report = "/report_delivery_issue" + (
-        json.dumps({CHOICE_ENTITY: "stuck"}, separators=(",", ":")) if stuck else "")
+        json.dumps({CHOICE_ENTITY: "stuck"}, separators=(",", ":")) if stuck_days else "")
     return [{"title": "登记物流异常", "payload": report},
             {"title": "转人工", "payload": "/request_human"}]
 
@@ -66,15 +91,6 @@ def stalled_days(order: Order, today: date) -> int:
         return 0
     moved = event.time.astimezone(CHINA) if event.time.tzinfo else event.time
     return max(0, (today - moved.date()).days)
-
-
-def is_delayed(order: Order, today: date) -> bool:
-    """Whether a parcel on its way is past its delivery date, or its tracking has not moved
-    for the policy's number of days."""
-    if order.state not in IN_TRANSIT:
-        return False
-    late = order.eta is not None and order.eta < today
-    return late or stalled_days(order, today) >= int(load_policy()["tracking_stall_days"])
 
 
 def describe(order: Order, today: date) -> str:
@@ -95,14 +111,12 @@ def describe(order: Order, today: date) -> str:
     if event and order.state in {"shipped", "out_for_delivery", "delivered"}:
         lines.append(f"最新物流：{event.time:%m月%d日 %H:%M} {event.location} "
                      f"{mask_text(mask_signer(event.description))}")
-    stalled = stalled_days(order, today)
-    stuck = stalled >= int(policy["tracking_stall_days"])
     if order.state in IN_TRANSIT and order.eta and order.eta >= today:
         lines.append(f"预计 {order.eta:%m月%d日} 送达。")
-    if is_delayed(order, today):
-        late = order.eta is not None and order.eta < today
+    late, stuck_days = delay(order, today)
+    if late or stuck_days:
         reasons = ([f"包裹原定 {order.eta:%m月%d日} 送达，现在已经晚了"] if late else []) + (
-            [f"物流{'也' if late else '已经'}有 {stalled} 天没更新了"] if stuck else [])
+            [f"物流{'也' if late else '已经'}有 {stuck_days} 天没更新了"] if stuck_days else [])
         lines.append("，".join(reasons) + "，非常抱歉。需要的话我可以帮您登记物流异常，让快递"
                      "公司核查包裹位置；也可以发送「转人工」找人工客服。")
     if order.state == "delivered":

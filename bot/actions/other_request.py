@@ -8,11 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.masking import mask_text
-from bot.nlu.other_request import open_other_request
+from bot.nlu.other_request import REMIND_ACTION, open_other_request
 
-REMIND_ACTION = "action_remind_other_request"
-# As long as the policy looks back (OtherRequestPolicy's max_turns).
-MAX_TURNS = 6
 # The button resends the customer's own words, cut to what fits on a button.
 BUTTON_CHARS = 16
 
@@ -28,7 +25,7 @@ class ActionRemindOtherRequest(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Offer the open second request; say nothing when there is none any more."""
-        other = open_other_request(tracker.events, REMIND_ACTION, MAX_TURNS)
+        other = open_other_request(tracker.events)
         if not other:
             return []
         text = str(other["text"])

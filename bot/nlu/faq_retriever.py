@@ -23,7 +23,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.nlu.other_request import OTHER_REQUEST, load_topics, pick_other_request, request_parts
+from bot.nlu.other_request import OTHER_REQUEST, find_other_request
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,6 @@ class FaqRetriever(GraphComponent):
         self._resource = resource
         self._model = model
         self._responses = responses or {}
-        self._topics: dict[str, str] | None = None
 
     @classmethod
     def create(
@@ -166,26 +165,19 @@ class FaqRetriever(GraphComponent):
     def _other_faq_request(self, message: Message, best: str) -> None:
         """For an FAQ message, a part that asks another topic's FAQ question
         (bot/nlu/other_request.py), unless the classifier already found a second request."""
-        threshold = self._config.get("other_request_threshold")
         intent = (message.get(INTENT) or {}).get("name")
-        if threshold is None or intent != self._config["retrieval_intent"] or \
-                message.get(OTHER_REQUEST):
+        if intent != self._config["retrieval_intent"] or message.get(OTHER_REQUEST):
             return
-        parts = request_parts(message.get(TEXT) or "")
-        if len(parts) < 2:
-            return
-        if self._topics is None:
-            self._topics = load_topics(self._config["topics_path"])
-        classifier = self._model["classifier"]
-
-        def best_entries(texts: list[str]) -> list[tuple[str, float]]:
-            rows = classifier.predict_proba(self._matrix(self._model, texts))
-            return [(str(classifier.classes_[r.argmax()]), float(r.max())) for r in rows]
-
-        other = pick_other_request(best, parts, best_entries, self._topics, float(threshold),
-                                   frozenset())
+        other = find_other_request(message.get(TEXT) or "", best, self._best_entries,
+                                   self._config)
         if other:
             message.set(OTHER_REQUEST, other, add_to_output=True)
+
+    def _best_entries(self, texts: list[str]) -> list[tuple[str, float]]:
+        """The likeliest entry of each text and its probability."""
+        classifier = self._model["classifier"]
+        rows = classifier.predict_proba(self._matrix(self._model, texts))
+        return [(str(classifier.classes_[row.argmax()]), float(row.max())) for row in rows]
 
     def _set_prediction(self, message: Message, ranked: list[tuple[str, float]]) -> None:
         intent = self._config["retrieval_intent"]

@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from bot.nlu.other_request import OTHER_REQUEST, load_topics, pick_other_request, request_parts
+from bot.nlu.other_request import OTHER_REQUEST, find_other_request
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,6 @@ class ShopIntentClassifier(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
-        self._topics: dict[str, str] | None = None
 
     @classmethod
     def create(
@@ -247,14 +246,5 @@ class ShopIntentClassifier(GraphComponent):
 
     def _other_request(self, text: str, main_intent: str) -> dict[str, Any] | None:
         """A second request in the message, in another topic (bot/nlu/other_request.py)."""
-        threshold = self._config.get("other_request_threshold")
-        if threshold is None:
-            return None
-        parts = request_parts(text)
-        if len(parts) < 2:
-            return None
-        if self._topics is None:
-            self._topics = load_topics(self._config["topics_path"])
-        return pick_other_request(main_intent, parts, self._top_intents, self._topics,
-                                  float(threshold),
-                                  frozenset(self._config["other_request_ignored"]))
+        return find_other_request(text, main_intent, self._top_intents, self._config,
+                                  self._config["other_request_ignored"])

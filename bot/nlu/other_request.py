@@ -18,7 +18,8 @@ in either.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ from bot.nlu.normalize import normalize, strip_markup
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_REQUEST = "other_request"
+# The action that offers the second request, and for how many customer messages it stays open
+# (shared by bot/policies/other_request.py and bot/actions/other_request.py).
+REMIND_ACTION = "action_remind_other_request"
+REMIND_WITHIN_TURNS = 6
 
 # Words that join two requests. The strong ones join even without a space or comma before them
 # (另外 is not a join in 另外一件 "the other item"); the weak ones only after one: 还有 is
@@ -55,8 +60,9 @@ def request_parts(text: str) -> list[str]:
     return parts
 
 
+@lru_cache(maxsize=4)
 def load_topics(path: str | Path) -> dict[str, str]:
-    """Intent -> topic from bot/topics.yml (retrieval keys `faq/...` included)."""
+    """Intent -> topic from bot/topics.yml (retrieval keys `faq/...` included); read once."""
     path = Path(path)
     if not path.is_absolute() and not path.exists():
         path = ROOT / path
@@ -65,10 +71,27 @@ def load_topics(path: str | Path) -> dict[str, str]:
             for intent in intents or []}
 
 
+Classify = Callable[[list[str]], Iterable[tuple[str, float]]]
+
+
+def find_other_request(text: str, main_intent: str, classify: Classify,
+                       config: Mapping[str, Any],
+                       ignored: Iterable[str] = ()) -> dict[str, Any] | None:
+    """The second request of a message for a component whose config holds
+    `other_request_threshold` (null: off) and `topics_path`; `classify` gives the likeliest
+    label of each part and its probability."""
+    threshold = config.get("other_request_threshold")
+    parts = request_parts(text) if threshold is not None else []
+    if len(parts) < 2:
+        return None
+    return pick_other_request(main_intent, parts, classify, load_topics(config["topics_path"]),
+                              float(threshold), frozenset(ignored))
+
+
 def pick_other_request(
     main_intent: str,
     parts: list[str],
-    classify: Callable[[list[str]], Iterable[tuple[str, float]]],
+    classify: Classify,
     topics: dict[str, str],
     threshold: float,
     ignored: frozenset[str],
@@ -92,8 +115,8 @@ def pick_other_request(
     return None
 
 
-def open_other_request(events: list[dict[str, Any]], remind_action: str,
-                       max_turns: int) -> dict[str, Any] | None:
+def open_other_request(events: list[dict[str, Any]], remind_action: str = REMIND_ACTION,
+                       max_turns: int = REMIND_WITHIN_TURNS) -> dict[str, Any] | None:
     """The second request of one of the customer's last `max_turns` messages, unless the bot
     has offered to take it up since (events as dicts, oldest first)."""
     turns = 0

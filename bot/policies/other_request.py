@@ -17,10 +17,10 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.nlu.other_request import open_other_request
+from bot.nlu.other_request import REMIND_ACTION, REMIND_WITHIN_TURNS, open_other_request
 from bot.policies.base import CertainPolicy
 
-REMIND_ACTION = "action_remind_other_request"
+# Set while a change waits for the customer's yes (PENDING_SLOT of bot/actions/journeys.py).
 PENDING_SLOT = "pending_change"
 
 
@@ -35,7 +35,7 @@ class OtherRequestPolicy(CertainPolicy):
         """Above RulePolicy (6), whose rules would otherwise wait for the customer."""
         return {
             "priority": 7,
-            "max_turns": 6,
+            "max_turns": REMIND_WITHIN_TURNS,
             # The actions that finish an answer: a journey's answer, a confirmed change, an
             # FAQ answer. Questions, forms and handoffs are not in the list.
             "after_actions": [
