@@ -59,9 +59,9 @@ def delay(order: Order, today: date) -> Delay:
     """The delay of the order's parcel (none for an order that is not on its way)."""
     if order.state not in IN_TRANSIT:
         return Delay(False, 0)
-    stalled = stalled_days(order, today)
+    stalled, policy = stalled_days(order, today), load_policy()
     return Delay(order.eta is not None and order.eta < today,
-                 stalled if stalled >= int(load_policy()["tracking_stall_days"]) else 0)
+                 stalled if stalled >= int(policy["tracking_stall_days"]) else 0)
 
 
 def is_delayed(order: Order, today: date) -> bool:
