@@ -48,3 +48,33 @@ def test_two_faq_questions_of_different_topics(chat: Chat) -> None:
     # after the answer's own next-step buttons, the reminder with the second question
     assert f"{REMINDER}「积分多久过期」" in replies[-1]["text"]
     assert payloads(replies)[-1] == "积分多久过期"
+
+
+def test_a_yes_in_words_takes_up_the_offered_request(chat: Chat) -> None:
+    """On messaging apps buttons may not show: 「好的」 to the offer takes the request up."""
+    replies = chat.send("优惠券怎么用 另外帮我查下快递")
+    assert f"{REMINDER}「帮我查下快递」" in text(replies)
+    assert "订单号" in chat.say("好的")  # the order-status journey asks for the order
+    assert "运输中" in chat.say(scenario("shipped"))
+
+
+def test_the_order_number_sent_after_the_offer_answers_the_offered_request(chat: Chat) -> None:
+    replies = chat.send("我的快递到哪了 另外发票怎么开")
+    assert f"{REMINDER}「我的快递到哪了」" in text(replies)
+    reply = chat.say(scenario("shipped"))
+    assert "运输中" in reply and "已记下订单号" not in reply
+
+
+def test_an_faq_question_offered_after_a_journey_is_answered_on_yes(chat: Chat) -> None:
+    chat.say("我要查物流 顺便问下有没有优惠券")
+    assert f"{REMINDER}「有没有优惠券」" in text(chat.send(scenario("shipped")))
+    reply = chat.say("要")
+    assert "优惠券" in reply and REMINDER not in reply
+
+
+def test_a_new_question_or_a_no_after_the_offer_does_not_take_it_up(chat: Chat) -> None:
+    chat.send("优惠券怎么用 另外帮我查下快递")
+    reply = chat.say("发票怎么开")
+    assert "发票" in reply and "订单号" not in reply
+    chat.send("优惠券怎么用 另外帮我查下快递")
+    assert "订单号" not in chat.say("不用了")

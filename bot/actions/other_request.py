@@ -1,14 +1,17 @@
 """The second request of a message, offered once the first is answered (bot/nlu/other_request.py
-finds it; bot/policies/other_request.py decides when)."""
+finds it; bot/policies/other_request.py decides when), and taken up when the customer says yes
+in words instead of pressing the button."""
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.order_lookup import ORDER_ID, PHONE
 from bot.masking import mask_text
-from bot.nlu.other_request import REMIND_ACTION, open_other_request
+from bot.nlu.other_request import REMIND_ACTION, TAKE_ACTION, offered_request, open_other_request
 
 # The button resends the customer's own words, cut to what fits on a button.
 BUTTON_CHARS = 16
@@ -36,3 +39,61 @@ class ActionRemindOtherRequest(Action):
             buttons=[{"title": title, "payload": text}],
         )
         return []
+
+
+# The FAQ's retrieval intent, and the entity that names one of its entries (bot/actions/faq.py).
+FAQ_INTENT = "faq"
+FAQ_KEY = "faq_key"
+# Entities carried over from the customer's answer to the offer (「好的 573262229751」).
+CARRIED_ENTITIES = ("order_id", "phone")
+
+
+class ActionTakeOtherRequest(Action):
+    """Takes up the offered second request when the customer answers the offer in words
+    (「好的」, or the order number the request needs): the request becomes the customer's
+    latest message again, with its intent and the details of both messages, and the bot
+    answers it as if it had been sent on its own."""
+
+    def name(self) -> str:
+        """Name used in the domain."""
+        return TAKE_ACTION
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """A listen and the request as a customer message, parsed as found before."""
+        offered = offered_request(tracker.events)
+        if not offered:
+            dispatcher.utter_message(response="utter_affirm")
+            return []
+        latest = tracker.latest_message or {}
+        text = str(offered["text"])
+        parse = request_parse(text, str(offered.get("intent") or ""), latest)
+        return [ActionExecuted("action_listen"), UserUttered(text, parse_data=parse)]
+
+
+def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The parse result of an offered request: its intent (an FAQ entry as faq plus its
+    key), the order and phone numbers in it or in the customer's answer, and the answer's
+    emotion (the customer's mood now)."""
+    entities: list[dict[str, Any]] = []
+    if intent.startswith(f"{FAQ_INTENT}/"):
+        entities.append({"entity": FAQ_KEY, "value": intent.split("/", 1)[1]})
+        intent = FAQ_INTENT
+    for name, pattern in (("order_id", ORDER_ID), ("phone", PHONE)):
+        for match in pattern.finditer(text):
+            entities.append({"entity": name, "value": match.group(),
+                             "start": match.start(), "end": match.end()})
+    found = {entity["entity"] for entity in entities}
+    for entity in answer.get("entities") or []:
+        if entity.get("entity") in CARRIED_ENTITIES and entity.get("entity") not in found:
+            entities.append({"entity": entity["entity"], "value": entity.get("value")})
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 1.0},
+        "intent_ranking": [{"name": intent, "confidence": 1.0}],
+        "entities": entities,
+    }
+    if answer.get("emotion"):
+        parse["emotion"] = answer["emotion"]
+    return parse

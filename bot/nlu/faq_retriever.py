@@ -164,9 +164,17 @@ class FaqRetriever(GraphComponent):
 
     def _other_faq_request(self, message: Message, best: str) -> None:
         """For an FAQ message, a part that asks another topic's FAQ question
-        (bot/nlu/other_request.py), unless the classifier already found a second request."""
+        (bot/nlu/other_request.py), unless the classifier already found a second request.
+        A second request the classifier found in the FAQ gets its entry (faq/<key>), so it
+        can be answered when the customer takes it up."""
+        retrieval_intent = self._config["retrieval_intent"]
+        found = message.get(OTHER_REQUEST)
+        if isinstance(found, dict) and found.get("intent") == retrieval_intent:
+            entry, _ = self._best_entries([str(found.get("text") or "")])[0]
+            message.set(OTHER_REQUEST, {**found, "intent": entry}, add_to_output=True)
+            return
         intent = (message.get(INTENT) or {}).get("name")
-        if intent != self._config["retrieval_intent"] or message.get(OTHER_REQUEST):
+        if intent != retrieval_intent or found:
             return
         other = find_other_request(message.get(TEXT) or "", best, self._best_entries,
                                    self._config)

@@ -6,7 +6,9 @@ would be lost. `ShopIntentClassifier` splits such a message into its parts, clas
 part, and puts a part whose request belongs to another topic under `other_request` in the
 parse result: `{"text": ..., "intent": ..., "confidence": ...}`. Once the first request is
 answered, `bot.policies.other_request.OtherRequestPolicy` has the bot offer to take up the
-second (`action_remind_other_request`).
+second (`action_remind_other_request`). A customer who answers the offer in words (「好的」,
+「要」, or the order number the request needs) instead of the button gets the request taken
+up all the same (`action_take_other_request`).
 
 Only explicit joins split a message. Spaces and commas join the parts of one request as
 often as two requests (「少了一双袜子 清单上有」): splitting on them named a "second request"
@@ -33,6 +35,8 @@ OTHER_REQUEST = "other_request"
 # (shared by bot/policies/other_request.py and bot/actions/other_request.py).
 REMIND_ACTION = "action_remind_other_request"
 REMIND_WITHIN_TURNS = 6
+# The action that takes up the offered request when the customer says yes in words.
+TAKE_ACTION = "action_take_other_request"
 
 # Words that join two requests. The strong ones join even without a space or comma before them
 # (另外 is not a join in 另外一件 "the other item"); the weak ones only after one: 还有 is
@@ -130,4 +134,24 @@ def open_other_request(events: list[dict[str, Any]], remind_action: str = REMIND
             turns += 1
             if turns >= max_turns:
                 return None
+    return None
+
+
+def offered_request(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The second request the bot offered right before the customer's latest message
+    (events as dicts, oldest first): the bot's last action before that message was the offer,
+    and the request is the `other_request` of the customer message before the offer."""
+    users = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    latest, previous = users[-1], users[-2]
+    actions = [event.get("name") for event in events[previous:latest]
+               if event.get("event") == "action" and event.get("name") != "action_listen"]
+    if REMIND_ACTION not in actions or actions[-1] != REMIND_ACTION:
+        return None
+    for event in reversed(events[:previous + 1]):
+        if event.get("event") == "user":
+            other = (event.get("parse_data") or {}).get(OTHER_REQUEST)
+            if isinstance(other, dict) and other.get("text"):
+                return other
     return None

@@ -7,6 +7,11 @@ form is running and no change waits for the customer's yes, this policy predicts
 `action_remind_other_request`, which offers the second request as a button; then it waits for
 the customer. Each second request is offered once, and only within `max_turns`
 customer messages of the one that held it.
+
+When the customer answers the offer in words instead of the button, with a yes (「好的」,
+「要」) or with nothing but the order number or phone number the request needs, the policy
+predicts `action_take_other_request`, which takes the request up as if the customer had sent
+it again.
 """
 from __future__ import annotations
 
@@ -17,7 +22,13 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.nlu.other_request import REMIND_ACTION, REMIND_WITHIN_TURNS, open_other_request
+from bot.nlu.other_request import (
+    REMIND_ACTION,
+    REMIND_WITHIN_TURNS,
+    TAKE_ACTION,
+    offered_request,
+    open_other_request,
+)
 from bot.policies.base import CertainPolicy
 
 # Set while a change waits for the customer's yes (PENDING_SLOT of bot/actions/journeys.py).
@@ -46,6 +57,9 @@ class OtherRequestPolicy(CertainPolicy):
                 "action_account_help", "action_answer_faq", "action_answer_product_question",
                 "action_answer_promotion_question", "action_answer_payment_question",
             ],
+            # Answers to the offer that take it: a yes, or bare details (an order number).
+            "yes_intents": ["affirm"],
+            "details_intents": ["inform"],
         }
 
     def next_action(self, tracker: DialogueStateTracker, domain: Domain) -> str | None:
@@ -54,6 +68,8 @@ class OtherRequestPolicy(CertainPolicy):
         latest = tracker.latest_action_name
         if latest == REMIND_ACTION:
             return ACTION_LISTEN_NAME
+        if latest == ACTION_LISTEN_NAME:
+            return TAKE_ACTION if self._takes_offer(tracker) else None
         if latest not in self.config["after_actions"] or tracker.active_loop_name or \
                 tracker.get_slot(PENDING_SLOT):
             return None
@@ -63,6 +79,28 @@ class OtherRequestPolicy(CertainPolicy):
         found = open_other_request(events, REMIND_ACTION, int(self.config["max_turns"]))
         return REMIND_ACTION if found else None
 
+    def _takes_offer(self, tracker: DialogueStateTracker) -> bool:
+        """Whether the customer's latest message answers the offer of a second request in
+        words: a yes, or only the order or phone number a journey needs."""
+        message = tracker.latest_message
+        if message is None:
+            return False
+        intent = (message.intent or {}).get("name")
+        if intent not in self.config["yes_intents"] and intent not in self.config["details_intents"]:
+            return False
+        offered = offered_request([event.as_dict() for event in tracker.applied_events()])
+        if not offered:
+            return False
+        if intent in self.config["yes_intents"]:
+            return True
+        # An order number answers a journey's question, not an FAQ question's.
+        return not str(offered.get("intent", "")).startswith(FAQ_INTENT) and any(
+            entity.get("entity") in DETAIL_ENTITIES for entity in message.entities or [])
+
+
+# The FAQ's retrieval intent (its entries are faq/<key>), and the entities a journey asks for.
+FAQ_INTENT = "faq"
+DETAIL_ENTITIES = {"order_id", "phone"}
 
 # Responses that ask the customer something back, so the turn is not finished.
 ASKING_RESPONSES = {"utter_ask_rephrase"}

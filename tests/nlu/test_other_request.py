@@ -7,6 +7,7 @@ import pytest
 from bot.nlu.other_request import (
     OTHER_REQUEST,
     load_topics,
+    offered_request,
     open_other_request,
     pick_other_request,
     request_parts,
@@ -113,3 +114,34 @@ def test_the_reminder_waits_while_the_bot_asks_something_back() -> None:
     assert asked_back(rephrase)
     # what was asked in an earlier turn does not count
     assert not asked_back([*suggested, user(), {"event": "bot", "data": {}}])
+
+
+def test_the_offered_request_is_the_one_offered_right_before_the_answer() -> None:
+    other = {"text": "有没有优惠券", "intent": "faq/promotion_coupon_use", "confidence": 0.7}
+    offered = [action("action_listen"), user(other), action("order_status_form"),
+               action("action_listen"), user(), action("action_order_status"), action(REMIND),
+               action("action_listen"), user()]
+    assert offered_request(offered) == other
+    # the bot said something else after the offer, or the customer wrote again since
+    assert offered_request([*offered[:-2], action("action_answer_faq"),
+                            action("action_listen"), user()]) is None
+    assert offered_request([*offered, action("action_affirm"), action("action_listen"),
+                            user()]) is None
+    # no offer at all
+    assert offered_request([user(other), action("action_order_status"), user()]) is None
+
+
+def test_a_request_taken_up_keeps_its_intent_and_the_details_of_the_answer() -> None:
+    from bot.actions.other_request import request_parse
+
+    answer = {"entities": [{"entity": "order_id", "value": "573262229751"}],
+              "emotion": {"label": "calm", "score": 0.9}}
+    parse = request_parse("我的快递到哪了", "ask_order_status", answer)
+    assert parse["intent"]["name"] == "ask_order_status"
+    assert parse["entities"] == [{"entity": "order_id", "value": "573262229751"}]
+    assert parse["emotion"]["label"] == "calm"
+    # an FAQ entry is the FAQ intent plus the entry's key; numbers in the request itself win
+    parse = request_parse("订单601005551087能开发票吗", "faq/invoice_how_to", answer)
+    assert parse["intent"]["name"] == "faq"
+    assert {e["entity"]: e["value"] for e in parse["entities"]} == {
+        "faq_key": "invoice_how_to", "order_id": "601005551087"}
