@@ -68,6 +68,17 @@ def test_a_message_of_only_web_markup_is_asked_for_words(chat) -> None:
     assert chat.parse("<b>我的订单到哪了</b>")["intent"]["name"] == "ask_order_status"
 
 
+@pytest.mark.parametrize("text", [
+    "<img src=x onerror=alert(1)>我的订单呢",
+    "我的订单呢<script>alert('hi')</script>",
+])
+def test_words_beside_markup_are_read_as_if_the_markup_were_not_there(chat, text) -> None:
+    # The tag's letters used to drown a short question: 「…>我的订单呢」 was not understood.
+    parse = chat.parse(text)
+    assert parse["intent"]["name"] == "ask_order_status" and parse["intent"]["confidence"] > 0.6
+    assert "订单号" in chat.say(text)
+
+
 def test_huge_message_is_capped_and_explained(chat) -> None:
     parse = chat.parse("我的订单" * 5000)
     assert parse["truncated_to"] == 500 and parse["original_length"] == 20000
