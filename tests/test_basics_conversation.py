@@ -90,3 +90,9 @@ def test_gibberish_twice_in_a_row_offers_a_human(chat) -> None:
     second = chat.say("lkjhg poiuy")
     assert "换个说法" in first or "没看懂" in first
     assert "转人工" in second
+
+
+def test_pinyin_typed_with_the_input_method_off_is_understood(chat) -> None:
+    assert chat.parse("wo yao kai fapiao")["intent"]["name"] == "request_invoice"
+    reply = chat.say("kuaidi dao na le")
+    assert "订单号" in reply and "没看懂" not in reply

@@ -6,6 +6,8 @@ import unicodedata
 
 import zhconv
 
+from bot.nlu.pinyin import read_pinyin
+
 # Zero-width and bidi control characters that chat apps and copy-paste leave behind.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _WHITESPACE = re.compile(r"\s+")
@@ -27,11 +29,12 @@ _TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 
 def normalize(text: str) -> str:
     """Return the text with full-width forms folded, invisible characters and stray
-    whitespace removed, and traditional characters converted to simplified ones."""
+    whitespace removed, traditional characters converted to simplified ones, and pinyin typed
+    with the input method off read as characters (bot/nlu/pinyin.py)."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = _WHITESPACE.sub(" ", text).strip()
-    text = zhconv.convert(text, "zh-hans")
+    text = read_pinyin(zhconv.convert(text, "zh-hans"))
     return strip_order_card(text)
 
 
