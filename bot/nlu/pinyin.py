@@ -20,6 +20,9 @@ LEXICON_PATH = Path(__file__).with_name("pinyin.yml")
 # A run of Latin letters, and the spaces between two such runs.
 _TOKEN = re.compile(r"[A-Za-z]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Longer runs of letters are not typed pinyin (the longest words here have 10 letters); they
+# are left as they are, which also keeps a huge pasted run from costing time.
+MAX_TOKEN_LETTERS = 40
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +35,10 @@ def lexicon() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def split_token(token: str, entries: dict[str, str]) -> list[str] | None:
-    """The token as the fewest entries that make it up exactly, or None."""
+    """The token as the fewest entries that make it up exactly, or None (also for a token
+    too long to be typed pinyin)."""
+    if len(token) > MAX_TOKEN_LETTERS:
+        return None
     token = token.lower()
     best: list[list[str] | None] = [None] * (len(token) + 1)
     best[0] = []

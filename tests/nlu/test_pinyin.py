@@ -55,3 +55,8 @@ def test_the_word_list_has_no_english_words_among_its_words() -> None:
                "a", "dan", "men", "change", "hope", "hello", "ok", "hi"}
     assert not english & set(data["words"])
     assert all(len(value) >= 1 and not value.isascii() for value in data["words"].values())
+
+
+def test_a_run_of_letters_too_long_to_be_typed_pinyin_is_left_alone() -> None:
+    long_run = "wo" * 5000  # it splits into entries, but nobody types that
+    assert read_pinyin(long_run + " tuikuan") == long_run + " 退款"
