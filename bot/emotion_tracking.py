@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bot.nlu.normalize import normalize
+from bot.nlu.other_request import replayed
 
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "emotion" / "frustration.yml"
 CALM, UPSET, ANGRY = "calm", "upset", "angry"
@@ -265,10 +266,11 @@ def _least_used(variants: Sequence[str], history: list[str]) -> str:
 
 
 def customer_turns(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The customer turns (`text`, `emotion`) of a Rasa tracker's events, oldest first."""
+    """The customer turns (`text`, `emotion`) of a Rasa tracker's events, oldest first (an
+    offered request the bot put back is not a turn: the customer's answer to the offer was)."""
     turns = []
     for event in events:
-        if event.get("event") == "user":
+        if event.get("event") == "user" and not replayed(event):
             parse = event.get("parse_data") or {}
             turns.append({"text": event.get("text") or "", "emotion": parse.get("emotion")})
     return turns

@@ -39,6 +39,9 @@ from typing import Any
 COLUMNS = ("conversation_id", "timestamp", "text", "predicted_intent", "confidence", "reason",
            "suggested_topic", "label")
 FALLBACK_INTENT = "nlu_fallback"
+# Parse-result mark of an offered request the bot put back (bot.nlu.other_request.REPLAYED);
+# this script reads tracker stores without importing the bot.
+REPLAYED = "replayed_offer"
 HUMAN_INTENT = "request_human"
 DENY_INTENT = "deny"
 FALLBACK_ACTIONS = {"action_fallback", "action_default_fallback", "action_two_stage_fallback",
@@ -99,6 +102,8 @@ def build_turns(events: Iterable[tuple[str, dict[str, Any]]]) -> list[Turn]:
     turns: list[Turn] = []
     for conversation_id, event in events:
         kind = event.get("event")
+        if kind == "user" and (event.get("parse_data") or {}).get(REPLAYED):
+            continue  # an offered request the bot put back, not a customer message
         if kind == "user":
             parse = event.get("parse_data") or {}
             intent = parse.get("intent") or {}

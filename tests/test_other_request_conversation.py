@@ -78,3 +78,11 @@ def test_a_new_question_or_a_no_after_the_offer_does_not_take_it_up(chat: Chat) 
     assert "发票" in reply and "订单号" not in reply
     chat.send("优惠券怎么用 另外帮我查下快递")
     assert "订单号" not in chat.say("不用了")
+
+
+def test_an_impatient_yes_gets_the_offered_answer_not_a_second_count_of_the_mood(chat: Chat) -> None:
+    """The request put back is not a second customer message: its mood is not counted again."""
+    replies = chat.send(f"我的快递{scenario('shipped')}怎么还没到 烦死了 另外优惠券怎么用")
+    assert f"{REMINDER}「优惠券怎么用」" in text(replies)
+    reply = chat.say("好的 快点")
+    assert "领券中心" in reply and "优先处理" not in reply

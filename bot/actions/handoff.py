@@ -38,6 +38,7 @@ from bot.clients.handoff import (
 from bot.emotion_tracking import assess, customer_turns
 from bot.faq import load_policy
 from bot.high_risk import high_risk  # noqa: F401 (the actions import it from here)
+from bot.nlu.other_request import replayed
 from handoff.masking import mask_sensitive
 from handoff.notices import notice
 from handoff.schema import MAX_ID, MAX_TEXT
@@ -178,6 +179,8 @@ def _turns(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     turns = []
     for event in events:
         kind = event.get("event")
+        if kind == "user" and replayed(event):
+            continue  # an offered request the bot put back: the customer did not send it now
         if kind == "user":
             text = clip(mask_sensitive(event.get("text") or ""), MAX_TEXT)
             turns.append({"sender": "customer", "text": text,
@@ -293,7 +296,9 @@ def customer_identity(tracker: Tracker) -> tuple[str, bool]:
 
 
 def _latest_user_time(events: list[dict[str, Any]]) -> float | None:
-    return next((e.get("timestamp") for e in reversed(events) if e.get("event") == "user"), None)
+    """When the customer last wrote (an offered request the bot put back is not a message)."""
+    return next((e.get("timestamp") for e in reversed(events)
+                 if e.get("event") == "user" and not replayed(e)), None)
 
 
 def idempotency_key(tracker: Tracker) -> str:

@@ -11,7 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.order_lookup import ORDER_ID, PHONE
 from bot.masking import mask_text
-from bot.nlu.other_request import REMIND_ACTION, TAKE_ACTION, offered_request, open_other_request
+from bot.nlu.other_request import (
+    REMIND_ACTION,
+    REPLAYED,
+    TAKE_ACTION,
+    offered_request,
+    open_other_request,
+)
 
 # The button resends the customer's own words, cut to what fits on a button.
 BUTTON_CHARS = 16
@@ -69,13 +75,19 @@ class ActionTakeOtherRequest(Action):
         latest = tracker.latest_message or {}
         text = str(offered["text"])
         parse = request_parse(text, str(offered.get("intent") or ""), latest)
-        return [ActionExecuted("action_listen"), UserUttered(text, parse_data=parse)]
+        # Same channel and metadata as the customer's answer: agent messages and replies
+        # after a handoff go back where the customer is (WeChat, Telegram ...).
+        request = UserUttered(text, parse_data=parse,
+                              input_channel=tracker.get_latest_input_channel())
+        if latest.get("metadata"):
+            request["metadata"] = latest["metadata"]
+        return [ActionExecuted("action_listen"), request]
 
 
 def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, Any]:
     """The parse result of an offered request: its intent (an FAQ entry as faq plus its
-    key), the order and phone numbers in it or in the customer's answer, and the answer's
-    emotion (the customer's mood now)."""
+    key), the order and phone numbers in it or in the customer's answer, and the mark that it
+    was put back, not sent now (no emotion of its own: the answer already counted)."""
     entities: list[dict[str, Any]] = []
     if intent.startswith(f"{FAQ_INTENT}/"):
         entities.append({"entity": FAQ_KEY, "value": intent.split("/", 1)[1]})
@@ -93,7 +105,6 @@ def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, A
         "intent": {"name": intent, "confidence": 1.0},
         "intent_ranking": [{"name": intent, "confidence": 1.0}],
         "entities": entities,
+        REPLAYED: True,
     }
-    if answer.get("emotion"):
-        parse["emotion"] = answer["emotion"]
     return parse

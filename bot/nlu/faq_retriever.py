@@ -23,7 +23,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.nlu.normalize import strip_markup
+from bot.nlu.normalize import classifier_text
 from bot.nlu.other_request import OTHER_REQUEST, find_other_request
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
@@ -124,8 +124,8 @@ class FaqRetriever(GraphComponent):
     @staticmethod
     def _matrix(model: dict[str, Any], texts: list[str]) -> Any:
         """Classifier input: character n-grams, then the weighted sentence vector, both of
-        the text without web markup (「<b>运费</b>多少」 asks what 「运费多少」 asks)."""
-        texts = [strip_markup(text) for text in texts]
+        the text as `classifier_text` gives it (no markup, pinyin read)."""
+        texts = [classifier_text(text) for text in texts]
         ngrams = model["vectorizer"].transform(texts)
         return with_sentence_vectors(ngrams, texts, model["vector_mean"], model["vector_weight"])
 

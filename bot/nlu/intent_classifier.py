@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from bot.nlu.normalize import strip_markup
+from bot.nlu.normalize import classifier_text
 from bot.nlu.other_request import OTHER_REQUEST, find_other_request
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
 
@@ -159,8 +159,8 @@ class ShopIntentClassifier(GraphComponent):
     @staticmethod
     def _matrix(model: dict[str, Any], texts: list[str]) -> spmatrix:
         """Classifier input: TF-IDF of the folded text, then the weighted sentence vector, both
-        of the text without web markup (a pasted tag says nothing about the request)."""
-        texts = [strip_markup(text) for text in texts]
+        of the text as `classifier_text` gives it (no markup, pinyin read)."""
+        texts = [classifier_text(text) for text in texts]
         ngrams = model["features"].transform([features_text(t) for t in texts])
         return with_sentence_vectors(ngrams, texts, model["vector_mean"], model["vector_weight"])
 

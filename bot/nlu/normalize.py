@@ -29,13 +29,21 @@ _TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 
 def normalize(text: str) -> str:
     """Return the text with full-width forms folded, invisible characters and stray
-    whitespace removed, traditional characters converted to simplified ones, and pinyin typed
-    with the input method off read as characters (bot/nlu/pinyin.py)."""
+    whitespace removed, and traditional characters converted to simplified ones."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = _WHITESPACE.sub(" ", text).strip()
-    text = read_pinyin(zhconv.convert(text, "zh-hans"))
+    text = zhconv.convert(text, "zh-hans")
     return strip_order_card(text)
+
+
+def classifier_text(text: str) -> str:
+    """The text the intent classifier and the FAQ retriever read: without web markup (a
+    pasted tag says nothing about the request) and with pinyin typed with the input method off
+    read as characters (bot/nlu/pinyin.py). Only they read it this way: the message text that
+    slots, entities and the transcript take stays as the customer wrote it (a name or a tax
+    number in Latin letters is not pinyin)."""
+    return read_pinyin(strip_markup(text))
 
 
 def strip_order_card(text: str) -> str:

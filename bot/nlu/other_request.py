@@ -35,8 +35,12 @@ OTHER_REQUEST = "other_request"
 # (shared by bot/policies/other_request.py and bot/actions/other_request.py).
 REMIND_ACTION = "action_remind_other_request"
 REMIND_WITHIN_TURNS = 6
-# The action that takes up the offered request when the customer says yes in words.
+# The action that takes up the offered request when the customer says yes in words, and the
+# parse-result key that marks the request it puts back as the customer's latest message (not a
+# message the customer sent now: emotion tracking, the handoff transcript and the traffic
+# export skip it).
 TAKE_ACTION = "action_take_other_request"
+REPLAYED = "replayed_offer"
 
 # Words that join two requests. The strong ones join even without a space or comma before them
 # (另外 is not a join in 另外一件 "the other item"); the weak ones only after one: 还有 is
@@ -155,3 +159,9 @@ def offered_request(events: list[dict[str, Any]]) -> dict[str, Any] | None:
             if isinstance(other, dict) and other.get("text"):
                 return other
     return None
+
+
+def replayed(event: dict[str, Any]) -> bool:
+    """Whether a user event is an offered request put back by `action_take_other_request`,
+    not a message the customer sent."""
+    return bool((event.get("parse_data") or {}).get(REPLAYED))

@@ -1,12 +1,15 @@
 """Pinyin typed with the input method off (「kuaidi dao na le」, 「wo yao tuikuan」) read as
-the characters the customer meant (「快递到哪了」, 「我要退款」).
+the characters the customer meant (「快递到哪了」, 「我要退款」), for the classifiers only
+(`bot.nlu.normalize.classifier_text`): slots and the transcript keep the customer's text.
 
-The word list is `bot/nlu/pinyin.yml`. A Latin token is read when it splits wholly into
-entries of the list (「wode」 = wo + de). Tokens that hold a `words` entry (pinyin that is not
-English: dingdan, tuikuan, zenme) are always read; single `syllables` (wo, le, you) only in a
-message that holds such a word, so English stays English: 「order 573262229751 where is my
-package」 and 「can you help」 are left alone. Neighbouring read tokens are joined without the
-space, as the characters would have been typed.
+The word list is `bot/nlu/pinyin.yml`. A run of letters standing on its own (not part of an
+e-mail address, a link, a code such as 91440300MA5G2RNT42 or a hyphenated name) is read when
+it splits wholly into entries of the list (「wode」 = wo + de). Runs that hold a `words` entry
+(pinyin that is not English: dingdan, tuikuan, zenme) are always read; single `syllables`
+(wo, le, you) only when every run of letters in the message splits into entries, so English
+stays English: 「can you send me the fapiao」 reads only 「发票」, and 「order 573262229751 where
+is my package」 nothing. Neighbouring read runs are joined without the space, as the
+characters would have been typed.
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from pathlib import Path
 import yaml
 
 LEXICON_PATH = Path(__file__).with_name("pinyin.yml")
-# A run of Latin letters, and the spaces between two such runs.
-_TOKEN = re.compile(r"[A-Za-z]+")
+# A run of Latin letters standing on its own: not inside an e-mail address, a link, a code or a
+# hyphenated name (digits may follow: 「dingdan573262229751」).
+_TOKEN = re.compile(r"(?<![A-Za-z0-9@./:_\-])[A-Za-z]+(?![A-Za-z@./:_\-])")
+_LETTERS = re.compile(r"[A-Za-z]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Longer runs of letters are not typed pinyin (the longest words here have 10 letters); they
 # are left as they are, which also keeps a huge pasted run from costing time.
@@ -62,6 +67,10 @@ def read_pinyin(text: str) -> str:
     splits = [split_token(match.group(), entries) for match in tokens]
     if not any(parts and any(part in words for part in parts) for parts in splits):
         return text
+    if len(tokens) < len(_LETTERS.findall(text)) or any(parts is None for parts in splits):
+        # English (or a code) beside the pinyin: read only the runs that hold a pinyin word.
+        splits = [parts if parts and any(part in words for part in parts) else None
+                  for parts in splits]
     pieces: list[str] = []
     position = 0
     previous_read = False

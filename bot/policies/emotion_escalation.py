@@ -12,6 +12,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.emotion_tracking import assess, customer_turns, load_thresholds
 from bot.high_risk import high_risk
+from bot.nlu.other_request import replayed
 from bot.policies.base import CertainPolicy
 
 ESCALATE_ACTION = "action_escalate"
@@ -50,6 +51,9 @@ class EmotionEscalationPolicy(CertainPolicy):
 
     def _should_escalate(self, tracker: DialogueStateTracker) -> bool:
         events = [event.as_dict() for event in tracker.applied_events()]
+        latest_user = next((e for e in reversed(events) if e.get("event") == "user"), None)
+        if latest_user is not None and replayed(latest_user):
+            return False  # the customer's answer to the offer was already assessed
         turns = customer_turns(events)
         if not turns:
             return False

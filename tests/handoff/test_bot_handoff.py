@@ -71,6 +71,23 @@ def conversation(sender: str | None = None, last: str = "转人工",
                    events, False, None, {"name": "action_listen"}, "action_listen")
 
 
+def test_an_offered_request_put_back_by_the_bot_is_not_in_the_transcript() -> None:
+    """「好的」 to the offer of a second request re-sends the request for the bot; the agent
+    sees what the customer wrote, and the summary quotes the customer's last real words."""
+    put_back = user("优惠券怎么用", "faq", T0 + 31)
+    put_back["parse_data"] = {**put_back["parse_data"], "replayed_offer": True}
+    del put_back["parse_data"]["emotion"]
+    tracker = conversation(last="好的 快点", last_intent="affirm")
+    tracker.events.append(put_back)
+    tracker.latest_message = put_back["parse_data"]
+    payload = build_payload(tracker, Reason.EXPLICIT_REQUEST, "normal")
+    customer = [t["text"] for t in payload["transcript"] if t["sender"] == "customer"]
+    assert customer[-1] == "好的 快点" and "优惠券怎么用" not in customer
+    assert "客户最后说：「好的 快点」" in payload["summary"]
+    assert payload["requested_at"] == T0 + 20
+    assert payload["emotion"]["latest"] == {"label": "upset", "score": 0.7}
+
+
 def dead_client() -> HandoffClient:
     return HandoffClient(f"http://127.0.0.1:{free_port()}", BOT_TOKEN, timeout=1)
 

@@ -139,9 +139,20 @@ def test_a_request_taken_up_keeps_its_intent_and_the_details_of_the_answer() -> 
     parse = request_parse("我的快递到哪了", "ask_order_status", answer)
     assert parse["intent"]["name"] == "ask_order_status"
     assert parse["entities"] == [{"entity": "order_id", "value": "573262229751"}]
-    assert parse["emotion"]["label"] == "calm"
+    # marked as put back, with no emotion of its own (the answer's was already counted)
+    assert parse["replayed_offer"] is True and "emotion" not in parse
     # an FAQ entry is the FAQ intent plus the entry's key; numbers in the request itself win
     parse = request_parse("订单601005551087能开发票吗", "faq/invoice_how_to", answer)
     assert parse["intent"]["name"] == "faq"
     assert {e["entity"]: e["value"] for e in parse["entities"]} == {
         "faq_key": "invoice_how_to", "order_id": "601005551087"}
+
+
+def test_a_request_put_back_is_not_a_customer_turn() -> None:
+    from bot.emotion_tracking import customer_turns
+
+    angry = {"label": "angry", "score": 0.9}
+    events = [{"event": "user", "text": "快点！", "parse_data": {"emotion": angry}},
+              {"event": "user", "text": "优惠券怎么用",
+               "parse_data": {"replayed_offer": True, "intent": {"name": "faq"}}}]
+    assert [turn["text"] for turn in customer_turns(events)] == ["快点！"]

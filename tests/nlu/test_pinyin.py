@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from bot.nlu.normalize import normalize
+from bot.nlu.normalize import classifier_text, normalize
 from bot.nlu.pinyin import LEXICON_PATH, read_pinyin, split_token
 
 
@@ -18,7 +18,12 @@ from bot.nlu.pinyin import LEXICON_PATH, read_pinyin, split_token
     ("wode dingdan573262229751 daonale", "我的订单573262229751 到哪了"),
     # mixed with characters: the pinyin word joins the characters before it
     ("我的 kuaidi 到哪了", "我的快递 到哪了"),
-    ("vip huiyuan zenme kai", "vip 会员怎么开"),
+    # English beside the pinyin: only the runs that hold a pinyin word are read
+    ("can you send me the fapiao", "can you send me the 发票"),
+    ("vip huiyuan zenme kai", "vip 会员怎么 kai"),
+    # e-mail addresses, links and codes are not pinyin, even in a pinyin message
+    ("shuihao shi 91440300MA5G2RNT42", "税号 shi 91440300MA5G2RNT42"),
+    ("fapiao fa dao wangjian@qq.com", "发票 fa dao wangjian@qq.com"),
 ])
 def test_pinyin_is_read_as_characters(text: str, read: str) -> None:
     assert read_pinyin(text) == read
@@ -44,8 +49,11 @@ def test_a_token_is_read_only_when_it_splits_wholly_into_entries() -> None:
     assert split_token("wodex", words) is None
 
 
-def test_the_normaliser_reads_pinyin_for_every_component() -> None:
-    assert normalize("ＷＯ  yao tuihuo") == "我要退货"
+def test_only_the_classifiers_read_pinyin_the_message_text_stays_as_written() -> None:
+    """Slots take the message text: an invoice title 「Wang Yijing」 is a name, not 忘已经."""
+    assert classifier_text(normalize("ＷＯ  yao <b>tuihuo</b>")).strip() == "我要退货"
+    assert normalize("Wang Yijing") == "Wang Yijing"
+    assert normalize("wo yao tuihuo") == "wo yao tuihuo"
 
 
 def test_the_word_list_has_no_english_words_among_its_words() -> None:
