@@ -80,7 +80,7 @@ def test_a_new_question_or_a_no_after_the_offer_does_not_take_it_up(chat: Chat) 
     assert "订单号" not in chat.say("不用了")
 
 
-def test_an_impatient_yes_gets_the_offered_answer_not_a_second_count_of_the_mood(chat: Chat) -> None:
+def test_an_impatient_yes_gets_the_answer_and_its_mood_is_counted_once(chat: Chat) -> None:
     """The request put back is not a second customer message: its mood is not counted again."""
     replies = chat.send(f"我的快递{scenario('shipped')}怎么还没到 烦死了 另外优惠券怎么用")
     assert f"{REMINDER}「优惠券怎么用」" in text(replies)

@@ -100,11 +100,10 @@ def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, A
     for entity in answer.get("entities") or []:
         if entity.get("entity") in CARRIED_ENTITIES and entity.get("entity") not in found:
             entities.append({"entity": entity["entity"], "value": entity.get("value")})
-    parse = {
+    return {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
         "intent_ranking": [{"name": intent, "confidence": 1.0}],
         "entities": entities,
         REPLAYED: True,
     }
-    return parse

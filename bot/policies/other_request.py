@@ -86,12 +86,13 @@ class OtherRequestPolicy(CertainPolicy):
         if message is None:
             return False
         intent = (message.intent or {}).get("name")
-        if intent not in self.config["yes_intents"] and intent not in self.config["details_intents"]:
+        is_yes = intent in self.config["yes_intents"]
+        if not is_yes and intent not in self.config["details_intents"]:
             return False
         offered = offered_request([event.as_dict() for event in tracker.applied_events()])
         if not offered:
             return False
-        if intent in self.config["yes_intents"]:
+        if is_yes:
             return True
         # An order number answers a journey's question, not an FAQ question's.
         return not str(offered.get("intent", "")).startswith(FAQ_INTENT) and any(
