@@ -55,6 +55,13 @@ _APOLOGIES = (
     "实在抱歉，让您受委屈了。",
     "给您造成这么大的困扰，我们非常抱歉。",
 )
+# For customers angry at something that is not the shop (「堵车两个小时 气死我了」): an apology
+# for "the experience" would blame the shop for the traffic; an agent would say this instead.
+_ELSEWHERE = (
+    "听得出来您现在很生气，先消消气。",
+    "遇到这种事确实让人窝火。",
+    "理解您现在心里不痛快。",
+)
 _WAITING_CUES = ("还没", "等", "催", "多久", "几天", "什么时候", "啥时候", "慢", "急", "延迟")
 _REPEATING_CUES = ("说了", "问了", "几遍", "多少遍", "好几次", "又", "重复", "答非所问")
 
@@ -226,17 +233,19 @@ def _has_cue(text: str, settings: Thresholds) -> bool:
 
 
 def acknowledgement(
-    label: str, seed_or_history: int | str | Sequence[str] | None = None, text: str = ""
+    label: str, seed_or_history: int | str | Sequence[str] | None = None, text: str = "",
+    at_shop: bool = True,
 ) -> str | None:
     """A short, sincere line to put before the answer: for "upset" an acknowledgement that
     fits what the customer wrote (waiting, repeating, other), for "angry" an apology (the
-    handoff message follows it); None for calm customers.
+    handoff message follows it), or, when the anger is not about the shop (`at_shop` False),
+    sympathy without an apology; None for calm customers.
 
     `seed_or_history` is either the bot's earlier messages in this conversation (the line
     last used is never chosen again, unused ones first) or a seed for a repeatable choice.
     """
     if label == ANGRY:
-        variants = _APOLOGIES
+        variants = _APOLOGIES if at_shop else _ELSEWHERE
     elif label == UPSET:
         variants = _variants_for(text)
     else:
@@ -255,7 +264,7 @@ def _variants_for(text: str) -> tuple[str, ...]:
 
 
 def _least_used(variants: Sequence[str], history: list[str]) -> str:
-    every_line = (*_WAITING, *_REPEATING, *_GENERAL, *_APOLOGIES)
+    every_line = (*_WAITING, *_REPEATING, *_GENERAL, *_APOLOGIES, *_ELSEWHERE)
     used = [line for message in history for line in every_line if line in message]
     last = used[-1] if used else None
     candidates = [v for v in variants if v != last] or list(variants)

@@ -35,3 +35,12 @@ def test_every_parse_carries_the_emotion_contract(chat) -> None:
 def test_a_complaint_is_apologised_for_and_marked_for_a_human(chat) -> None:
     reply = chat.say("你们这什么破服务 我要投诉")
     assert ESCALATION in reply and ("抱歉" in reply or "对不起" in reply)
+
+
+def test_anger_at_something_else_gets_sympathy_not_an_apology(chat) -> None:
+    """The shop did not cause the traffic: no 「抱歉给您带来…体验」, but a person still comes."""
+    replies = [r.get("text") or "" for r in chat.send("早上挤地铁被人踩了一脚 气死了")]
+    assert "抱歉" not in replies[0] and "体验" not in replies[0]  # the first line is the mood
+    assert ESCALATION in "".join(replies) and "人工客服" in "".join(replies)
+    # anger at the shop: an apology first
+    assert "抱歉" in chat.send("你们这什么垃圾服务 气死我了")[0]["text"]

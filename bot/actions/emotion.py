@@ -9,6 +9,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.handoff import HandoffAction, Reason, hand_off, high_risk
 from bot.emotion_tracking import REASON_NONE, acknowledgement, assess, bot_texts, customer_turns
 
+# Intents whose anger is about something else than the shop.
+NOT_ABOUT_THE_SHOP = {"out_of_scope"}
+
 
 def is_upset(tracker: Tracker) -> bool:
     """Whether the customer's latest message reads upset or angry."""
@@ -40,8 +43,13 @@ class ActionEscalate(HandoffAction):
         """Apologise, then hand off: urgent for high-risk words (报警, 律师, 12315 ...), high
         for a complaint or anger."""
         assessment = assess(customer_turns(tracker.events))
-        complaint = tracker.latest_message.get("intent", {}).get("name") == "complaint"
-        apology = acknowledgement("angry", bot_texts(tracker.events))
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        complaint = intent == "complaint"
+        # Anger at something that is not the shop (traffic, a boss) gets sympathy, not an
+        # apology for "the experience"; the handoff still follows (it is the safety net for
+        # angry customers whose message was misread).
+        apology = acknowledgement("angry", bot_texts(tracker.events),
+                                  at_shop=intent not in NOT_ABOUT_THE_SHOP)
         if apology:
             dispatcher.utter_message(text=apology)
         if high_risk(tracker.latest_message.get("text")):

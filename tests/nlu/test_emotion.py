@@ -192,6 +192,9 @@ def test_acknowledgements_fit_vary_and_stay_quiet_for_calm_customers() -> None:
     assert len(set(lines)) == 4
     assert acknowledgement("upset", 3) == acknowledgement("upset", 3)
     assert "抱歉" in (acknowledgement("angry", []) or "")
+    # anger at the traffic or a boss: sympathy, no apology for "the experience"
+    elsewhere = acknowledgement("angry", [], at_shop=False) or ""
+    assert elsewhere and "抱歉" not in elsewhere and "体验" not in elsewhere
 
 
 def test_turns_and_bot_texts_come_from_tracker_events() -> None:
