@@ -86,3 +86,18 @@ def test_an_impatient_yes_gets_the_answer_and_its_mood_is_counted_once(chat: Cha
     assert f"{REMINDER}「优惠券怎么用」" in text(replies)
     reply = chat.say("好的 快点")
     assert "领券中心" in reply and "优先处理" not in reply
+
+
+def test_a_late_parcel_offer_is_answered_before_the_second_request_is_offered(chat: Chat) -> None:
+    """One set of buttons at a time: the second request waits for the late-parcel offer."""
+    chat.say("我要查物流 顺便问下有没有优惠券")
+    replies = chat.send(scenario("shipped_stuck"))
+    assert "登记物流异常" in payloads_titles(replies) and REMINDER not in text(replies)
+    # a new question answers the offer: the second request is offered after its answer
+    replies = chat.send("发票怎么开")
+    assert "发票" in replies[0]["text"]
+    assert f"{REMINDER}「有没有优惠券」" in text(replies)
+
+
+def payloads_titles(replies: list[dict]) -> list[str]:
+    return [button["title"] for reply in replies for button in reply.get("buttons") or []]

@@ -19,6 +19,7 @@ from bot.actions.order_lookup import (
 from bot.clients.shop_api import Order
 from bot.faq import load_policy
 from bot.masking import mask_signer, mask_text
+from bot.nlu.other_request import ASKS_BACK
 
 
 class ValidateOrderStatusForm(OrderLookupValidation):
@@ -41,7 +42,10 @@ class ActionOrderStatus(OrderJourneyAction):
         to report it or to reach a person."""
         order = shop_client().order(order_id)
         today = china_today()
-        dispatcher.utter_message(text=describe(order, today), buttons=delay_buttons(order, today))
+        buttons = delay_buttons(order, today)
+        # The delay offer asks the customer something: a second request waits for the answer.
+        extra = {ASKS_BACK: True} if buttons else {}
+        dispatcher.utter_message(text=describe(order, today), buttons=buttons, **extra)
 
 
 IN_TRANSIT = {"shipped", "out_for_delivery"}

@@ -41,6 +41,10 @@ REMIND_WITHIN_TURNS = 6
 # export skip it).
 TAKE_ACTION = "action_take_other_request"
 REPLAYED = "replayed_offer"
+# Key of a bot message (in its metadata) that offers the customer a next step and waits for the
+# answer (「需要的话我可以帮您登记物流异常」 with buttons): the second request waits for it, so
+# the customer is not given two sets of buttons at once.
+ASKS_BACK = "asks_back"
 
 # Words that join two requests. The strong ones join even without a space or comma before them
 # (另外 is not a join in 另外一件 "the other item"); the weak ones only after one: 还有 is

@@ -23,6 +23,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.nlu.other_request import (
+    ASKS_BACK,
     REMIND_ACTION,
     REMIND_WITHIN_TURNS,
     TAKE_ACTION,
@@ -111,14 +112,16 @@ SUGGESTIONS_SLOT = "suggested_faq"
 
 def asked_back(events: list[dict[str, Any]]) -> bool:
     """Whether the bot's messages since the customer's latest one ask something back: FAQ
-    suggestions (「您是想问…」, the suggestions slot set) or a request to rephrase. The second
-    request waits for the answer to that. An answer's own buttons (a next step) do not."""
+    suggestions (「您是想问…」, the suggestions slot set), a request to rephrase, or an answer
+    that offers a next step and waits for it (`asks_back` in its metadata: the late-parcel
+    offer). The second request waits for the answer to that. An answer's own optional next-step
+    buttons (an FAQ's 「价保规则」) do not."""
     for event in reversed(events):
         if event.get("event") == "user":
             return False
         if event.get("event") == "slot" and event.get("name") == SUGGESTIONS_SLOT:
             return bool(event.get("value"))
-        if event.get("event") == "bot" and \
-                (event.get("metadata") or {}).get("utter_action") in ASKING_RESPONSES:
+        metadata = (event.get("metadata") or {}) if event.get("event") == "bot" else {}
+        if metadata.get("utter_action") in ASKING_RESPONSES or metadata.get(ASKS_BACK):
             return True
     return False
