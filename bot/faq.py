@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FAQ_DIR = ROOT / "bot" / "data" / "faq"
 POLICY_FILE = ROOT / "bot" / "policy.yml"
 RETRIEVAL_INTENT = "faq"
+# The entity that names one entry (`/faq{"faq_key": "shipping_fee"}`).
+KEY_ENTITY = "faq_key"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def load_policy(path: Path = POLICY_FILE) -> dict[str, Any]:
 def choice_payload(key: str) -> str:
     """Button payload that picks an FAQ entry without going through NLU."""
     short = key.split("/", 1)[1]
-    return f"/{RETRIEVAL_INTENT}" + json.dumps({"faq_key": short}, separators=(",", ":"))
+    return f"/{RETRIEVAL_INTENT}" + json.dumps({KEY_ENTITY: short}, separators=(",", ":"))
 
 
 def render(entry: FaqEntry, policy: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.emotion import acknowledge_if_upset
-from bot.faq import RETRIEVAL_INTENT, FaqEntry, choice_payload, load_faq, render
+from bot.faq import KEY_ENTITY, RETRIEVAL_INTENT, FaqEntry, choice_payload, load_faq, render
 
 # The retriever's confidence needed to answer directly. `make eval-faq` on held-out phrasings:
 # 0.35 answers 48% directly, 95% of them right; below it the bot suggests (top-3 has 97%).
@@ -28,7 +28,7 @@ def chosen_entry(message: dict[str, Any]) -> FaqEntry | None:
     """The entry picked with a suggestion button (`/faq{"faq_key": ...}`), if valid."""
     faq = load_faq()
     for entity in message.get("entities") or []:
-        if entity.get("entity") == "faq_key":
+        if entity.get("entity") == KEY_ENTITY:
             entry = faq.get(f"{RETRIEVAL_INTENT}/{entity.get('value')}")
             if entry:
                 return entry

@@ -10,6 +10,7 @@ from rasa_sdk.events import ActionExecuted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.order_lookup import ORDER_ID, PHONE
+from bot.faq import KEY_ENTITY, RETRIEVAL_INTENT
 from bot.masking import mask_text
 from bot.nlu.other_request import (
     REMIND_ACTION,
@@ -47,9 +48,6 @@ class ActionRemindOtherRequest(Action):
         return []
 
 
-# The FAQ's retrieval intent, and the entity that names one of its entries (bot/actions/faq.py).
-FAQ_INTENT = "faq"
-FAQ_KEY = "faq_key"
 # Entities carried over from the customer's answer to the offer (「好的 573262229751」).
 CARRIED_ENTITIES = ("order_id", "phone")
 
@@ -89,9 +87,9 @@ def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, A
     key), the order and phone numbers in it or in the customer's answer, and the mark that it
     was put back, not sent now (no emotion of its own: the answer already counted)."""
     entities: list[dict[str, Any]] = []
-    if intent.startswith(f"{FAQ_INTENT}/"):
-        entities.append({"entity": FAQ_KEY, "value": intent.split("/", 1)[1]})
-        intent = FAQ_INTENT
+    if intent.startswith(f"{RETRIEVAL_INTENT}/"):
+        entities.append({"entity": KEY_ENTITY, "value": intent.split("/", 1)[1]})
+        intent = RETRIEVAL_INTENT
     for name, pattern in (("order_id", ORDER_ID), ("phone", PHONE)):
         for match in pattern.finditer(text):
             entities.append({"entity": name, "value": match.group(),

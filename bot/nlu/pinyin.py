@@ -32,11 +32,11 @@ MAX_TOKEN_LETTERS = 40
 
 @lru_cache(maxsize=1)
 def lexicon() -> tuple[dict[str, str], dict[str, str]]:
-    """The `words` and `syllables` of pinyin.yml."""
+    """The `words` of pinyin.yml, and every entry (`syllables` and `words`), read once."""
     data = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8")) or {}
     words = {str(k).lower(): str(v) for k, v in (data.get("words") or {}).items()}
     syllables = {str(k).lower(): str(v) for k, v in (data.get("syllables") or {}).items()}
-    return words, syllables
+    return words, {**syllables, **words}
 
 
 def split_token(token: str, entries: dict[str, str]) -> list[str] | None:
@@ -61,8 +61,7 @@ def read_pinyin(text: str) -> str:
     """The text with its pinyin read as characters (unchanged when it holds none)."""
     if not _TOKEN.search(text):
         return text
-    words, syllables = lexicon()
-    entries = {**syllables, **words}
+    words, entries = lexicon()
     tokens = list(_TOKEN.finditer(text))
     splits = [split_token(match.group(), entries) for match in tokens]
     if not any(parts and any(part in words for part in parts) for parts in splits):

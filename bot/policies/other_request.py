@@ -22,6 +22,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.faq import RETRIEVAL_INTENT
 from bot.nlu.other_request import (
     ASKS_BACK,
     REMIND_ACTION,
@@ -96,12 +97,11 @@ class OtherRequestPolicy(CertainPolicy):
         if is_yes:
             return True
         # An order number answers a journey's question, not an FAQ question's.
-        return not str(offered.get("intent", "")).startswith(FAQ_INTENT) and any(
+        return not str(offered.get("intent", "")).startswith(RETRIEVAL_INTENT) and any(
             entity.get("entity") in DETAIL_ENTITIES for entity in message.entities or [])
 
 
-# The FAQ's retrieval intent (its entries are faq/<key>), and the entities a journey asks for.
-FAQ_INTENT = "faq"
+# The entities a journey asks for.
 DETAIL_ENTITIES = {"order_id", "phone"}
 
 # Responses that ask the customer something back, so the turn is not finished.
