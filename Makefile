@@ -15,7 +15,6 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # Rasa's paths, passed once here and nowhere else.
 RASA_DATA := --data bot/data --domain domain.yml --config config.yml
 RASA_OUT := --out bot/models
-RASA_ACTIONS := --actions bot.actions
 
 # The model is named after a fingerprint of everything that shapes it, including the jieba
 # dictionary and the custom NLU components, which Rasa's own training cache does not watch.
@@ -46,10 +45,10 @@ model-path: ## Print the path of the model that matches the current data
 	@echo $(MODEL)
 
 run: train ## Start the Rasa server (REST, HTTP API), the action server and the demo shop API; Ctrl-C stops all
-	@$(WITH_ENV) scripts/run.sh "$(MODEL)" "$(RASA_ACTIONS)"
+	@$(WITH_ENV) scripts/run.sh "$(MODEL)"
 
 shell: train ## Chat with the bot in the terminal
-	@$(WITH_ENV) scripts/shell.sh "$(MODEL)" "$(RASA_ACTIONS)"
+	@$(WITH_ENV) scripts/shell.sh "$(MODEL)"
 
 browser: ## Install Debian's chromium and chromium-driver for the browser tests (no-op when present)
 	@scripts/ensure-chromium.sh

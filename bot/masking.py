@@ -8,10 +8,14 @@ from datetime import date
 
 # Mainland mobile numbers: 11 digits starting with 13-19.
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-# 15-19 digits, optionally grouped by spaces or dashes (bank, debit and credit cards).
-CARD_CANDIDATE = re.compile(r"(?<![\dA-Za-z])(?:\d[ -]?){14,18}\d(?![\dA-Za-z])")
-# A resident ID number: 6-digit region, 8-digit birth date, 3 digits and a check character.
-ID_CANDIDATE = re.compile(r"(?<![\dA-Za-z])[1-9]\d{16}[\dXx](?![\dA-Za-z])")
+# What may group the digits of a card number: spaces (also ideographic), dashes, dots.
+CARD_SEPARATORS = " \u3000\u00a0-\uff0d.\u00b7"
+# 15-19 digits, grouped or not; glued to letters too (「card4111…」 is still a card).
+CARD_CANDIDATE = re.compile(rf"(?<!\d)(?:\d[{CARD_SEPARATORS}]?){{14,18}}\d(?!\d)")
+# A resident ID number: 6-digit region, 8-digit birth date, 3 digits and a check character
+# (glued to letters too: 「sfz1101…」).
+ID_CANDIDATE = re.compile(r"(?<!\d)[1-9]\d{16}[\dXx](?!\d)")
+_SEPARATOR_RUN = re.compile(rf"[{CARD_SEPARATORS}]")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 # The part of an address kept when masking: up to the district or county.
@@ -60,13 +64,18 @@ def card_numbers(text: str, luhn: bool = False) -> list[str]:
     passing the Luhn check. Resident ID numbers are not cards."""
     found = []
     for match in CARD_CANDIDATE.finditer(text or ""):
-        digits = re.sub(r"[ -]", "", match.group())
+        digits = card_digits(match.group())
         if not 15 <= len(digits) <= 19 or is_id_number(digits):
             continue
         if luhn and not luhn_valid(digits):
             continue
         found.append(match.group())
     return found
+
+
+def card_digits(value: str) -> str:
+    """The digits of a card number written with separators."""
+    return _SEPARATOR_RUN.sub("", value)
 
 
 def mask_phone(phone: str) -> str:
@@ -102,7 +111,7 @@ def mask_text(text: str) -> str:
         return text
     text = ID_CANDIDATE.sub(
         lambda m: _keep_ends(m.group()) if is_id_number(m.group()) else m.group(), text)
-    text = CARD_CANDIDATE.sub(lambda m: _keep_ends(re.sub(r"[ -]", "", m.group()))
-                              if 15 <= len(re.sub(r"[ -]", "", m.group())) <= 19
+    text = CARD_CANDIDATE.sub(lambda m: _keep_ends(card_digits(m.group()))
+                              if 15 <= len(card_digits(m.group())) <= 19
                               else m.group(), text)
     return PHONE.sub(lambda m: mask_phone(m.group()), text)

@@ -77,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, port: int | None, access_log: bool) -> int:
+    from bot.logs import SANIC_LOGGERS, install_masking
     from handoff.app import create_app
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings)
+    install_masking(logging.getLogger(), *(logging.getLogger(name) for name in SANIC_LOGGERS))
     # One worker: the event tail and the store's SQLite file belong to one process.
-    create_app(settings).run(host=settings.host, port=port or settings.port,
+    app.run(host=settings.host, port=port or settings.port,
                              access_log=access_log, workers=1)
     return 0
 

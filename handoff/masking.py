@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.masking import CARD_CANDIDATE, ID_CANDIDATE, is_id_number
+from bot.masking import CARD_CANDIDATE, ID_CANDIDATE, card_digits, is_id_number
 
 
 def mask_sensitive(text: str) -> str:
@@ -23,7 +23,7 @@ def mask_sensitive(text: str) -> str:
 
 
 def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
+    digits = card_digits(match.group())
     if not 15 <= len(digits) <= 19:
         return match.group()
     return _keep_ends(digits)

@@ -4,12 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
-ACTIONS_ARGS=$2
 mkdir -p var/log "$(dirname "$TRACKER_DB")"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-# shellcheck disable=SC2086
-.venv/bin/rasa run actions $ACTIONS_ARGS --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
+.venv/bin/python -m bot.action_server --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
 pids+=($!)
 if [ "$SHOP_API_URL" = "http://127.0.0.1:$SHOP_API_PORT" ]; then
   .venv/bin/python -m shop_api --port "$SHOP_API_PORT" --db "$SHOP_DB" >var/log/shop_api.log 2>&1 &

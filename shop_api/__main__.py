@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from sanic.log import logger
 
+from bot.logs import SANIC_LOGGERS, install_masking
 from shop_api.app import create_app
 from shop_api.seed import prepare
 
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = Settings.from_env()
     app = create_app(str(args.db), settings.token)  # also sets up Sanic's loggers
+    install_masking(*(logging.getLogger(name) for name in SANIC_LOGGERS))
     logger.info(prepare(args.db, reset=args.reset))
     if settings.token == DEV_TOKEN:
         logger.warning("using the development token; set SHOP_API_TOKEN outside development")

@@ -30,6 +30,9 @@ def _load_env_defaults() -> None:
             os.environ.setdefault(key, value)
 
 
+# Every test client shares one loopback address: its limit would throttle the whole suite.
+# The per-sender limit stays as configured (tests/channels/test_rest_edge.py checks both).
+os.environ.setdefault("RATE_LIMIT_PER_ADDRESS", "100000")
 _load_env_defaults()
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 # Services started by the tests import bot.* from the project root.
@@ -52,6 +55,14 @@ os.environ["HANDOFF_URL"] = f"http://127.0.0.1:{free_port()}"
 os.environ["HANDOFF_OUTBOX"] = str(_HANDOFF_TMP / "outbox.db")
 os.environ["HANDOFF_OUTBOX_RETRY_SECONDS"] = "1"
 os.environ["EVENTS_DB"] = str(_HANDOFF_TMP / "events.db")
+
+
+def action_endpoint(url: str):
+    """Where the in-process bot calls the action server, with the shared secret."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    return EndpointConfig(
+        url=url, headers={"Authorization": f"Bearer {os.environ['ACTION_SERVER_TOKEN']}"})
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
@@ -140,7 +151,7 @@ def action_server(logs_dir: Path, shop_api: dict[str, str]) -> Iterator[str]:
     port = free_port()
     log = logs_dir / "actions.log"
     process = start_process(
-        [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
+        [str(BIN / "python"), "-m", "bot.action_server", "--port", str(port)],
         log, shop_api,
     )
     try:
@@ -162,9 +173,8 @@ def event_loop_session() -> Iterator[asyncio.AbstractEventLoop]:
 def agent(model_path: Path, action_server: str, event_loop_session: asyncio.AbstractEventLoop):
     """The trained bot loaded in this process, calling the real action server."""
     from rasa.core.agent import Agent
-    from rasa.utils.endpoints import EndpointConfig
 
-    return Agent.load(str(model_path), action_endpoint=EndpointConfig(url=action_server))
+    return Agent.load(str(model_path), action_endpoint=action_endpoint(action_server))
 
 
 class Chat:

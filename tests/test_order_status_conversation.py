@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from shop_api.seed import scenario
-from tests.conftest import BIN, Chat, free_port, start_process, stop_process, wait_until_up
+from tests.conftest import (
+    BIN,
+    Chat,
+    action_endpoint,
+    free_port,
+    start_process,
+    stop_process,
+    wait_until_up,
+)
 
 
 def test_order_number_in_the_question_gets_the_status_at_once(chat) -> None:
@@ -50,19 +58,18 @@ def test_the_order_under_discussion_is_remembered_and_replaced(chat) -> None:
 def chat_with_failing_shop(model_path: Path, logs_dir: Path, tmp_path: Path) -> Iterator[tuple]:
     """A bot whose shop API can be stopped mid-conversation."""
     from rasa.core.agent import Agent
-    from rasa.utils.endpoints import EndpointConfig
 
     shop_port, action_port = free_port(), free_port()
     env = {"SHOP_API_URL": f"http://127.0.0.1:{shop_port}", "SHOP_API_TOKEN": "t"}
     shop = start_process([str(BIN / "python"), "-m", "shop_api", "--port", str(shop_port),
                           "--db", str(tmp_path / "shop.db")], logs_dir / "shop2.log", env)
-    actions = start_process([str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions",
+    actions = start_process([str(BIN / "python"), "-m", "bot.action_server",
                              "--port", str(action_port)], logs_dir / "actions2.log", env)
     loop = asyncio.new_event_loop()
     try:
         wait_until_up(f"{env['SHOP_API_URL']}/health", shop, logs_dir / "shop2.log")
         wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, logs_dir / "actions2.log")
-        endpoint = EndpointConfig(url=f"http://127.0.0.1:{action_port}/webhook")
+        endpoint = action_endpoint(f"http://127.0.0.1:{action_port}/webhook")
         agent = Agent.load(str(model_path), action_endpoint=endpoint)
         yield Chat(agent, loop, "shop-down"), shop
     finally:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.logs import SANIC_LOGGERS, install_masking
 from widget.app import WidgetConfig, create_app
 
 
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted."""
     args = parse_args(argv)
     app = create_app(config_from_env(args.db))
+    install_masking(*(logging.getLogger(name) for name in SANIC_LOGGERS))
     app.run(host=args.host, port=args.port, access_log=not args.no_access_log, motd=False)
 
 

@@ -16,21 +16,42 @@ RestInput: same name ("rest"), same URL (/webhooks/rest/webhook), same JSON, als
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 from asyncio import Queue
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import QueueOutputChannel, RestInput
-from sanic import Blueprint
+from rasa.utils.endpoints import bool_arg
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
+from bot.channels.api_guard import GuardedBlueprint
+from bot.channels.edge import (
+    TOO_FAST,
+    EdgeError,
+    check_message,
+    check_sender,
+    is_too_long,
+    limiters_from_env,
+    parse_json_object,
+    too_long_reply,
+)
 from bot.channels.silent import failed_turn_reply, is_paused
 from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)
 
 FORWARDED = "您的消息已转给人工客服，客服会在这段对话里回复您。"
+# Ids of other channels' conversations: a REST client must not write into them.
+FOREIGN_SENDERS = (re.compile(r"^[0-9a-f]{32}$"), re.compile(r"^wechat_"))
+_dumps = partial(json.dumps, ensure_ascii=False)
 CANCELLING = "好的，正在为您取消人工客服，取消后我会继续为您服务。有问题直接发给我就行。"
 
 
@@ -60,7 +81,18 @@ def has_replied(collector: OutputChannel) -> bool:
 
 
 class ShopRestInput(RestInput):
-    """RestInput that answers every message, also while the conversation is paused."""
+    """RestInput that validates at the edge and answers every message, also while paused.
+
+    Identity comes from the channel: the conversation is the body's `sender` (required, of
+    the form `bot.channels.edge.check_sender` allows, never another channel's id), its
+    channel is always `rest` and client-sent metadata is dropped. Bodies are JSON objects of
+    at most 16 KB; per-sender and per-address rate limits answer 429.
+    """
+
+    def __init__(self) -> None:
+        """Rate limiters from the environment (RATE_LIMIT_PER_SENDER, _PER_ADDRESS)."""
+        super().__init__()
+        self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
 
     @staticmethod
     async def on_message_wrapper(
@@ -78,13 +110,25 @@ class ShopRestInput(RestInput):
         )
         try:
             await on_new_message(message)
+        except Exception:  # noqa: BLE001 - logged by the handler; the stream still ends
+            logger.exception("streamed REST message from %s could not be handled", sender_id)
         finally:
             await queue.put("DONE")
+
+    def admit(self, request: Request) -> tuple[str, str]:
+        """The sender and the cleaned text of a request, or EdgeError."""
+        body = parse_json_object(request.body)
+        sender = check_sender(body.get("sender"), refused=FOREIGN_SENDERS)
+        text = check_message(body.get("message"))
+        address = request.remote_addr or request.ip or "unknown"
+        if not self.per_address.allow(address) or not self.per_sender.allow(sender):
+            raise EdgeError(429, "rate_limited", TOO_FAST)
+        return sender, text
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        """Rasa's REST routes, with a note added to a turn that would have stayed silent."""
+        """POST /webhooks/rest/webhook (also `?stream=true`) and GET /webhooks/rest/."""
 
         async def handle(message: UserMessage) -> None:
             sender_id = message.sender_id or ""
@@ -102,4 +146,28 @@ class ShopRestInput(RestInput):
                 text = CANCELLING if is_cancel(message.text or "") else FORWARDED
             await collector.send_text_message(sender_id, text)
 
-        return super().blueprint(handle)
+        webhook = GuardedBlueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                sender_id, text = self.admit(request)
+            except EdgeError as error:
+                return response.json(error.body(), status=error.status, dumps=_dumps)
+            if is_too_long(text):
+                reply = [{"recipient_id": sender_id, "text": too_long_reply()}]
+                return response.json(reply, dumps=_dumps)
+            if bool_arg(request, "stream", default=False):
+                return response.stream(
+                    self.stream_response(handle, text, sender_id, self.name(), None),
+                    content_type="text/event-stream",
+                )
+            collector = CollectingOutputChannel()
+            await handle(UserMessage(text, collector, sender_id, input_channel=self.name()))
+            return response.json(collector.messages, dumps=_dumps)
+
+        return webhook

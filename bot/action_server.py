@@ -1,0 +1,132 @@
+"""The action server: rasa-sdk's app behind a shared secret, on loopback by default.
+
+`rasa run actions` listens on 0.0.0.0 and lets anyone post a forged tracker to `/webhook`
+(an order of someone else, a cancellation with the server's shop token, a handoff marked as a
+verified customer). Here only the Rasa server may call it: every route but `/health` needs
+`Authorization: Bearer $ACTION_SERVER_TOKEN` (endpoints.yml sends it), bodies are bounded in
+size, depth and, when compressed, in what they inflate to, and errors never echo the request.
+
+Usage: python -m bot.action_server [--port 5055] [--host 127.0.0.1] [--actions bot.actions]
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import os
+import zlib
+from functools import partial
+
+from rasa_sdk import utils
+from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.edge import json_depth_ok
+from bot.logs import install_masking
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/health"})
+MAX_BODY = 4 * 1024 * 1024
+MAX_INFLATED = 8 * 1024 * 1024
+MAX_DEPTH = 64
+DEV_TOKEN = "dev-only-action-token"
+_dumps = partial(json.dumps, ensure_ascii=False)
+
+
+def _error(status: int, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": code, "message": message}, status=status, dumps=_dumps)
+
+
+def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes | None:
+    """A deflate (zlib) body inflated to at most `limit` bytes; None if larger or broken."""
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(body, limit)
+    except zlib.error:
+        return None
+    if inflater.unconsumed_tail or not inflater.eof:
+        return None
+    return data
+
+
+def authorized(request: Request, token: str) -> bool:
+    """Whether the request carries the shared secret as a bearer token."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode("utf-8", "replace"), token.encode())
+
+
+def guarded_app(actions: str, token: str) -> Sanic:
+    """rasa-sdk's app with the shared secret and the body limits in front."""
+    if not token:
+        raise ValueError("ACTION_SERVER_TOKEN must not be empty")
+    app = create_app(actions, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY
+
+    async def guard(request: Request) -> HTTPResponse | None:
+        if request.path in PUBLIC_PATHS:
+            return None
+        if not authorized(request, token):
+            return _error(401, "unauthorized", "Missing or wrong bearer token.")
+        if request.method != "POST":
+            return None
+        body = request.body or b""
+        encoding = request.headers.get("content-encoding", "").lower()
+        if encoding == "deflate":
+            inflated = inflate(body)
+            if inflated is None:
+                return _error(413, "payload_too_large", "Compressed body too large or broken.")
+            body = inflated
+        elif encoding not in ("", "identity"):
+            return _error(415, "unsupported_encoding", "Only deflate bodies are accepted.")
+        if not json_depth_ok(body, MAX_DEPTH):
+            return _error(400, "invalid_json", "JSON nested too deeply.")
+        try:
+            data = json.loads(body or b"null")
+        except (ValueError, RecursionError):
+            return _error(400, "invalid_json", "The body is not valid JSON.")
+        if not isinstance(data, dict) or not isinstance(data.get("next_action"), str) \
+                or not isinstance(data.get("tracker"), dict):
+            return _error(400, "invalid_request",
+                          "The body must be an action call with next_action and tracker.")
+        return None
+
+    app.register_middleware(guard, "request")
+    app.error_handler.add(Exception, _server_error)
+    return app
+
+
+def _server_error(request: Request, exception: Exception) -> HTTPResponse:
+    """Errors by status, never with the request body (it holds the whole conversation)."""
+    if isinstance(exception, SanicException):
+        return _error(exception.status_code, "error", str(exception))
+    logger.error("action server error on %s", request.path, exc_info=exception)
+    return _error(500, "internal_error", "The action failed; see the action server's log.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the action server."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
+    parser.add_argument("--host", default=os.environ.get("ACTION_HOST", "127.0.0.1"))
+    parser.add_argument("--actions", default="bot.actions")
+    args = parser.parse_args(argv)
+    token = os.environ.get("ACTION_SERVER_TOKEN", DEV_TOKEN)
+    if os.environ.get("APP_ENV") == "production" and token == DEV_TOKEN:
+        raise SystemExit("ACTION_SERVER_TOKEN is the development default; set a secret.")
+    utils.configure_colored_logging("INFO")
+    utils.update_sanic_log_level()
+    install_masking(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), logging.getLogger())
+    app = guarded_app(args.actions, token)
+    logger.info("action server on http://%s:%s", args.host, args.port)
+    app.run(args.host, args.port, workers=1, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

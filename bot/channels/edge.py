@@ -1,0 +1,233 @@
+"""The Rasa server's edge: what every customer channel checks before a message reaches Rasa.
+
+One place for the rules, used by the REST, widget and WeChat channels and by a middleware
+that guards Rasa's own HTTP API:
+
+- ids: a sender id is 1-128 characters of [A-Za-z0-9_.:@-] (a lone surrogate or a NUL would
+  make the SQL tracker store raise, and Rasa 3.6 exits on that error);
+- texts: valid Unicode only; control and invisible format characters (NUL, zero-width
+  spaces, direction marks) are removed; an empty message is refused; a very long one gets a
+  polite answer instead of a minute of CPU;
+- typed commands (`/intent{"entity": "value"}`): only intents of the domain other than Rasa's
+  internal ones, with short scalar entity values; anything else is read as plain text;
+- volume: per-sender and per-address sliding-window rate limits (`RateLimiter`);
+- bodies: JSON objects of bounded size and depth (`parse_json_object`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import unicodedata
+from collections import deque
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+MAX_MESSAGE_CHARS = 1000
+MAX_BODY_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 20
+MAX_ENTITY_CHARS = 100
+# Intents Rasa handles itself: a customer typing them would reset or corrupt the session.
+INTERNAL_INTENTS = frozenset({"session_start", "back", "nlu_fallback"})
+TYPED_COMMAND = re.compile(r"^/([A-Za-z_][A-Za-z0-9_/]*)(\{.*\})?\s*$", re.DOTALL)
+KEEP_CONTROLS = {"\n", "\t"}
+
+TOO_LONG = ("您的消息有点长，我一次最多能看 {limit} 个字。麻烦把问题分成几条短一点的消息发给我，"
+            "或者直接说说您遇到的主要问题。")
+TOO_FAST = "您发送得有点快，请稍等几秒再发，我会一条一条为您处理。"
+
+
+class EdgeError(ValueError):
+    """A request refused at the edge: an HTTP status, a machine code and a Chinese message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        """Keep what the client is told."""
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict[str, str]:
+        """The JSON error body shared by the services: `{"error": code, "message": ...}`."""
+        return {"error": self.code, "message": self.message}
+
+
+def is_valid_unicode(value: str) -> bool:
+    """Whether `value` encodes to UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_sender(value: Any, refused: tuple[re.Pattern[str], ...] = ()) -> str:
+    """A sender id the tracker store can keep, or EdgeError(400)."""
+    if not isinstance(value, str) or not value:
+        raise EdgeError(400, "invalid_sender", "sender 必须是 1-128 个字符的字符串。")
+    if not SENDER_ID.match(value):
+        raise EdgeError(400, "invalid_sender",
+                        "sender 只能包含英文字母、数字和 _ . : @ -，长度 1-128。")
+    if any(pattern.match(value) for pattern in refused):
+        raise EdgeError(400, "invalid_sender", "这个 sender 属于其他渠道，不能通过本接口使用。")
+    return value
+
+
+def clean_text(value: str) -> str:
+    """A message without control or invisible format characters, NFC-normalised."""
+    kept = (char for char in value
+            if char in KEEP_CONTROLS or unicodedata.category(char) not in ("Cc", "Cf", "Cs"))
+    return unicodedata.normalize("NFC", "".join(kept)).strip()
+
+
+def check_message(value: Any) -> str:
+    """The text of a customer message, cleaned, or EdgeError(400). Length is checked apart
+    (`is_too_long`): an over-long message gets an answer, not an error."""
+    if not isinstance(value, str):
+        raise EdgeError(400, "invalid_message", "message 必须是字符串。")
+    if not is_valid_unicode(value):
+        raise EdgeError(400, "invalid_message", "message 含有无效的字符编码（孤立代理项）。")
+    text = clean_text(value)
+    if not text:
+        raise EdgeError(400, "empty_message", "message 不能为空。")
+    return defuse_command(text)
+
+
+def is_too_long(text: str) -> bool:
+    """Whether a message is longer than the bot reads."""
+    return len(text) > MAX_MESSAGE_CHARS
+
+
+def too_long_reply() -> str:
+    """What the customer is told about an over-long message."""
+    return TOO_LONG.format(limit=MAX_MESSAGE_CHARS)
+
+
+@lru_cache(maxsize=1)
+def domain_intents(path: str = "domain.yml") -> frozenset[str]:
+    """The intents of the domain (a file or a folder of files)."""
+    root = Path(path)
+    if not root.exists() and Path("domain").is_dir():
+        root = Path("domain")
+    files = sorted(root.rglob("*.yml")) if root.is_dir() else [root]
+    intents: set[str] = set()
+    for file in files:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        for item in data.get("intents") or []:
+            intents.add(next(iter(item)) if isinstance(item, dict) else str(item))
+    return frozenset(intents)
+
+
+def defuse_command(text: str) -> str:
+    """A typed `/intent{...}` passed on only when the bot's own buttons could have sent it.
+
+    Allowed: an intent of the domain (not an internal one) and an object of short strings or
+    numbers as entities. Anything else loses its leading slashes and is read as text."""
+    if not text.startswith("/"):
+        return text
+    match = TYPED_COMMAND.match(text)
+    intent = match.group(1) if match else ""
+    base = intent.split("/")[0]
+    if match and base in domain_intents() and base not in INTERNAL_INTENTS:
+        if match.group(2) is None or _scalar_entities(match.group(2)):
+            return text
+    return text.lstrip("/").strip() or "你好"
+
+
+def _scalar_entities(raw: str) -> bool:
+    try:
+        entities = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(entities, dict) and len(entities) <= 5 and all(
+        isinstance(key, str) and len(key) <= 40 and not isinstance(value, bool)
+        and isinstance(value, (str, int, float)) and len(str(value)) <= MAX_ENTITY_CHARS
+        for key, value in entities.items())
+
+
+def json_depth_ok(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the brackets of a JSON text nest at most `limit` deep (checked before parsing,
+    so a deeply nested body never reaches the recursive parser)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def parse_json_object(raw: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """A request body that must be a JSON object of bounded size and depth, or EdgeError."""
+    if raw is not None and len(raw) > max_bytes:
+        raise EdgeError(413, "payload_too_large", f"请求体不能超过 {max_bytes} 字节。")
+    if not raw:
+        raise EdgeError(400, "invalid_json", "请求体必须是 JSON 对象。")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EdgeError(400, "invalid_encoding", "请求体必须是 UTF-8 编码。") from error
+    if not json_depth_ok(text):
+        raise EdgeError(400, "invalid_json", "JSON 嵌套过深。")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise EdgeError(400, "invalid_json", "请求体不是合法的 JSON。") from error
+    if not isinstance(data, dict):
+        raise EdgeError(400, "invalid_json", "请求体必须是 JSON 对象。")
+    return data
+
+
+class RateLimiter:
+    """Sliding-window limits per key (a sender id, a client address), in process memory.
+
+    With several replicas each keeps its own window; the production profile's nginx adds a
+    shared per-address limit in front (deploy/)."""
+
+    def __init__(self, limit: int, window_seconds: float, max_keys: int = 100_000) -> None:
+        """Allow `limit` hits per key in any `window_seconds`."""
+        self.limit, self.window, self.max_keys = limit, window_seconds, max_keys
+        self.hits: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Record a hit of `key` and say whether it is within the limit."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            if len(self.hits) >= self.max_keys:
+                self._forget_idle(now)
+            hits = self.hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+    def _forget_idle(self, now: float) -> None:
+        self.hits = {key: hits for key, hits in self.hits.items()
+                     if hits and hits[-1] > now - self.window}
+        if len(self.hits) >= self.max_keys:  # a spray of fresh keys: start over, bounded
+            self.hits.clear()
+
+
+def limiters_from_env(env: dict[str, str]) -> tuple[RateLimiter, RateLimiter]:
+    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars)."""
+    per_sender = int(env.get("RATE_LIMIT_PER_SENDER", "20"))
+    per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "120"))
+    return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)

@@ -1,0 +1,1 @@
+"""Rasa stores of this project (tracker store), configured in endpoints.yml."""
