@@ -26,8 +26,8 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.edge import json_depth_ok
 from bot.logs import install_masking
+from contracts.http_input import json_depth_ok
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -18,6 +19,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from contracts.http_input import InputError, load_json
 from handoff import auth
 from handoff.config import Settings
 from handoff.events import EventTail, is_cancel
@@ -37,6 +39,8 @@ LOGIN_FAILURES = 5
 RESTARTED_NOTE = "客户重新开始了对话，机器人已恢复应答，本次转人工已结束。"
 LOGIN_LOCK_SECONDS = 60
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.[a-z]{1,8}$")
+MAX_DEPTH = 10
 
 
 class ApiError(Exception):
@@ -63,12 +67,12 @@ def ok(data: Any, status: int = 200) -> HTTPResponse:
     return response.json(data, status=status, dumps=_dumps)
 
 
-def body_json(request: Request) -> Any:
-    """The parsed JSON body, or a clear 400."""
+def body_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object of bounded size and depth with clean strings, or a 4xx."""
     try:
-        return json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from error
+        return load_json(request.body, MAX_BODY, depth=MAX_DEPTH)
+    except InputError as error:
+        raise ApiError(error.status, error.code, error.message) from error
 
 
 def requires(*roles: str) -> Callable:
@@ -367,10 +371,10 @@ def _statuses(value: str | None) -> tuple[str, ...]:
 
 
 def _after(request: Request) -> int:
-    try:
-        return max(0, int(request.args.get("after") or 0))
-    except ValueError as error:
-        raise ApiError(400, "bad_after", "after: a message id (integer)") from error
+    raw = request.args.get("after") or "0"
+    if len(raw) > 18 or not raw.isascii() or not raw.isdigit():
+        raise ApiError(400, "bad_after", "after: a message id (integer)")
+    return int(raw)
 
 
 def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic:
@@ -378,6 +382,8 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
     settings = settings or Settings.from_env()
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = MAX_BODY
+    # Behind a reverse proxy, the client's address comes from X-Forwarded-For (login lockout).
+    app.config.PROXIES_COUNT = settings.proxies_count
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.service = HandoffService(settings)
     _routes(app)
@@ -549,7 +555,7 @@ def _console(app: Sanic) -> None:
 
     @app.get("/console/static/<name:str>")
     async def console_file(request: Request, name: str) -> HTTPResponse:
-        kind = STATIC_TYPES.get(Path(name).suffix)
-        if kind is None or not (STATIC / name).is_file() or "/" in name:
+        kind = STATIC_TYPES.get(Path(name).suffix) if STATIC_NAME.match(name) else None
+        if kind is None or not (STATIC / name).is_file():
             raise ApiError(404, "not_found", "no such file")
         return await response.file(STATIC / name, mime_type=f"{kind}; charset=utf-8")

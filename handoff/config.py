@@ -35,6 +35,9 @@ class Settings:
     # Handling time assumed for the queue's expected wait until enough handoffs were closed.
     default_handle_minutes: float = 5.0
     rasa_timeout: float = 5.0
+    # Reverse proxies in front of the service (nginx: 1), so the login lockout counts the
+    # customer's address from X-Forwarded-For instead of the proxy's.
+    proxies_count: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,6 +60,7 @@ class Settings:
             session_hours=float(env.get("HANDOFF_SESSION_HOURS") or 12),
             online_seconds=float(env.get("HANDOFF_ONLINE_SECONDS") or 60),
             default_handle_minutes=float(env.get("HANDOFF_HANDLE_MINUTES") or 5),
+            proxies_count=int(env.get("HANDOFF_PROXIES_COUNT") or 0),
         )
         settings.check()
         return settings

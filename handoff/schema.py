@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +26,8 @@ SENDERS = ("customer", "bot", "agent")
 MAX_TEXT = 5000
 MAX_TRANSCRIPT = 2000
 MAX_ID = 255
+EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
+FUTURE_SLACK = 86400.0  # clocks of the bot and the service may differ a little
 
 
 class PayloadError(ValueError):
@@ -32,20 +35,25 @@ class PayloadError(ValueError):
 
 
 def to_epoch(value: Any, field: str) -> float:
-    """A timestamp given as epoch seconds or ISO 8601 (naive means UTC)."""
+    """A timestamp given as epoch seconds or ISO 8601 (naive means UTC), between 2000 and a
+    day from now: anything else would poison every view that shows it."""
     if isinstance(value, bool):
         raise PayloadError(f"{field}: not a timestamp")
-    if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        epoch = float(value)
+    elif isinstance(value, str) and len(value) <= 40:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as error:
             raise PayloadError(f"{field}: not an ISO 8601 timestamp") from error
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
-    raise PayloadError(f"{field}: not a timestamp")
+        epoch = parsed.timestamp()
+    else:
+        raise PayloadError(f"{field}: not a timestamp")
+    if not EARLIEST <= epoch <= time.time() + FUTURE_SLACK:
+        raise PayloadError(f"{field}: outside 2000-01-01 .. now")
+    return epoch
 
 
 def iso(epoch: float | None) -> str | None:

@@ -9,7 +9,7 @@ import requests
 def send(base: str, text: str, sender: str | None = None) -> list[dict]:
     response = requests.post(
         f"{base}/webhooks/rest/webhook",
-        json={"sender": sender or uuid.uuid4().hex, "message": text},
+        json={"sender": sender or f"rest-{uuid.uuid4().hex}", "message": text},
         timeout=30,
     )
     assert response.status_code == 200, response.text
@@ -21,7 +21,7 @@ def texts(replies: list[dict]) -> str:
 
 
 def test_done_when_conversation_over_rest(rasa_server: str) -> None:
-    sender = uuid.uuid4().hex
+    sender = f"rest-{uuid.uuid4().hex}"
     assert "您好" in texts(send(rasa_server, "你好", sender))
     assert "人工客服" in texts(send(rasa_server, "转人工", sender))
     # That conversation now waits for an agent (tests/handoff/); the bot answers the others.
@@ -31,7 +31,7 @@ def test_done_when_conversation_over_rest(rasa_server: str) -> None:
 def test_conversation_is_stored_with_the_original_text(rasa_server: str) -> None:
     import os
 
-    sender = uuid.uuid4().hex
+    sender = f"rest-{uuid.uuid4().hex}"
     send(rasa_server, "你好 <script>alert(1)</script>", sender)
     tracker = requests.get(
         f"{rasa_server}/conversations/{sender}/tracker",

@@ -8,6 +8,7 @@ step that failed three times (the journeys' answer step).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -303,9 +304,13 @@ def _latest_user_time(events: list[dict[str, Any]]) -> float | None:
 
 def idempotency_key(tracker: Tracker) -> str:
     """One handoff per customer turn: the conversation and the time of the turn that caused
-    it, so a retried action call never creates a second handoff."""
+    it, so a retried action call never creates a second handoff. A conversation id that an
+    HTTP header cannot carry (not ASCII, or long) is replaced by its hash."""
     stamp = _latest_user_time(tracker.events) or 0.0
-    return f"{tracker.sender_id}:{int(stamp * 1000)}"
+    sender = tracker.sender_id or ""
+    if not (sender.isascii() and sender.isprintable() and len(sender) <= 200):
+        sender = "sha256-" + hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:40]
+    return f"{sender}:{int(stamp * 1000)}"
 
 
 # --- the outbox ----------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.edge import EdgeError, is_valid_unicode, json_depth_ok
+from bot.channels.edge import EdgeError
 from bot.logs import SANIC_LOGGERS, install_masking
+from contracts.http_input import has_bad_string, is_valid_unicode, json_depth_ok
 
 MAX_API_BODY = 1024 * 1024
 # Model uploads and training data are the only large bodies Rasa's API takes.
@@ -71,28 +72,12 @@ def check_api_body(request: Request) -> None:
         data: Any = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise EdgeError(400, "invalid_json", "请求体不是合法的 JSON。") from error
-    if _has_bad_string(data):
+    if has_bad_string(data):
         raise EdgeError(400, "invalid_text", "请求体含有无效字符（孤立代理项或 NUL）。")
     if request.path.endswith(OBJECT_BODY_PATHS) and not isinstance(data, dict):
         raise EdgeError(400, "invalid_json", "请求体必须是 JSON 对象。")
     if request.path == "/model/parse" and not isinstance(data.get("text"), str):
         raise EdgeError(400, "invalid_text", "text 必须是字符串。")
-
-
-def _has_bad_string(data: Any) -> bool:
-    """Whether any string in a parsed JSON value has a lone surrogate or a NUL."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item or not is_valid_unicode(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 async def guard(request: Request) -> HTTPResponse | None:

@@ -27,13 +27,16 @@ from typing import Any
 
 import yaml
 
+from contracts.http_input import InputError, is_valid_unicode, load_json
+
 SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 MAX_MESSAGE_CHARS = 1000
 MAX_BODY_BYTES = 16 * 1024
-MAX_JSON_DEPTH = 20
 MAX_ENTITY_CHARS = 100
 # Intents Rasa handles itself: a customer typing them would reset or corrupt the session.
 INTERNAL_INTENTS = frozenset({"session_start", "back", "nlu_fallback"})
+# Rasa's default intents a customer may type: /restart starts the conversation over.
+TYPED_DEFAULT_INTENTS = frozenset({"restart"})
 TYPED_COMMAND = re.compile(r"^/([A-Za-z_][A-Za-z0-9_/]*)(\{.*\})?\s*$", re.DOTALL)
 KEEP_CONTROLS = {"\n", "\t"}
 
@@ -42,26 +45,16 @@ TOO_LONG = ("您的消息有点长，我一次最多能看 {limit} 个字。麻�
 TOO_FAST = "您发送得有点快，请稍等几秒再发，我会一条一条为您处理。"
 
 
-class EdgeError(ValueError):
-    """A request refused at the edge: an HTTP status, a machine code and a Chinese message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        """Keep what the client is told."""
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def body(self) -> dict[str, str]:
-        """The JSON error body shared by the services: `{"error": code, "message": ...}`."""
-        return {"error": self.code, "message": self.message}
+class EdgeError(InputError):
+    """A request refused at the edge, told in Chinese (customers' clients show it)."""
 
 
-def is_valid_unicode(value: str) -> bool:
-    """Whether `value` encodes to UTF-8 (no lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+CHINESE_ERRORS = {
+    "payload_too_large": f"请求体不能超过 {MAX_BODY_BYTES} 字节。",
+    "invalid_json": "请求体必须是合法的 JSON 对象。",
+    "invalid_encoding": "请求体必须是 UTF-8 编码。",
+    "invalid_text": "请求中含有无效字符（孤立代理项或 NUL）。",
+}
 
 
 def check_sender(value: Any, refused: tuple[re.Pattern[str], ...] = ()) -> str:
@@ -131,7 +124,8 @@ def defuse_command(text: str) -> str:
     match = TYPED_COMMAND.match(text)
     intent = match.group(1) if match else ""
     base = intent.split("/")[0]
-    if match and base in domain_intents() and base not in INTERNAL_INTENTS:
+    allowed = (domain_intents() | TYPED_DEFAULT_INTENTS) - INTERNAL_INTENTS
+    if match and base in allowed:
         if match.group(2) is None or _scalar_entities(match.group(2)):
             return text
     return text.lstrip("/").strip() or "你好"
@@ -148,49 +142,13 @@ def _scalar_entities(raw: str) -> bool:
         for key, value in entities.items())
 
 
-def json_depth_ok(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the brackets of a JSON text nest at most `limit` deep (checked before parsing,
-    so a deeply nested body never reaches the recursive parser)."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return False
-        elif char in "]}":
-            depth -= 1
-    return True
-
-
 def parse_json_object(raw: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """A request body that must be a JSON object of bounded size and depth, or EdgeError."""
-    if raw is not None and len(raw) > max_bytes:
-        raise EdgeError(413, "payload_too_large", f"请求体不能超过 {max_bytes} 字节。")
-    if not raw:
-        raise EdgeError(400, "invalid_json", "请求体必须是 JSON 对象。")
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise EdgeError(400, "invalid_encoding", "请求体必须是 UTF-8 编码。") from error
-    if not json_depth_ok(text):
-        raise EdgeError(400, "invalid_json", "JSON 嵌套过深。")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as error:
-        raise EdgeError(400, "invalid_json", "请求体不是合法的 JSON。") from error
-    if not isinstance(data, dict):
-        raise EdgeError(400, "invalid_json", "请求体必须是 JSON 对象。")
-    return data
+        return load_json(raw, max_bytes)
+    except InputError as error:
+        raise EdgeError(error.status, error.code, CHINESE_ERRORS.get(error.code, error.message)) \
+            from error
 
 
 class RateLimiter:
