@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.logs import SANIC_LOGGERS, install_masking
 from widget.app import WidgetConfig, create_app
+from widget.tokens import secret_from_env
 
 
 def config_from_env(db_path: Path, environ: Mapping[str, str] = os.environ) -> WidgetConfig:
@@ -21,6 +22,8 @@ def config_from_env(db_path: Path, environ: Mapping[str, str] = os.environ) -> W
         rasa_token=environ.get("RASA_AUTH_TOKEN", ""),
         rasa_port=rasa_port,
         public_socket_url=environ.get("WIDGET_SOCKET_URL", ""),
+        session_secret=secret_from_env(environ),
+        admin_token=environ.get("WIDGET_ADMIN_TOKEN", ""),
     )
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import json
 import re
@@ -20,9 +21,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
+from contracts.http_input import InputError, load_json
 from widget.channel import is_session_id
 from widget.csat import CsatStore
 from widget.history import conversation_messages
+from widget.tokens import DEV_SECRET, HEADER, token_matches
 
 HERE = Path(__file__).resolve().parent
 STATIC_FILES = {
@@ -31,6 +34,7 @@ STATIC_FILES = {
 }
 TRIGGERS = {"goodbye", "bot_back", "closed"}
 MAX_COMMENT_CHARS = 500
+MAX_BODY_BYTES = 8 * 1024
 _EPISODE = re.compile(r"^[A-Za-z0-9:._-]{1,64}$")
 _CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
           413: "payload_too_large"}
@@ -46,6 +50,9 @@ class WidgetConfig:
     rasa_token: str
     rasa_port: int
     public_socket_url: str = ""  # empty: the page's host on `rasa_port`
+    session_secret: str = DEV_SECRET  # proves a browser holds a session (widget/tokens.py)
+    # Bearer token of the supervisor's figures (/api/csat/summary); empty: not served.
+    admin_token: str = ""
 
 
 class ApiError(Exception):
@@ -98,7 +105,7 @@ async def _preflight(request: Request, **_: Any) -> HTTPResponse:
     """Answer CORS preflights of the API: a shop may embed the widget from another origin."""
     return HTTPResponse(status=204, headers={
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Allow-Headers": "Content-Type, X-Session-Token",
         "Access-Control-Max-Age": "600",
     })
 
@@ -127,6 +134,16 @@ def _session_id(value: Any) -> str:
     if not is_session_id(value):
         raise ApiError(400, "invalid_session_id", "session_id must be 32 lowercase hex digits.")
     return value
+
+
+def _owned_session(request: Request, value: Any, token: Any) -> str:
+    """A session id the caller proves it holds (the token the chat server gave it)."""
+    session_id = _session_id(value)
+    config: WidgetConfig = request.app.ctx.config
+    if not token_matches(config.session_secret, session_id, token):
+        raise ApiError(403, "invalid_session_token",
+                       f"This session needs its token ({HEADER} header).")
+    return session_id
 
 
 async def _tracker_events(request: Request, session_id: str) -> list[dict[str, Any]]:
@@ -188,7 +205,7 @@ async def static_file(request: Request, name: str) -> HTTPResponse:
 
 async def history(request: Request, session_id: str) -> HTTPResponse:
     """The messages of a widget conversation, for a reload or a reconnect."""
-    session_id = _session_id(session_id)
+    session_id = _owned_session(request, session_id, request.headers.get(HEADER))
     events = await _tracker_events(request, session_id)
     return _json({"session_id": session_id, "messages": conversation_messages(events)})
 
@@ -196,11 +213,9 @@ async def history(request: Request, session_id: str) -> HTTPResponse:
 async def rate(request: Request) -> HTTPResponse:
     """Store the customer's satisfaction rating of a conversation ending."""
     try:
-        body = json.loads(request.body or b"")
-    except ValueError as error:
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.") from error
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        body = load_json(request.body, MAX_BODY_BYTES, depth=4)
+    except InputError as error:
+        raise ApiError(error.status, error.code, error.message) from error
     session_id = _session_id(body.get("session_id"))
     rating = body.get("rating")
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
@@ -215,6 +230,7 @@ async def rate(request: Request) -> HTTPResponse:
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
         raise ApiError(400, "invalid_comment",
                        f"comment must be text of at most {MAX_COMMENT_CHARS} characters.")
+    _owned_session(request, session_id, request.headers.get(HEADER) or body.get("session_token"))
     if not conversation_messages(await _tracker_events(request, session_id)):
         raise ApiError(404, "unknown_conversation", "No widget conversation has this id.")
     saved = request.app.ctx.csat.save(session_id, episode, rating, comment.strip(), trigger)
@@ -222,5 +238,10 @@ async def rate(request: Request) -> HTTPResponse:
 
 
 async def csat_summary(request: Request) -> HTTPResponse:
-    """How many ratings, their average and the count per star (no personal data)."""
+    """How many ratings, their average and the count per star (supervisors: bearer token)."""
+    config: WidgetConfig = request.app.ctx.config
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if not config.admin_token or scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode("utf-8", "replace"), config.admin_token.encode()):
+        raise ApiError(401, "unauthorized", "Missing or wrong bearer token.")
     return _json(request.app.ctx.csat.summary())

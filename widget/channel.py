@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,16 +33,26 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.edge import (
+    TOO_FAST,
+    EdgeError,
+    check_message,
+    is_too_long,
+    limiters_from_env,
+    too_long_reply,
+)
 from bot.channels.silent import failed_turn_reply, is_paused
+from contracts.http_input import is_clean_text
+from widget.tokens import secret_from_env, session_token, token_matches
 
 logger = logging.getLogger(__name__)
 
 # Session ids are minted here (uuid4 hex); any other shape is refused and replaced.
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-# Longer messages only block the server; the NLU pipeline caps at 500 characters anyway and
-# explains over-long messages, which still happens with this cut.
-MAX_MESSAGE_CHARS = 5000
 MAX_METADATA_CHARS = 2000
+MAX_DISPLAY_CHARS = 200
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+INVALID_MESSAGE = "抱歉，这条消息我没能识别（内容为空或含有无法显示的字符），请重新输入一下。"
 # Keys of a bot message the widget renders; everything else (model id, ...) stays on the server.
 _MEDIA_KEYS = ("image", "attachment", "elements")
 
@@ -129,6 +140,18 @@ class WidgetSocketIOInput(SocketIOInput):
             credentials.get("metadata_key", "metadata"),
         )
 
+    def _refusal(self, sender_id: str, text: Any, address: str) -> str | None:
+        """What to tell the customer instead of passing the message on, or None to pass it."""
+        if not hasattr(self, "per_sender"):
+            self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
+        try:
+            cleaned = check_message(text)
+        except EdgeError:
+            return INVALID_MESSAGE
+        if not self.per_address.allow(address) or not self.per_sender.allow(sender_id):
+            return TOO_FAST
+        return too_long_reply() if is_too_long(cleaned) else None
+
     def get_output_channel(self) -> OutputChannel | None:
         """Output channel for pushes through the HTTP API (`output_channel=latest`)."""
         return WidgetSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
@@ -166,24 +189,32 @@ class WidgetSocketIOInput(SocketIOInput):
         return bool(payload)
 
     async def _on_session_request(self, sid: str, data: Any) -> None:
-        """Confirm the session the client asks for, or a new one if it is not ours."""
+        """Confirm the session the client asks for when it proves it holds it (its token),
+        else a new one; then send the session's token (`session_token` event)."""
         assert self.sio is not None
         requested = data.get("session_id") if isinstance(data, dict) else None
-        session_id = requested if is_session_id(requested) else uuid.uuid4().hex
+        token = data.get("session_token") if isinstance(data, dict) else None
+        secret = secret_from_env()
+        if not (is_session_id(requested) and token_matches(secret, requested, token)):
+            requested = None
+        session_id = requested or uuid.uuid4().hex
         if self.session_persistence:
             entered = self.sio.enter_room(sid, session_id, namespace=self.namespace)
             if isinstance(entered, Awaitable):  # a coroutine from python-socketio >= 5.10
                 await entered
         await self.sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
         await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+        await self.sio.emit("session_token", {"session_id": session_id,
+                                              "token": session_token(secret, session_id)},
+                            room=sid, namespace=self.namespace)
 
     async def _on_user_message(
         self, sid: str, data: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> None:
         """Hand a customer message to Rasa, in the session confirmed for this socket."""
         assert self.sio is not None
-        if not isinstance(data, dict) or not isinstance(data.get("message"), str):
-            logger.warning("socket.io: ignored a user message without text from %s", sid)
+        if not isinstance(data, dict):
+            logger.warning("socket.io: ignored a user message that is not an object from %s", sid)
             return
         if self.session_persistence:
             session = await self.sio.get_session(sid, namespace=self.namespace)
@@ -194,8 +225,12 @@ class WidgetSocketIOInput(SocketIOInput):
         else:
             sender_id = sid
         output = WidgetSocketIOOutput(self.sio, self.bot_message_evt)
+        refusal = self._refusal(sender_id, data.get("message"), environ_address(self.sio, sid))
+        if refusal:
+            await output.send_text_message(sender_id, refusal)
+            return
         message = UserMessage(
-            data["message"][:MAX_MESSAGE_CHARS],
+            check_message(data["message"]),
             output,
             sender_id,
             input_channel=self.name(),
@@ -222,17 +257,36 @@ class WidgetSocketIOInput(SocketIOInput):
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
-    """The message metadata the widget sends (a dict, or its JSON), bounded in size."""
-    if isinstance(raw, str):
+    """What the widget may say about a message: its client-side id and the text it showed
+    for a button. Anything else (a customer id, a verified flag) is the client's claim and
+    dropped: identity comes from the channel."""
+    if isinstance(raw, str) and len(raw) <= MAX_METADATA_CHARS:
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
     if not isinstance(raw, dict):
         return {}
-    if len(json.dumps(raw, ensure_ascii=False)) > MAX_METADATA_CHARS:
-        return {}
-    return raw
+    kept: dict[str, Any] = {}
+    client_id = raw.get("client_id")
+    if isinstance(client_id, str) and CLIENT_ID.match(client_id):
+        kept["client_id"] = client_id
+    shown = raw.get("display_text")
+    if isinstance(shown, str) and shown and len(shown) <= MAX_DISPLAY_CHARS \
+            and is_clean_text(shown):
+        kept["display_text"] = shown
+    return kept
+
+
+def environ_address(sio: AsyncServer, sid: str) -> str:
+    """The client address of a socket (for the per-address rate limit)."""
+    try:
+        environ = sio.get_environ(sid) or {}
+    except (KeyError, AttributeError):
+        return "unknown"
+    request = environ.get("sanic.request")
+    address = getattr(request, "remote_addr", "") or getattr(request, "ip", "")
+    return address or environ.get("REMOTE_ADDR") or "unknown"
 
 
 class _SocketBlueprint(Blueprint):

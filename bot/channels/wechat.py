@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -45,6 +46,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.edge import clean_text, defuse_command, is_too_long, too_long_reply
 from bot.channels.silent import failed_turn_reply, is_paused
 from bot.channels.store import ChannelStore
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApi, WeChatApiError
@@ -54,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "wechat"
 SENDER_PREFIX = "wechat_"  # no URL-reserved character: Rasa does not unquote ids
+# openids are 28 characters of letters, digits, - and _ (anything else is not WeChat).
+OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_BODY_BYTES = 64 * 1024
 # A text customer-service message is kept under this size; longer answers are split.
 MAX_TEXT_BYTES = 2000
@@ -471,6 +475,8 @@ class WeChatInput(InputChannel):
         """A message must say who sent it and what it is."""
         if not message.get("FromUserName") or not message.get("MsgType"):
             raise WeChatCallbackError(400, "callback without FromUserName or MsgType")
+        if not OPENID.match(message["FromUserName"]):
+            raise WeChatCallbackError(400, "FromUserName is not an openid")
         return message
 
     @staticmethod
@@ -490,6 +496,9 @@ class WeChatInput(InputChannel):
             text = self.text_of(message)
             if text is None:
                 return self.reply_without_bot(message)
+            text = defuse_command(clean_text(text)) or "你好"
+            if is_too_long(text):
+                return too_long_reply()
             offered = self.store.offered_buttons(sender_id)
             text = (choose_button(text, offered) or text) if offered else text
             collector = CollectingOutputChannel()

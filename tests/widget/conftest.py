@@ -16,10 +16,27 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, free_port, start_process, stop_process, wait_until_up
+from widget.tokens import session_token
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "widget"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+ADMIN_TOKEN = "test-widget-admin"
+
+
+def token_of(session: str) -> str:
+    """The token the widget channel gives the browser for `session` (the test secret)."""
+    return session_token(os.environ["WIDGET_SESSION_SECRET"], session)
+
+
+def csat_summary(widget_server: str) -> dict:
+    """The supervisor's satisfaction figures."""
+    answer = requests.get(f"{widget_server}/api/csat/summary", timeout=10,
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +52,7 @@ def widget_server(
         "RASA_PORT": str(urlsplit(rasa_server).port),
         "RASA_AUTH_TOKEN": os.environ["RASA_AUTH_TOKEN"],
         "WIDGET_SOCKET_URL": "",
+        "WIDGET_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     process = start_process(
         [sys.executable, "-m", "widget", "--port", str(port), "--db", str(db), "--no-access-log"],

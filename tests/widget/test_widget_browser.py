@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.widget.conftest import handoff_event
+from tests.widget.conftest import csat_summary, handoff_event
 
 WAIT_SECONDS = 30
 
@@ -117,10 +116,6 @@ class Widget:
         self.driver.save_screenshot(str(path))
         print(f"screenshot: {path}")
         return path
-
-
-def csat_summary(widget_server: str) -> dict[str, Any]:
-    return requests.get(f"{widget_server}/api/csat/summary", timeout=10).json()
 
 
 def test_chinese_chat_with_ime_buttons_reload_and_rating(

@@ -15,9 +15,10 @@ import requests
 import websocket
 
 from tests.conftest import free_port, start_process, stop_process, wait_until_up
-from tests.widget.conftest import handoff_event, session_id
+from tests.widget.conftest import csat_summary, handoff_event, session_id, token_of
 from widget.channel import widget_message
 from widget.history import conversation_messages
+from widget.tokens import HEADER
 
 
 class SocketClient:
@@ -43,10 +44,14 @@ class SocketClient:
                 name, data = json.loads(packet[2:])
                 return name, data
 
-    def session(self, requested: str | None) -> str:
-        self.emit("session_request", {"session_id": requested})
+    def session(self, requested: str | None, token: str | None = None) -> str:
+        """Ask for a session (with its token to resume it); keeps the token given."""
+        self.emit("session_request", {"session_id": requested, "session_token": token})
         name, confirmed = self.next_event()
         assert name == "session_confirm"
+        name, given = self.next_event()
+        assert name == "session_token" and given["session_id"] == confirmed
+        self.token = given["token"]
         return confirmed
 
     def close(self) -> None:
@@ -104,7 +109,7 @@ def test_a_resumed_session_receives_pushes_to_it(rasa_server: str, push: Callabl
     first.close()
     again = SocketClient(rasa_server)  # a reload: new socket, same session
     try:
-        assert again.session(sid) == sid
+        assert again.session(sid, first.token) == sid
         push(sid, [{"event": "bot", "text": "您好，我是客服小王。",
                     "metadata": {"handoff": {"state": "agent_message", "agent": "小王"}}}])
         _, message = again.next_event()
@@ -164,7 +169,9 @@ def test_history_endpoint_rebuilds_a_widget_conversation(
         client.next_event()
     finally:
         client.close()
-    answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10)
+    assert requests.get(f"{widget_server}/api/history/{sid}", timeout=10).status_code == 403
+    answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10,
+                          headers={HEADER: client.token})
     assert answer.status_code == 200
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
     messages = answer.json()["messages"]
@@ -184,9 +191,11 @@ def test_history_of_a_conversation_that_never_used_the_widget_is_empty(
     widget_server: str, rasa_server: str
 ) -> None:
     sid = session_id()
-    requests.post(f"{rasa_server}/webhooks/rest/webhook", json={"sender": sid, "message": "你好"},
-                  timeout=30)
-    answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10)
+    refused = requests.post(f"{rasa_server}/webhooks/rest/webhook",
+                            json={"sender": sid, "message": "你好"}, timeout=30)
+    assert refused.status_code == 400  # REST cannot write into a widget-shaped conversation
+    answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10,
+                          headers={HEADER: token_of(sid)})
     assert answer.json()["messages"] == []
 
 
@@ -201,11 +210,13 @@ def test_history_and_ratings_say_when_rasa_is_unreachable(
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/health", process, log)
-        answer = requests.get(f"{base}/api/history/{session_id()}", timeout=10)
+        sid = session_id()
+        answer = requests.get(f"{base}/api/history/{sid}", timeout=10,
+                              headers={HEADER: token_of(sid)})
         assert answer.status_code == 503 and answer.json()["code"] == "rasa_unavailable"
         answer = requests.post(f"{base}/api/csat", json={
-            "session_id": session_id(), "rating": 4, "episode": "c:1", "trigger": "closed"},
-            timeout=10)
+            "session_id": sid, "rating": 4, "episode": "c:1", "trigger": "closed"},
+            timeout=10, headers={HEADER: token_of(sid)})
         assert answer.status_code == 503
     finally:
         stop_process(process)
@@ -238,10 +249,47 @@ def test_bad_ratings_get_a_clear_answer(widget_server: str, body: bytes, code: s
     assert answer.json()["code"] == code
 
 
+def test_rating_needs_the_session_token(widget_server: str) -> None:
+    sid = session_id()
+    for token in (None, "0" * 40, token_of(session_id())):
+        answer = requests.post(f"{widget_server}/api/csat", json={
+            "session_id": sid, "rating": 1, "episode": "c:1", "trigger": "closed"},
+            timeout=10, headers={HEADER: token} if token else {})
+        assert answer.status_code == 403, token
+        assert answer.json()["code"] == "invalid_session_token"
+
+
+def test_history_needs_the_session_token(widget_server: str) -> None:
+    sid = session_id()
+    for headers in ({}, {HEADER: "x" * 40}, {HEADER: token_of(session_id())}):
+        answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10, headers=headers)
+        assert answer.status_code == 403 and answer.json()["code"] == "invalid_session_token"
+
+
+def test_a_session_is_resumed_only_with_its_token(rasa_server: str) -> None:
+    first = SocketClient(rasa_server)
+    sid = first.session(None)
+    first.close()
+    other = SocketClient(rasa_server)
+    try:
+        assert other.session(sid) != sid  # an id alone (seen in a log, say) is not enough
+        assert other.session(sid, token_of(session_id())) != sid
+    finally:
+        other.close()
+
+
+def test_csat_summary_is_for_supervisors(widget_server: str) -> None:
+    assert requests.get(f"{widget_server}/api/csat/summary", timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer wrong"}
+    assert requests.get(f"{widget_server}/api/csat/summary", headers=wrong,
+                        timeout=10).status_code == 401
+
+
 def test_rating_needs_a_widget_conversation(widget_server: str) -> None:
+    sid = session_id()
     answer = requests.post(f"{widget_server}/api/csat", json={
-        "session_id": session_id(), "rating": 5, "episode": "c:1", "trigger": "closed"},
-        timeout=10)
+        "session_id": sid, "rating": 5, "episode": "c:1", "trigger": "closed"},
+        timeout=10, headers={HEADER: token_of(sid)})
     assert answer.status_code == 404
     assert answer.json()["code"] == "unknown_conversation"
 
@@ -254,13 +302,13 @@ def test_rating_is_stored_once_per_ending(rasa_server: str, widget_server: str) 
         client.next_event()
     finally:
         client.close()
-    before = requests.get(f"{widget_server}/api/csat/summary", timeout=10).json()
+    before = csat_summary(widget_server)
     for rating, comment in ((2, ""), (4, "回复很快，谢谢")):
         answer = requests.post(f"{widget_server}/api/csat", json={
             "session_id": sid, "rating": rating, "episode": "g:1", "trigger": "goodbye",
-            "comment": comment}, timeout=10)
+            "comment": comment}, timeout=10, headers={HEADER: client.token})
         assert answer.status_code == 201, answer.text
-    after = requests.get(f"{widget_server}/api/csat/summary", timeout=10).json()
+    after = csat_summary(widget_server)
     assert after["ratings"] == before["ratings"] + 1  # the second answer replaced the first
     assert after["by_star"]["4"] == before["by_star"]["4"] + 1
     assert after["by_star"]["2"] == before["by_star"]["2"]

@@ -63,10 +63,12 @@
   function loadState() {
     var saved = null;
     try { saved = JSON.parse(storageGet(STORAGE_KEY) || "null"); } catch (e) { saved = null; }
-    var fresh = { sessionId: null, messages: [], handoff: null, csat: {}, outbox: [], open: false };
+    var fresh = { sessionId: null, sessionToken: null, messages: [], handoff: null, csat: {},
+      outbox: [], open: false };
     if (!saved || typeof saved !== "object") return fresh;
     return {
       sessionId: typeof saved.sessionId === "string" ? saved.sessionId : null,
+      sessionToken: typeof saved.sessionToken === "string" ? saved.sessionToken : null,
       messages: Array.isArray(saved.messages) ? saved.messages : [],
       handoff: saved.handoff && typeof saved.handoff === "object" ? saved.handoff : null,
       csat: saved.csat && typeof saved.csat === "object" ? saved.csat : {},
@@ -639,7 +641,7 @@
   function postJson(url, body) {
     return fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Session-Token": state.sessionToken || "" },
       body: JSON.stringify(body)
     }).then(function (response) {
       if (!response.ok) throw new Error("HTTP " + response.status);
@@ -658,7 +660,8 @@
     historyPending = true;
     liveDuringHistory = [];
     var startedAt = Date.now() / 1000;
-    fetch(cfg.apiUrl + "/api/history/" + encodeURIComponent(state.sessionId))
+    fetch(cfg.apiUrl + "/api/history/" + encodeURIComponent(state.sessionId),
+      { headers: { "X-Session-Token": state.sessionToken || "" } })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
@@ -781,7 +784,7 @@
   function onSocketPacket(packet) {
     var type = packet.charAt(0);
     if (type === "0") {
-      emit("session_request", { session_id: state.sessionId });
+      emit("session_request", { session_id: state.sessionId, session_token: state.sessionToken });
     } else if (type === "2") {
       var start = packet.indexOf("[");
       var event;
@@ -797,6 +800,7 @@
       var resumed = state.sessionId === payload;
       if (!resumed) {
         state.sessionId = payload;
+        state.sessionToken = null;
         state.handoff = null;
       }
       conn.ready = true;
@@ -806,6 +810,10 @@
       save();
       if (resumed) loadHistory();
       flushOutbox();
+    } else if (name === "session_token" && payload && payload.session_id === state.sessionId &&
+        typeof payload.token === "string") {
+      state.sessionToken = payload.token;
+      save();
     } else if (name === "bot_uttered") {
       receive(payload);
     }

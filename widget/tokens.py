@@ -1,0 +1,35 @@
+"""Widget session tokens: proof that a browser holds the session it names.
+
+A conversation id is not a secret (agents, logs and the handoff queue show it). The Rasa
+server's widget channel mints a session id and gives the browser its token, an HMAC of the id
+under WIDGET_SESSION_SECRET; resuming the session over socket.io, reading its history and
+rating it all need the token. The widget server checks it with the same secret.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+
+DEV_SECRET = "dev-only-widget-secret"
+HEADER = "X-Session-Token"
+
+
+def secret_from_env(environ: Mapping[str, str] = os.environ) -> str:
+    """WIDGET_SESSION_SECRET; the development default is refused when APP_ENV=production."""
+    secret = environ.get("WIDGET_SESSION_SECRET") or DEV_SECRET
+    if environ.get("APP_ENV") == "production" and secret == DEV_SECRET:
+        raise SystemExit("WIDGET_SESSION_SECRET is the development default; set a secret.")
+    return secret
+
+
+def session_token(secret: str, session_id: str) -> str:
+    """The token of a session id."""
+    return hmac.new(secret.encode(), session_id.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def token_matches(secret: str, session_id: str, token: object) -> bool:
+    """Whether `token` is the token of `session_id` (constant time)."""
+    return isinstance(token, str) and len(token) <= 64 and token.isascii() and \
+        hmac.compare_digest(session_token(secret, session_id), token)
