@@ -9,9 +9,11 @@ from datetime import date
 # Mainland mobile numbers: 11 digits starting with 13-19.
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 # What may group the digits of a card number: spaces (also ideographic), dashes, dots.
-CARD_SEPARATORS = " \u3000\u00a0-\uff0d.\u00b7"
-# 15-19 digits, grouped or not; glued to letters too (「card4111…」 is still a card).
-CARD_CANDIDATE = re.compile(rf"(?<!\d)(?:\d[{CARD_SEPARATORS}]?){{14,18}}\d(?!\d)")
+# (escaped: a bare "-" between two characters would make a range of the class)
+CARD_SEPARATORS = re.escape(" \u3000\u00a0\uff0d.\u00b7-")
+# 15-19 digits, grouped or not; glued to letters too (「card4111…」 is still a card); never
+# right after a mask (the kept end of a masked ID number must not join the next number).
+CARD_CANDIDATE = re.compile(rf"(?<![\d*])(?:\d[{CARD_SEPARATORS}]?){{14,18}}\d(?![\dXx])")
 # A resident ID number: 6-digit region, 8-digit birth date, 3 digits and a check character
 # (glued to letters too: 「sfz1101…」).
 ID_CANDIDATE = re.compile(r"(?<!\d)[1-9]\d{16}[\dXx](?!\d)")

@@ -108,5 +108,5 @@ def load_json(raw: bytes | None, max_bytes: int, depth: int = MAX_DEPTH,
         raise InputError(400, "invalid_text",
                          "The body holds an invalid character (lone surrogate or NUL).")
     if not isinstance(data, want):
-        raise InputError(400, "invalid_json", "The body must be a JSON object.")
+        raise InputError(400, "not_an_object", "The body must be a JSON object.")
     return data

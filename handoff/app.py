@@ -41,6 +41,8 @@ LOGIN_LOCK_SECONDS = 60
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.[a-z]{1,8}$")
 MAX_DEPTH = 10
+# The error codes this API has always used for the shared input errors (openapi.yaml).
+HANDOFF_CODES = {"invalid_json": "malformed_json", "not_an_object": "invalid_payload"}
 
 
 class ApiError(Exception):
@@ -72,7 +74,8 @@ def body_json(request: Request) -> dict[str, Any]:
     try:
         return load_json(request.body, MAX_BODY, depth=MAX_DEPTH)
     except InputError as error:
-        raise ApiError(error.status, error.code, error.message) from error
+        code = HANDOFF_CODES.get(error.code, error.code)
+        raise ApiError(error.status, code, error.message) from error
 
 
 def requires(*roles: str) -> Callable:

@@ -1,12 +1,12 @@
 """Checks of request parameters and bodies; each returns clean values or raises a 400."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.http_input import InputError, load_json
 from shop_api import rules
 from shop_api.errors import invalid
 
@@ -25,6 +25,10 @@ TAX_NUMBER = re.compile(f"[{TAX_ALPHABET}]{{18}}")
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}")
 
 
+MAX_BODY = 64 * 1024
+MAX_DEPTH = 10
+
+
 def json_body(raw: bytes, required: bool = True) -> dict[str, Any]:
     """The request body as a JSON object; an empty body is `{}` when not required."""
     if not raw.strip():
@@ -32,12 +36,9 @@ def json_body(raw: bytes, required: bool = True) -> dict[str, Any]:
             raise invalid("The request body must be a JSON object.")
         return {}
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise invalid("The request body is not valid JSON.") from error
-    if not isinstance(body, dict):
-        raise invalid("The request body must be a JSON object.")
-    return body
+        return load_json(raw, MAX_BODY, depth=MAX_DEPTH)
+    except InputError as error:
+        raise invalid(error.message) from error
 
 
 def order_id(value: str) -> str:

@@ -215,7 +215,8 @@ async def rate(request: Request) -> HTTPResponse:
     try:
         body = load_json(request.body, MAX_BODY_BYTES, depth=4)
     except InputError as error:
-        raise ApiError(error.status, error.code, error.message) from error
+        code = "invalid_json" if error.code == "not_an_object" else error.code
+        raise ApiError(error.status, code, error.message) from error
     session_id = _session_id(body.get("session_id"))
     rating = body.get("rating")
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:

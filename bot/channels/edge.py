@@ -31,7 +31,8 @@ from contracts.http_input import InputError, is_valid_unicode, load_json
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 MAX_MESSAGE_CHARS = 1000
-MAX_BODY_BYTES = 16 * 1024
+# JSON clients often escape Chinese (\uXXXX: 6 bytes a character): room for ~10,000 characters.
+MAX_BODY_BYTES = 64 * 1024
 MAX_ENTITY_CHARS = 100
 # Intents Rasa handles itself: a customer typing them would reset or corrupt the session.
 INTERNAL_INTENTS = frozenset({"session_start", "back", "nlu_fallback"})
@@ -52,6 +53,7 @@ class EdgeError(InputError):
 CHINESE_ERRORS = {
     "payload_too_large": f"请求体不能超过 {MAX_BODY_BYTES} 字节。",
     "invalid_json": "请求体必须是合法的 JSON 对象。",
+    "not_an_object": "请求体必须是 JSON 对象。",
     "invalid_encoding": "请求体必须是 UTF-8 编码。",
     "invalid_text": "请求中含有无效字符（孤立代理项或 NUL）。",
 }
@@ -147,7 +149,8 @@ def parse_json_object(raw: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dic
     try:
         return load_json(raw, max_bytes)
     except InputError as error:
-        raise EdgeError(error.status, error.code, CHINESE_ERRORS.get(error.code, error.message)) \
+        code = "invalid_json" if error.code == "not_an_object" else error.code
+        raise EdgeError(error.status, code, CHINESE_ERRORS.get(error.code, error.message)) \
             from error
 
 

@@ -54,3 +54,39 @@ def test_mask_text_keeps_order_numbers() -> None:
     masked = mask_text("卡6222021234567890 身份证110101199003071233 手机13812345678 单357083062288")
     assert "6222021234567890" not in masked and "110101199003071233" not in masked
     assert "138****5678" in masked and "357083062288" in masked
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("卡号6222.0212.3456.7890.128", "卡号6222***********0128"),
+    ("卡号6222　0212　3456　7890　128", "卡号6222***********0128"),
+    ("card4111111111111111", "card4111********1111"),
+    ("sfz110105199003071239", "sfz1101**********1239"),
+    ("订单 573262229751 电话13812345678", "订单 573262229751 电话138****5678"),
+])
+def test_numbers_written_with_dots_ideographic_spaces_or_glued_to_letters_are_masked(
+        text: str, masked: str) -> None:
+    assert mask_text(text) == masked
+
+
+def test_logs_never_keep_card_id_or_phone_numbers(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from bot.logs import MaskingFilter
+
+    logger = logging.getLogger("test.masking")
+    handler = logging.Handler()
+    handler.addFilter(MaskingFilter())
+    seen: list[str] = []
+    handler.emit = lambda record: seen.append(  # type: ignore[method-assign]
+        logging.Formatter("%(message)s").format(record))
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError("卡号 6222021234567890128")
+        except ValueError:
+            logger.exception("turn of %s failed: %s", "c1", "身份证110105199003071239 13812345678")
+    finally:
+        logger.removeHandler(handler)
+    [line] = seen
+    assert "6222021234567890128" not in line and "110105199003071239" not in line
+    assert "13812345678" not in line and "138****5678" in line

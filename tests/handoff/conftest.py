@@ -155,7 +155,9 @@ def handoff_api(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
     stream = EventStream(folder / "events.db")
     env = {"HANDOFF_DB": str(folder / "handoff.db"), "HANDOFF_API_TOKEN": BOT_TOKEN,
            "RASA_URL": fake_rasa.url, "HANDOFF_EVENTS_URL": f"sqlite:///{stream.path}",
-           "HANDOFF_EVENTS_POLL_SECONDS": "0.2"}
+           "HANDOFF_EVENTS_POLL_SECONDS": "0.2",
+           # As behind nginx: the client address comes from X-Forwarded-For.
+           "HANDOFF_PROXIES_COUNT": "1"}
     if os.environ.get("HANDOFF_TEST_POSTGRES_URL"):  # the same tests on PostgreSQL
         env["HANDOFF_DB_URL"] = os.environ["HANDOFF_TEST_POSTGRES_URL"]
     service = Service(free_port(), env, logs_dir / "handoff_api.log")

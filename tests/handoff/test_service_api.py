@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -96,6 +97,31 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_minute(service: Service
     assert locked.status_code == 429 and "1 分钟" in locked.json()["message"]
 
 
+def test_a_guesser_behind_the_same_proxy_cannot_lock_an_agent_out(service: Service) -> None:
+    service.create_agent("api-proxied", "小冯")
+    guesser = {"X-Forwarded-For": "203.0.113.7"}
+    for _ in range(6):
+        service.post("/api/v1/auth/login", {"username": "api-proxied", "password": "x"},
+                     headers=guesser)
+    locked = service.post("/api/v1/auth/login", {"username": "api-proxied",
+                                                 "password": "correct-horse-42"}, headers=guesser)
+    assert locked.status_code == 429
+    agent = service.post("/api/v1/auth/login", {"username": "api-proxied",
+                                                "password": "correct-horse-42"},
+                         headers={"X-Forwarded-For": "198.51.100.20"})
+    assert agent.status_code == 200 and agent.json()["token"]
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"username": "x\\ud800", "password": "yyyyyyyyyyyy"}',
+    b'{"username": "a\\u0000b", "password": "yyyyyyyyyyyy"}',
+])
+def test_logins_with_invalid_characters_get_a_400(service: Service, raw: bytes) -> None:
+    resp = requests.post(f"{service.url}/api/v1/auth/login", data=raw, timeout=10,
+                         headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_text"
+
+
 def test_creating_an_agent_twice_or_with_a_short_password_fails_clearly(service: Service) -> None:
     service.agent("api-wu")
     again = service.create_agent("api-wu", "小吴")
@@ -140,6 +166,38 @@ def test_bad_payloads_get_a_clear_400(service: Service, body: bytes, status: int
     resp = requests.post(f"{service.url}/api/v1/handoffs", data=body, timeout=10,
                          headers={**service.bot, "Idempotency-Key": "k-bad"})
     assert resp.status_code == status and resp.json()["error"] == error, resp.text
+
+
+@pytest.mark.parametrize("stamp", [1e300, -5, 4102444800 * 2, "9999-12-31T00:00:00", "soon"])
+def test_a_poisoned_timestamp_is_refused_and_the_queue_stays_readable(
+        service: Service, stamp: Any) -> None:
+    bad = payload(new_id())
+    bad["transcript"][0]["timestamp"] = stamp
+    resp = requests.post(f"{service.url}/api/v1/handoffs", json=bad, timeout=10,
+                         headers={**service.bot, "Idempotency-Key": f"k-{uuid.uuid4().hex}"})
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_payload", resp.text
+    assert service.get("/api/v1/handoffs").status_code == 200
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"a":' * 50 + b"1" + b"}" * 50,
+                                 b'{"conversation_id": "\\ud800"}', b"\xff\xfe"])
+def test_hostile_bodies_get_a_400_not_a_500(service: Service, raw: bytes) -> None:
+    resp = requests.post(f"{service.url}/api/v1/handoffs", data=raw, timeout=10,
+                         headers={**service.bot, "Idempotency-Key": "k-hostile"})
+    assert resp.status_code == 400, resp.text
+
+
+@pytest.mark.parametrize("after", ["9" * 40, "-1", "1e9", "０"])
+def test_message_feeds_refuse_an_after_that_is_not_a_small_integer(
+        service: Service, after: str) -> None:
+    body = create(service, new_id()).json()
+    resp = service.get(f"/api/v1/handoffs/{body['id']}/messages?after={quote(after)}")
+    assert resp.status_code == 400 and resp.json()["error"] == "bad_after"
+
+
+def test_a_very_long_console_file_name_is_a_404(service: Service) -> None:
+    resp = requests.get(f"{service.url}/console/static/{'a' * 5000}.js", timeout=10)
+    assert resp.status_code == 404
 
 
 def test_a_missing_idempotency_key_is_refused(service: Service) -> None:
