@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics export-traffic eval-faq eval-emotion bench lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ eval-topics: install ## Topic accuracy of a topic-labelled TSV: make eval-topics
 	@test -n "$(FILE)" || { echo "usage: make eval-topics FILE=file.tsv (columns id, topic, text)" >&2; exit 2; }
 	@$(MAKE) -s train
 	@$(PY) -m evaluation.topics $(MODEL) "$(FILE)" --out reports/topics.md
+
+eval-study: train ## Topic and emotion figures on the labelled study set, working and held-out halves
+	@$(PY) -m evaluation.study $(MODEL) --out reports/study.md
 
 export-traffic: install ## Messages the bot missed or handed off -> reports/to_label.tsv (SINCE=YYYY-MM-DD)
 	@$(WITH_ENV) bash -c '$(PY) -m evaluation.export_traffic --db "$$TRACKER_DB" --out reports/to_label.tsv $(if $(SINCE),--since $(SINCE))'

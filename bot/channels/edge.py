@@ -157,8 +157,8 @@ def parse_json_object(raw: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dic
 class RateLimiter:
     """Sliding-window limits per key (a sender id, a client address), in process memory.
 
-    With several replicas each keeps its own window; the production profile's nginx adds a
-    shared per-address limit in front (deploy/)."""
+    With several replicas each keeps its own window; a shared per-address limit belongs in
+    the reverse proxy in front (nginx `limit_req`, docs/security.md)."""
 
     def __init__(self, limit: int, window_seconds: float, max_keys: int = 100_000) -> None:
         """Allow `limit` hits per key in any `window_seconds`."""

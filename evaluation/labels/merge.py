@@ -53,8 +53,9 @@ def main() -> None:
     ids = sorted(a)
     topic = [(a[i][0], b[i][0]) for i in ids]
     emotion = [(a[i][1], b[i][1]) for i in ids if a[i][1] != "-"]
-    print(f"topic:   {len(topic)} messages, raw agreement "
-          f"{sum(x == y for x, y in topic) / len(topic):.1%}, Cohen's kappa {cohen_kappa(topic):.3f}")
+    agreed = sum(x == y for x, y in topic) / len(topic)
+    print(f"topic:   {len(topic)} messages, raw agreement {agreed:.1%}, "
+          f"Cohen's kappa {cohen_kappa(topic):.3f}")
     print(f"emotion: {len(emotion)} messages, raw agreement "
           f"{sum(x == y for x, y in emotion) / len(emotion):.1%}, "
           f"Cohen's kappa {cohen_kappa(emotion):.3f}")

@@ -325,7 +325,9 @@ def test_saying_never_mind_while_queued_cancels_and_resumes_the_bot(
         return current if current == "cancelled" else None
 
     wait_for(status)
-    events = fake_rasa.events_for(conversation)
+    # The status changes first; the notice and the resume reach Rasa just after.
+    events = wait_for(lambda: (lambda found: found if len(found) >= 3 else None)(
+        fake_rasa.events_for(conversation)))
     assert events[0]["data"]["custom"]["handoff"]["state"] == "cancelled"
     assert events[1:] == [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
