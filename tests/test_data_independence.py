@@ -60,3 +60,27 @@ def test_no_evaluation_sentence_is_in_our_data() -> None:
     copied = [(file, text) for file, text in our_texts()
               if len(normalise(text)) >= MIN_CHARS and normalise(text) in evaluation]
     assert not copied, f"sentences of ../shared/data in our data: {copied}"
+
+
+STUDY = ROOT.parent / "shared" / "study"
+
+
+@pytest.mark.skipif(not (STUDY / "check_copies.py").exists(),
+                    reason="../shared/study is not checked out next to the repo")
+def test_no_project_file_copies_a_study_message(tmp_path: Path) -> None:
+    """The study set's own checker over every tracked file of the project (reports/ and other
+    git-ignored output may quote the working half; they are never committed)."""
+    import shutil
+    import subprocess
+    import sys
+
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        source = ROOT / name
+        if source.is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp_path / name)
+    result = subprocess.run([sys.executable, str(STUDY / "check_copies.py"), str(tmp_path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
