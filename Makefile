@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion bench lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion probe bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ eval-emotion: install ## Emotion detector figures on ../shared/data (writes repo
 
 eval-faq: train ## FAQ retrieval accuracy on held-out phrasings (writes reports/faq.md)
 	@$(PY) -m evaluation.faq $(MODEL) --out reports/faq.md
+
+probe: install ## Hostile-input probe against a running `make run`: cases per endpoint, 4xx, 5xx, crashes, hangs
+	@$(WITH_ENV) $(PY) -m security.probe
 
 bench: train ## NLU speed and memory: latency percentiles, msg/s, peak memory (figures only)
 	@$(WITH_ENV) $(PY) -m evaluation.benchmark $(MODEL)

@@ -19,7 +19,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from contracts.http_input import InputError, load_json
+from contracts.http_input import InputError, is_printable_id, load_json
 from handoff import auth
 from handoff.config import Settings
 from handoff.events import EventTail, is_cancel
@@ -203,7 +203,8 @@ class HandoffService:
         """Create (or find again) a handoff from the bot's payload."""
         fields, transcript = validate_payload(data)
         key = key or (data.get("idempotency_key") if isinstance(data, dict) else None)
-        if not isinstance(key, str) or not key.strip() or len(key) > 255:
+        if not isinstance(key, str) or not key.strip() or len(key) > 255 \
+                or not is_printable_id(key):
             raise ApiError(400, "missing_idempotency_key",
                            "send an Idempotency-Key header (or idempotency_key) of 1-255 chars")
         fields["payload"] = json.dumps(_stored_payload(data), ensure_ascii=False)

@@ -46,12 +46,13 @@ def new_session_token() -> str:
 
 def token_hash(token: str) -> str:
     """The stored form of a session token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def same_secret(given: str, expected: str) -> bool:
     """Constant-time comparison of a presented secret with the expected one."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # Header values may hold undecodable bytes (kept as surrogates): never an error, no match.
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
 def bearer(header: str | None) -> str | None:

@@ -80,10 +80,10 @@ def validate_payload(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise PayloadError("the body must be a JSON object")
     conversation_id = _text(data, "conversation_id", limit=MAX_ID)
     reason = data.get("reason")
-    if reason not in REASONS:
+    if not isinstance(reason, str) or reason not in REASONS:
         raise PayloadError(f"reason: one of {', '.join(REASONS)}")
     priority = data.get("priority", "normal")
-    if priority not in PRIORITIES:
+    if not isinstance(priority, str) or priority not in PRIORITIES:
         raise PayloadError(f"priority: one of {', '.join(PRIORITIES)}")
     for field in ("intent", "emotion", "slots"):
         if data.get(field) is not None and not isinstance(data[field], dict):
@@ -112,7 +112,7 @@ def _turn(turn: Any, index: int) -> dict[str, Any]:
     field = f"transcript[{index}]"
     if not isinstance(turn, dict):
         raise PayloadError(f"{field}: must be an object")
-    if turn.get("sender") not in SENDERS:
+    if not isinstance(turn.get("sender"), str) or turn["sender"] not in SENDERS:
         raise PayloadError(f"{field}.sender: one of {', '.join(SENDERS)}")
     text = turn.get("text")
     if not isinstance(text, str) or len(text) > MAX_TEXT:

@@ -70,7 +70,8 @@ async def _authorize(request: Request) -> HTTPResponse | None:
         return None
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     expected = request.app.ctx.token
-    if scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected.encode()):
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.encode("utf-8", "replace"), expected.encode()):
         return None
     response = _json({"code": "unauthorized", "message": "Missing or wrong bearer token."}, 401)
     response.headers["WWW-Authenticate"] = "Bearer"

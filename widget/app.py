@@ -35,6 +35,7 @@ STATIC_FILES = {
 TRIGGERS = {"goodbye", "bot_back", "closed"}
 MAX_COMMENT_CHARS = 500
 MAX_BODY_BYTES = 8 * 1024
+HOST_NAME = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
 _EPISODE = re.compile(r"^[A-Za-z0-9:._-]{1,64}$")
 _CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
           413: "payload_too_large"}
@@ -180,7 +181,12 @@ def _socket_url(request: Request) -> str:
     config: WidgetConfig = request.app.ctx.config
     if config.public_socket_url:
         return config.public_socket_url
-    host = urlsplit(f"//{request.host}").hostname or "localhost"
+    try:
+        host = urlsplit(f"//{request.host}").hostname or "localhost"
+    except ValueError:  # a Host header that is no host name
+        host = "localhost"
+    if not HOST_NAME.match(host):
+        host = "localhost"
     host = f"[{host}]" if ":" in host else host
     return f"{request.scheme}://{host}:{config.rasa_port}"
 
@@ -225,7 +231,7 @@ async def rate(request: Request) -> HTTPResponse:
     if not isinstance(episode, str) or not _EPISODE.match(episode):
         raise ApiError(400, "invalid_episode", "episode must be 1-64 letters, digits or :._-")
     trigger = body.get("trigger")
-    if trigger not in TRIGGERS:
+    if not isinstance(trigger, str) or trigger not in TRIGGERS:
         raise ApiError(400, "invalid_trigger", f"trigger must be one of {sorted(TRIGGERS)}.")
     comment = body.get("comment", "")
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:

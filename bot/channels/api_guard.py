@@ -76,8 +76,24 @@ def check_api_body(request: Request) -> None:
         raise EdgeError(400, "invalid_text", "请求体含有无效字符（孤立代理项或 NUL）。")
     if request.path.endswith(OBJECT_BODY_PATHS) and not isinstance(data, dict):
         raise EdgeError(400, "invalid_json", "请求体必须是 JSON 对象。")
-    if request.path == "/model/parse" and not isinstance(data.get("text"), str):
-        raise EdgeError(400, "invalid_text", "text 必须是字符串。")
+    check_api_shape(request.path, data)
+
+
+def check_api_shape(path: str, data: Any) -> None:
+    """The fields Rasa reads without checking, checked: texts, names and events."""
+    if path == "/model/parse" or path.endswith("/messages"):
+        if not isinstance(data.get("text"), str):
+            raise EdgeError(400, "invalid_text", "text 必须是字符串。")
+        if path.endswith("/messages") and not isinstance(data.get("sender", "user"), str):
+            raise EdgeError(400, "invalid_sender", "sender 必须是字符串。")
+    elif path.endswith("/trigger_intent"):
+        if not isinstance(data.get("name"), str) or not isinstance(
+                data.get("entities") or {}, dict):
+            raise EdgeError(400, "invalid_intent", "name 必须是字符串，entities 必须是对象。")
+    elif path.endswith("/tracker/events"):
+        events = data if isinstance(data, list) else [data]
+        if not all(isinstance(e, dict) and isinstance(e.get("event"), str) for e in events):
+            raise EdgeError(400, "invalid_events", "每个事件都必须是带 event 字段的对象。")
 
 
 async def guard(request: Request) -> HTTPResponse | None:

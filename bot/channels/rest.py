@@ -21,6 +21,7 @@ import logging
 import os
 import re
 from asyncio import Queue
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -52,6 +53,9 @@ FORWARDED = "您的消息已转给人工客服，客服会在这段对话里回�
 # Ids of other channels' conversations: a REST client must not write into them.
 FOREIGN_SENDERS = (re.compile(r"^[0-9a-f]{32}$"), re.compile(r"^wechat_"))
 _dumps = partial(json.dumps, ensure_ascii=False)
+# Messages of one sender handled at once; Rasa handles them one after another anyway.
+MAX_IN_FLIGHT = 3
+WAIT_FOR_REPLY = "我还在处理您前面的消息，请稍等我回复后再发。"
 CANCELLING = "好的，正在为您取消人工客服，取消后我会继续为您服务。有问题直接发给我就行。"
 
 
@@ -93,6 +97,7 @@ class ShopRestInput(RestInput):
         """Rate limiters from the environment (RATE_LIMIT_PER_SENDER, _PER_ADDRESS)."""
         super().__init__()
         self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
+        self.busy: Counter[str] = Counter()
 
     @staticmethod
     async def on_message_wrapper(
@@ -125,6 +130,19 @@ class ShopRestInput(RestInput):
             raise EdgeError(429, "rate_limited", TOO_FAST)
         return sender, text
 
+    def take_turn(self, sender: str) -> None:
+        """Count a message of `sender` being handled; refuse one more than MAX_IN_FLIGHT, so
+        a burst cannot queue behind the conversation lock for longer than a client waits."""
+        if self.busy[sender] >= MAX_IN_FLIGHT:
+            raise EdgeError(429, "busy", WAIT_FOR_REPLY)
+        self.busy[sender] += 1
+
+    def end_turn(self, sender: str) -> None:
+        """The message of `sender` is handled."""
+        self.busy[sender] -= 1
+        if self.busy[sender] <= 0:
+            del self.busy[sender]
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
@@ -156,18 +174,23 @@ class ShopRestInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 sender_id, text = self.admit(request)
+                if is_too_long(text):
+                    reply = [{"recipient_id": sender_id, "text": too_long_reply()}]
+                    return response.json(reply, dumps=_dumps)
+                if bool_arg(request, "stream", default=False):
+                    return response.stream(
+                        self.stream_response(handle, text, sender_id, self.name(), None),
+                        content_type="text/event-stream",
+                    )
+                collector = CollectingOutputChannel()
+                self.take_turn(sender_id)
+                try:
+                    await handle(UserMessage(text, collector, sender_id,
+                                             input_channel=self.name()))
+                finally:  # also when the client went away and the handler is cancelled
+                    self.end_turn(sender_id)
+                return response.json(collector.messages, dumps=_dumps)
             except EdgeError as error:
                 return response.json(error.body(), status=error.status, dumps=_dumps)
-            if is_too_long(text):
-                reply = [{"recipient_id": sender_id, "text": too_long_reply()}]
-                return response.json(reply, dumps=_dumps)
-            if bool_arg(request, "stream", default=False):
-                return response.stream(
-                    self.stream_response(handle, text, sender_id, self.name(), None),
-                    content_type="text/event-stream",
-                )
-            collector = CollectingOutputChannel()
-            await handle(UserMessage(text, collector, sender_id, input_channel=self.name()))
-            return response.json(collector.messages, dumps=_dumps)
 
         return webhook

@@ -158,3 +158,18 @@ def test_the_rate_limiter_forgets_old_hits_and_bounds_its_memory() -> None:
     for i in range(50):
         limiter.allow(f"spray-{i}", now=100 + i)
     assert len(limiter.hits) <= 10
+
+
+def test_a_burst_from_one_sender_is_refused_rather_than_queued(monkeypatch) -> None:
+    monkeypatch.setenv("RATE_LIMIT_PER_SENDER", "100")
+    channel = ShopRestInput()
+    for _ in range(rest.MAX_IN_FLIGHT):
+        channel.take_turn("burst")
+    with pytest.raises(rest.EdgeError) as refused:
+        channel.take_turn("burst")
+    assert refused.value.status == 429 and refused.value.message == rest.WAIT_FOR_REPLY
+    channel.take_turn("someone-else")
+    for _ in range(rest.MAX_IN_FLIGHT):
+        channel.end_turn("burst")
+    assert "burst" not in channel.busy
+    channel.take_turn("burst")
