@@ -34,7 +34,8 @@ def signature_ok(expected: str | None, *parts: str) -> bool:
     """True when `expected` is the signature of `parts` (compared in constant time)."""
     if not expected:
         return False
-    return hmac.compare_digest(sign(*parts).encode(), expected.strip().lower().encode("utf-8", "replace"))
+    presented = expected.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(sign(*parts).encode(), presented)
 
 
 def aes_key_from_encoding_key(encoding_aes_key: str) -> bytes:
