@@ -44,7 +44,7 @@ train: install ## Train the model, only when data, config, domain or dictionary 
 model-path: ## Print the path of the model that matches the current data
 	@echo $(MODEL)
 
-run: train ## Start the Rasa server (REST, HTTP API), the action server and the demo shop API; Ctrl-C stops all
+run: train ## Start every service (Rasa, actions, shop API, handoff, widget) under supervisord; Ctrl-C stops all
 	@$(WITH_ENV) scripts/run.sh "$(MODEL)"
 
 shell: train ## Chat with the bot in the terminal

@@ -6,8 +6,8 @@ from evaluation.faq import load_heldout, parse_all, summary
 # Share of held-out phrasings whose right answer the customer gets, directly or as one of
 # the "您是想问" suggestions (product, promotion and payment questions included, which are
 # answered from their FAQ area), and the share that is resolved or starts the journey of the
-# question's own topic. Measured 2026-11-22: 71.6% and 82.7% (README, "Understanding real
-# customers": since every topic has its intents, policy questions often start the journey).
+# question's own topic. Measured 2026-11-22: 71.6% and 82.7% (docs/evaluation.md, "Understanding
+# real customers": since every topic has its intents, policy questions often start the journey).
 MIN_RESOLVED = 0.68
 MIN_HANDLED = 0.80
 MIN_RETRIEVAL = 0.80

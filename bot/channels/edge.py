@@ -190,5 +190,5 @@ class RateLimiter:
 def limiters_from_env(env: dict[str, str]) -> tuple[RateLimiter, RateLimiter]:
     """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars)."""
     per_sender = int(env.get("RATE_LIMIT_PER_SENDER", "20"))
-    per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "120"))
+    per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "300"))
     return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)

@@ -2,7 +2,7 @@
 (`bot.nlu.sentence_encoder`), and logistic regression.
 
 Replaces Rasa's ResponseSelector for the `faq` retrieval intent: on this shop's held-out
-phrasings it finds the right entry far more often (see README, `make eval-faq`), and it
+phrasings it finds the right entry far more often (see docs/evaluation.md, `make eval-faq`), and it
 trains in seconds. Its output has the ResponseSelector's shape, so Rasa's processor and the
 actions read it the same way: parse["response_selector"]["faq"]["response"|"ranking"].
 """

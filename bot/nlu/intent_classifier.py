@@ -2,7 +2,7 @@
 with logistic regression.
 
 Replaces DIET for intents: it trains in about two minutes instead of DIET's 5-8, which is
-what let the training data be tuned with measurements (README, "Understanding real
+what let the training data be tuned with measurements (docs/evaluation.md, "Understanding real
 customers"). Character n-grams survive jieba's segmentation mistakes on typos and unknown
 product names; words (jieba with the shop dictionary) carry the longer terms. Numbers are
 folded into placeholders first, so an order number is "an order number", not 12 features.
@@ -66,19 +66,19 @@ class ShopIntentClassifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Defaults chosen on held-out phrasings and real messages (see README)."""
+        """Defaults chosen on held-out phrasings and real messages (see docs/evaluation.md)."""
         return {
             "char_min_ngram": 1,
             "char_max_ngram": 3,
             "word_max_ngram": 1,
             # Inverse regularisation of the logistic regression.
             "C": 10.0,
-            # Weight of the centred sentence vector beside the TF-IDF features; 2.0 beat 1.0
-            # and 4.0 on the held-out phrasings (README, "Understanding real customers").
+            # Weight of the centred sentence vector beside the TF-IDF features; 2.0 beat 1.0 and
+            # 4.0 on the held-out phrasings (docs/evaluation.md, "Understanding real customers").
             "sentence_vector_weight": 2.0,
             # "balanced" weighs each intent's examples by the inverse of its size, so the
             # intents with many examples (out of scope) do not drown the small ones; null
-            # weighs every example the same (README, "Understanding real customers").
+            # weighs every example the same (docs/evaluation.md, "Understanding real customers").
             "class_weight": "balanced",
             "ranking_length": 10,
             # A second request in the message (「…到哪了 另外发票怎么开」) is put under

@@ -2,7 +2,7 @@
 conversation in the queue, read the transcript (customer text escaped), claim, reply (Enter
 while composing pinyin does not send), see the customer's answer live, hand back.
 Screenshots are kept in tests/artifacts/handoff/ (HANDOFF_DOCS_SCREENSHOT=1 also refreshes
-docs/img/handoff-console.png for the README)."""
+docs/img/handoff-console.png for docs/handoff.md)."""
 from __future__ import annotations
 
 import os
