@@ -53,7 +53,7 @@ def test_a_paraphrase_without_shared_words_is_understood_through_sentence_vector
     paraphrases = [Message(data={"text": "东西寄出来没有"}), Message(data={"text": "货发出去了吗"})]
     with_vectors = trained(tmp_path / "on").process(paraphrases)
     assert [m.get("intent")["name"] for m in with_vectors] == ["ask_order_status"] * 2
-    without = trained(tmp_path / "off", sentence_vector_weight=0.0).process(
+    without = trained(tmp_path / "off", sentence_vector_weight=0.0, knn_weight=0.0).process(
         [Message(data={"text": "东西寄出来没有"})]
     )
     assert without[0].get("intent")["name"] != "ask_order_status"
@@ -87,7 +87,7 @@ def test_an_intent_with_few_examples_is_not_drowned_by_a_big_one(tmp_path, monke
                 Message(data={"text": "我要去消协告你们"})]
     balanced = trained(tmp_path / "balanced").process(messages)
     assert [m.get("intent")["name"] for m in balanced] == ["complaint", "complaint"]
-    flat = trained(tmp_path / "flat", class_weight=None).process(
+    flat = trained(tmp_path / "flat", class_weight=None, knn_weight=0.0).process(
         [Message(data={"text": "太差了 你们这什么服务"})]
     )
     assert flat[0].get("intent")["name"] == "out_of_scope"
@@ -110,3 +110,27 @@ def test_balancing_evens_out_intents_but_keeps_every_faq_example_whole() -> None
             {**ShopIntentClassifier.get_default_config(), "class_weight": "answers"}, None,
             Resource("x"), ExecutionContext(graph_schema=None, model_id="test"),
         )._sample_weights(labels, answers)
+
+
+def test_nearest_examples_vote_for_their_intents_weighted_by_similarity() -> None:
+    import numpy as np
+
+    from bot.nlu.intent_classifier import neighbour_votes, unit_rows
+
+    examples = unit_rows(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32))
+    labels = np.array([0, 0, 1])
+    texts = unit_rows(np.array([[1.0, 0.05], [0.0, 1.0], [0.0, 0.0]], dtype=np.float32))
+    votes = neighbour_votes(texts, examples, labels, n_classes=2, k=2, temperature=0.02)
+    assert votes[0].argmax() == 0 and votes[0].sum() == pytest.approx(1.0)
+    assert votes[1].argmax() == 1
+    assert not votes[2].any()  # a blank text has no vector and votes for nothing
+
+
+def test_neighbour_evidence_changes_the_ranking_only_when_weighted(tmp_path) -> None:
+    def text() -> list[Message]:
+        return [Message(data={"text": "东西寄出来没有"})]
+
+    plain = trained(tmp_path / "plain", knn_weight=0.0).process(text())[0]
+    mixed = trained(tmp_path / "mixed", knn_weight=0.9).process(text())[0]
+    assert mixed.get("intent")["name"] == "ask_order_status"
+    assert mixed.get("intent")["confidence"] > plain.get("intent")["confidence"]
