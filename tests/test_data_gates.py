@@ -22,7 +22,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "bot" / "data"
-ACTIONS_DIR = ROOT / "bot" / "actions"
+# The custom actions and the core they build on (bot/core: the steps the journeys share).
+ACTION_DIRS = (ROOT / "bot" / "actions", ROOT / "bot" / "core")
 HELDOUT_INTENTS = ROOT / "tests" / "nlu" / "heldout_intents.yml"
 HELDOUT_TWO_REQUESTS = ROOT / "tests" / "nlu" / "heldout_two_requests.yml"
 # Responses uttered by Rasa's default actions (action_default_fallback, /restart, /back).
@@ -93,7 +94,8 @@ def dialogue_pairs() -> Iterator[tuple[str, Any]]:
 @lru_cache(maxsize=1)
 def action_code() -> str:
     """The source of the custom actions."""
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(ACTIONS_DIR.rglob("*.py")))
+    return "\n".join(p.read_text(encoding="utf-8")
+                     for folder in ACTION_DIRS for p in sorted(folder.rglob("*.py")))
 
 
 def all_responses() -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.invoice import TITLE_TYPES
-from bot.actions.journeys import buttons
+from bot.core.answers import buttons
 from bot.typed_choice import latest_bot_buttons, payload_choice, title_forms, typed_payload
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import owner

@@ -9,22 +9,12 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
-from bot.actions.handoff import Reason, hand_off
-from bot.actions.journeys import (
-    ChoiceQuestion,
-    choice_from_message,
-    free_text,
-    warn_if_sensitive,
-)
-from bot.actions.order_lookup import (
-    PHONE,
-    StopOnFailure,
-    failed_attempt,
-    offer_human,
-    shop_client,
-)
 from bot.clients.shop_api import Account, ShopApiError, ShopApiUnavailable
+from bot.core.answers import ChoiceQuestion, choice_from_message, free_text, warn_if_sensitive
+from bot.core.courtesy import acknowledge_if_upset
+from bot.core.handoff import Reason, hand_off
+from bot.core.lookup import PHONE, StopOnFailure, failed_attempt, offer_human
+from bot.core.shop import shop_client
 from bot.faq import load_policy
 from bot.masking import mask_phone
 

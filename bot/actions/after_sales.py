@@ -1,25 +1,22 @@
 """Return, exchange or repair: the policy, eligibility from the delivery date and the order's
-state, the reason, the pick-up option, and the request opened with its number."""
+state, the reason, the pick-up option, and the request opened with its number once the
+customer confirmed it (registered below)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.journeys import (
-    ChoiceQuestion,
-    JourneyAction,
-    JourneyForm,
-    ask_confirmation,
-    buttons,
-    choice_from_message,
-    free_text,
-    items_summary,
-)
-from bot.actions.order_lookup import STATE_NAMES, shop_client
 from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
+from bot.core.answers import ChoiceQuestion, buttons, choice_from_message, free_text
+from bot.core.changes import PendingChange, ask_confirmation
+from bot.core.clock import china_today
+from bot.core.confirmation import confirms
+from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 
 KINDS = {"return": "退货退款", "exchange": "换货", "repair": "维修"}
@@ -220,7 +217,7 @@ class ActionAfterSales(JourneyAction):
         kind = tracker.get_slot("after_sales_type")
         if kind not in KINDS:
             kind = next((k for k in KINDS if order.allows(k)), "return")
-        refusal = eligibility(order, kind, date.today())
+        refusal = eligibility(order, kind, china_today())
         if refusal:
             dispatcher.utter_message(text=refusal)
             return []
@@ -232,25 +229,35 @@ class ActionAfterSales(JourneyAction):
             return []
         reason = tracker.get_slot("after_sales_reason") or KINDS[kind]
         pickup = tracker.get_slot("pickup_method") or "door"
-        change = {"kind": "after_sales", "order_id": order_id, "type": kind, "reason": reason,
-                  "pickup": pickup}
+        change = AfterSalesChange(order_id, type=kind, reason=reason, pickup=pickup)
         summary = (f"订单 {order_id}（{items_summary(order)}）申请{KINDS[kind]}，原因：{reason}，"
                    f"{PICKUPS[pickup]}。")
         return ask_confirmation(dispatcher, summary, f"确认提交{KINDS[kind]}申请吗？", change,
                                 yes="确认提交", no="先不申请了")
 
 
+@dataclass(frozen=True)
+class AfterSalesChange(PendingChange):
+    """A return, exchange or repair request (`type`, one of KINDS) to open."""
+
+    kind: ClassVar[str] = "after_sales"
+    type: str | None = None
+    reason: str | None = None
+    pickup: str | None = None
+
+
+@confirms(AfterSalesChange, asked_by="action_after_sales")
 def confirm_after_sales(
-    dispatcher: CollectingDispatcher, change: dict[str, Any], key: str
+    dispatcher: CollectingDispatcher, change: AfterSalesChange, key: str
 ) -> None:
     """Open the request the customer has just confirmed and say what happens next."""
     client = shop_client()
-    order_id, kind = change["order_id"], change.get("type")
+    order_id, kind = change.order_id, change.type
     if kind not in KINDS:
         dispatcher.utter_message(response="utter_change_incomplete")
         return
-    reason = str(change.get("reason") or KINDS[kind])
-    pickup = change.get("pickup") if change.get("pickup") in PICKUPS else "door"
+    reason = str(change.reason or KINDS[kind])
+    pickup = change.pickup if change.pickup in PICKUPS else "door"
     policy = load_policy()
     try:
         case = client.open_after_sales(order_id, kind, reason, f"取件方式：{PICKUPS[pickup]}",

@@ -7,10 +7,11 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset, is_upset
-from bot.actions.faq import SUGGESTIONS_SLOT, suggest, suggestions
-from bot.actions.handoff import HandoffAction, Reason, hand_off, high_risk
+from bot.core.courtesy import acknowledge_if_upset, is_upset
+from bot.core.handoff import HandoffAction, Reason, hand_off
+from bot.core.suggestions import SUGGESTIONS_SLOT, suggest, suggestions
 from bot.emotion_tracking import assess, customer_turns
+from bot.high_risk import high_risk
 
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTION = "action_fallback"

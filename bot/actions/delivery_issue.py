@@ -1,25 +1,21 @@
 """Delivery problems (shown delivered but not received, missing, wrong or damaged items, parcel
-stuck): apologise, find out what went wrong, open an after-sales case and give its number."""
+stuck): apologise, find out what went wrong, open an after-sales case once the customer
+confirmed it (registered below) and give its number."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import is_upset
-from bot.actions.journeys import (
-    ChoiceQuestion,
-    JourneyAction,
-    JourneyForm,
-    ask_confirmation,
-    choice_from_message,
-    free_text,
-    items_summary,
-)
-from bot.actions.order_change import describe_denial
-from bot.actions.order_lookup import STATE_NAMES, shop_client
 from bot.clients.shop_api import Order, ShopApiError
+from bot.core.answers import ChoiceQuestion, choice_from_message, free_text
+from bot.core.changes import PendingChange, ask_confirmation, describe_denial
+from bot.core.confirmation import confirms
+from bot.core.courtesy import is_upset
+from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 from bot.masking import mask_signer
 
@@ -130,8 +126,7 @@ class ActionDeliveryIssue(JourneyAction):
         if issue not in ISSUES:
             issue = "stuck" if order.state != "delivered" else "not_received"
         detail = tracker.get_slot("issue_detail") or tracking_note(order)
-        change = {"kind": "delivery_issue", "order_id": order_id, "issue": issue,
-                  "detail": detail}
+        change = DeliveryIssueChange(order_id, issue, detail)
         # An upset customer has just heard an apology (acknowledge_if_upset): not twice.
         apology = "" if is_upset(tracker) else "非常抱歉给您添麻烦了。"
         summary = (f"{apology}订单 {order_id}（{items_summary(order)}）"
@@ -141,19 +136,29 @@ class ActionDeliveryIssue(JourneyAction):
                                 yes="确认登记", no="先不用了")
 
 
+@dataclass(frozen=True)
+class DeliveryIssueChange(PendingChange):
+    """A delivery-issue case to open: the kind of problem (one of ISSUES) and its details."""
+
+    kind: ClassVar[str] = "delivery_issue"
+    issue: str | None = None
+    detail: str | None = None
+
+
+@confirms(DeliveryIssueChange, asked_by="action_delivery_issue")
 def confirm_delivery_issue(
-    dispatcher: CollectingDispatcher, change: dict[str, Any], key: str
+    dispatcher: CollectingDispatcher, change: DeliveryIssueChange, key: str
 ) -> None:
     """Open the case the customer has just confirmed, with its number and next steps."""
     client = shop_client()
-    order_id, issue = change["order_id"], change.get("issue")
+    order_id, issue = change.order_id, change.issue
     if issue not in ISSUES:
         dispatcher.utter_message(response="utter_change_incomplete")
         return
     policy = load_policy()
     try:
         case = client.open_after_sales(order_id, "delivery_issue", ISSUES[issue],
-                                       str(change.get("detail") or ISSUES[issue]),
+                                       str(change.detail or ISSUES[issue]),
                                        idempotency_key=key)
     except ShopApiError as error:
         if error.code != "case_exists":

@@ -6,27 +6,12 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.handoff import HandoffAction, Reason, hand_off, high_risk
+from bot.core.handoff import HandoffAction, Reason, hand_off
 from bot.emotion_tracking import REASON_NONE, acknowledgement, assess, bot_texts, customer_turns
+from bot.high_risk import high_risk
 
 # Intents whose anger is about something else than the shop.
 NOT_ABOUT_THE_SHOP = {"out_of_scope"}
-
-
-def is_upset(tracker: Tracker) -> bool:
-    """Whether the customer's latest message reads upset or angry."""
-    return (tracker.latest_message.get("emotion") or {}).get("label") in {"upset", "angry"}
-
-
-def acknowledge_if_upset(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """Put a short, sincere line before the answer when the customer is upset (or angry
-    without being escalated yet). Answers that apologise themselves check `is_upset` so the
-    customer does not hear sorry twice in a row."""
-    if not is_upset(tracker):
-        return
-    line = acknowledgement("upset", bot_texts(tracker.events), tracker.latest_message.get("text"))
-    if line:
-        dispatcher.utter_message(text=line)
 
 
 class ActionEscalate(HandoffAction):

@@ -41,7 +41,7 @@ from bot.faq import load_policy
 from bot.high_risk import high_risk  # noqa: F401 (the actions import it from here)
 from bot.nlu.other_request import replayed
 from handoff.masking import mask_sensitive
-from handoff.notices import notice
+from handoff.notices import queued_notice
 from handoff.schema import MAX_ID, MAX_TEXT
 
 logger = logging.getLogger(__name__)
@@ -96,16 +96,18 @@ TOPIC_NAMES = {
     "after_sales": "退换货与维修", "invoice": "发票", "account": "账号", "promotion": "优惠与会员",
     "product": "商品咨询", "complaint": "投诉", "human": "转人工", "out_of_scope": "无关问题",
 }
-SLOT_NAMES = {"order_id": "订单号", "phone": "手机号", "payment_method": "支付方式"}
-
-NO_AGENT_IN_HOURS = ("已为您登记人工客服。现在暂时没有客服在线，"
-                     "客服上线后（服务时间{service_hours}）会按顺序在这里回复您，"
-                     "您的请求会一直保留，不需要重复申请。"
-                     "您可以先把问题和订单号发在这里，客服一上线就能看到。"
-                     "如果不需要了，发送「算了不用了」即可。")
-NO_AGENT_OFF_HOURS = ("已为您登记人工客服。现在是非服务时间，人工客服的服务时间是{service_hours}，"
-                      "客服上班后会按顺序在这里回复您，您的请求会一直保留，不需要重复申请。"
-                      "您可以先把问题和订单号发在这里。如果不需要了，发送「算了不用了」即可。")
+# Field names agents read in the summary (the console names them alike: handoff/labels.py;
+# not imported from there, the bot and the service are deployed apart).
+SLOT_NAMES = {
+    "order_id": "订单号", "phone": "手机号", "payment_method": "支付方式",
+    "new_address": "新地址", "new_phone": "新手机号", "delivery_day": "送货日期",
+    "delivery_window": "送货时段", "issue_type": "问题类型", "issue_detail": "问题描述",
+    "payment_error": "支付报错", "refund_reason": "退款原因", "after_sales_type": "售后类型",
+    "after_sales_reason": "售后原因", "pickup_method": "取件方式", "invoice_title": "发票抬头",
+    "tax_number": "税号", "account_issue": "账号问题",
+}
+# Below this confidence the summary says the bot was not sure what the customer wanted.
+UNSURE_BELOW = 0.6
 UNAVAILABLE = ("抱歉，人工客服系统暂时连接不上。您的转人工请求已经保存，系统恢复后会自动为您排队，"
                "不需要重复申请；客服接入后会在这里回复您（服务时间{service_hours}）。"
                "在此之前，订单、物流、退款方面的问题我仍然可以先帮您查。")
@@ -225,9 +227,12 @@ def summary(reason: Reason, intent: dict[str, Any], emotion: dict[str, Any],
     """A few lines in Chinese an agent reads before the transcript."""
     parts = [f"转人工原因：{REASON_LABELS[reason]}。"]
     if intent.get("topic"):
+        # Agents read the topic in Chinese; the intent's name and the classifier's
+        # confidence are the bot's business (only "not sure" is worth telling).
         confidence = intent.get("confidence")
-        share = f"（{intent['name']}，置信度 {confidence:.0%}）" if confidence else ""
-        parts.append(f"咨询：{TOPIC_NAMES.get(intent['topic'], intent['topic'])}{share}。")
+        unsure = "（机器人不太确定）" if confidence is not None and confidence < UNSURE_BELOW \
+            else ""
+        parts.append(f"咨询：{TOPIC_NAMES.get(intent['topic'], '其他')}{unsure}。")
     details = "，".join(f"{SLOT_NAMES.get(k, k)} {v}" for k, v in slots.items()
                        if k in SLOT_NAMES)
     if details:
@@ -497,18 +502,18 @@ def in_service_hours(hours: str, now: datetime | None = None) -> bool:
     return start_h * 60 + start_m <= minutes < end_h * 60 + end_m
 
 
-def tell_queued(dispatcher: CollectingDispatcher, ticket: Ticket) -> None:
-    """Where the customer stands: queue place and expected wait, or when someone will reply."""
-    hours = str(load_policy().get("service_hours") or "")
-    if ticket.agents_online > 0:
-        dispatcher.utter_message(
-            text=notice("queued", position=ticket.position or 1,
-                        eta_minutes=ticket.eta_minutes or 1, service_hours=hours),
-            json_message=handoff_state(ticket.position, ticket.eta_minutes))
-        return
-    text = NO_AGENT_IN_HOURS if in_service_hours(hours) else NO_AGENT_OFF_HOURS
-    dispatcher.utter_message(text=text.format(service_hours=hours),
-                             json_message=handoff_state(ticket.position, None))
+def tell_queued(dispatcher: CollectingDispatcher, ticket: Ticket,
+                service_hours: str | None = None, in_hours: bool | None = None) -> None:
+    """Where the customer stands: queue place and expected wait; with nobody online, when
+    someone will reply; a long wait, a message or a call-back instead of the number. The
+    service files the same words (handoff.notices.queued_notice) in the handoff."""
+    hours = str(load_policy().get("service_hours") or "") if service_hours is None \
+        else service_hours
+    inside = in_service_hours(hours) if in_hours is None else in_hours
+    queued = queued_notice(ticket.position, ticket.eta_minutes, ticket.agents_online, hours,
+                           inside)
+    dispatcher.utter_message(text=queued.text,
+                             json_message=handoff_state(ticket.position, queued.eta_minutes))
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
@@ -539,6 +544,9 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
                                  json_message=handoff_state())
         return recorded
     payload = build_payload(tracker, reason, priority)
+    # The service words the "queued" notice from these, as tell_queued does below.
+    inside = in_service_hours(hours)
+    payload.update(service_hours=hours, in_service_hours=inside)
     key = idempotency_key(tracker)
     try:
         ticket = client.create(payload, key)
@@ -554,7 +562,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
         dispatcher.utter_message(text=UNAVAILABLE.format(service_hours=hours),
                                  json_message=handoff_state())
         return recorded
-    tell_queued(dispatcher, ticket)
+    tell_queued(dispatcher, ticket, hours, inside)
     # Paused, the bot never reaches action_listen by itself; recording it keeps the turn
     # structure Rasa's rules expect, so a "/restart" while waiting restarts the conversation
     # (without it Rasa answered with its fallback and repeated the handoff).

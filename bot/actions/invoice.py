@@ -1,27 +1,23 @@
 """E-invoices: show the invoice of an order, request one (personal, or a company with its tax
-number), or change its title or tax number (re-issued once)."""
+number), or change its title or tax number (re-issued once, after an explicit yes; the change
+is registered below)."""
 from __future__ import annotations
 
 import re
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.journeys import (
-    BLOCKER_SLOT,
-    ChoiceQuestion,
-    JourneyAction,
-    JourneyForm,
-    ask_confirmation,
-    choice_from_message,
-    free_text,
-    idempotency_key,
-    items_summary,
-)
-from bot.actions.order_lookup import STATE_NAMES, backend_down, failed_attempt, shop_client
 from bot.clients.shop_api import Invoice, Order, ShopApiError, ShopApiUnavailable
+from bot.core.answers import ChoiceQuestion, choice_from_message, free_text
+from bot.core.changes import PendingChange, ask_confirmation, idempotency_key
+from bot.core.clock import china_today
+from bot.core.confirmation import confirms
+from bot.core.lookup import backend_down, failed_attempt
+from bot.core.ownership import BLOCKER_SLOT, JourneyAction, JourneyForm
+from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 
 ACTIONS = {"issue": "开电子发票", "change": "改抬头或税号"}
@@ -66,7 +62,7 @@ def invoice_blocker(order: Order, invoice: Invoice | None, action: str) -> str |
     if order.state not in INVOICE_STATES:
         return order.state
     deadline = load_policy()["invoice_request_deadline_days"]
-    if order.delivered_at and (date.today() - order.delivered_at.date()).days > deadline:
+    if order.delivered_at and (china_today() - order.delivered_at.date()).days > deadline:
         return "expired"
     return None
 
@@ -239,8 +235,7 @@ class ActionInvoice(JourneyAction):
             dispatcher.utter_message(response="utter_change_incomplete")
             return []
         if action == "change":  # voids an issued invoice: only after an explicit yes
-            change = {"kind": "invoice_title", "order_id": order_id, "title_type": title_type,
-                      "title": title, "tax_number": tax}
+            change = TitleChange(order_id, title_type, title, tax)
             return ask_confirmation(dispatcher, describe_title_change(invoice, order, change),
                                     "确认修改发票抬头吗？", change, yes="确认修改", no="先不改了")
         key = idempotency_key(tracker, "invoice", action, order_id, title, tax)
@@ -256,17 +251,17 @@ class ActionInvoice(JourneyAction):
         return []
 
 
-def describe_title_change(invoice: Invoice | None, order: Order, change: dict[str, Any]) -> str:
+def describe_title_change(invoice: Invoice | None, order: Order, change: TitleChange) -> str:
     """What the new title replaces, and what happens to an invoice already issued."""
     policy = load_policy()
-    who = TITLE_TYPES.get(change["title_type"], "")
-    tax = f"，税号 {change['tax_number']}" if change.get("tax_number") else ""
+    who = TITLE_TYPES.get(change.title_type, "")
+    tax = f"，税号 {change.tax_number}" if change.tax_number else ""
     lines = [f"订单 {order.order_id}（{items_summary(order)}）的发票"]
     if invoice is not None:
         old_tax = f"，税号 {invoice.tax_number}" if invoice.tax_number else ""
         old_who = TITLE_TYPES.get(invoice.title_type, "")
         lines.append(f"原抬头：{old_who}「{invoice.title}」{old_tax}")
-    lines.append(f"新抬头：{who}「{change['title']}」{tax}")
+    lines.append(f"新抬头：{who}「{change.title}」{tax}")
     if invoice is not None and invoice.status == "issued":
         lines.append(f"发票已经开具，修改后原发票作废、按新抬头重新开具；每张发票只能换开 "
                      f"{policy['invoice_reissue_limit']} 次。")
@@ -275,15 +270,24 @@ def describe_title_change(invoice: Invoice | None, order: Order, change: dict[st
     return "\n".join(lines)
 
 
-def confirm_title_change(
-    dispatcher: CollectingDispatcher, change: dict[str, Any], key: str
-) -> None:
+@dataclass(frozen=True)
+class TitleChange(PendingChange):
+    """A new title (and tax number, for a company) of the order's invoice."""
+
+    kind: ClassVar[str] = "invoice_title"
+    title_type: str
+    title: str
+    tax_number: str | None = None
+
+
+@confirms(TitleChange, asked_by="action_invoice")
+def confirm_title_change(dispatcher: CollectingDispatcher, change: TitleChange, key: str) -> None:
     """Change the title the customer has just confirmed, and show the invoice."""
     client = shop_client()
-    order_id = change["order_id"]
+    order_id = change.order_id
     try:
-        invoice = client.change_invoice_title(order_id, change["title_type"], change["title"],
-                                              change.get("tax_number"), idempotency_key=key)
+        invoice = client.change_invoice_title(order_id, change.title_type, change.title,
+                                              change.tax_number, idempotency_key=key)
     except ShopApiError as error:
         if error.status != 409:
             raise

@@ -1,43 +1,25 @@
 """Change or cancel an order: only while the state allows it, always after an explicit yes, and
-with what is still possible once it is too late. The confirmed change itself is made by
-`action_confirm_change` (shared with the refund request)."""
+with what is still possible once it is too late. The four changes (cancel, address, phone,
+delivery time) are registered below; action_confirm_change makes them once confirmed."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
-from bot.actions.journeys import (
-    PENDING_SLOT,
-    ChoiceQuestion,
-    JourneyAction,
-    JourneyForm,
-    ask_confirmation,
-    buttons,
-    choice_from_message,
-    free_text,
-    idempotency_key,
-    items_summary,
-    latest_intent,
-    pending,
-)
-from bot.actions.order_lookup import (
-    PHONE,
-    REFUSALS,
-    STATE_NAMES,
-    china_today,
-    failed_attempt,
-    offer_human,
-    refusal_text,
-    shop_client,
-)
-from bot.clients.shop_api import CancelResult, Order, ShopApiError, ShopApiUnavailable
-from bot.faq import load_policy
+from bot.clients.shop_api import CancelResult, Order
+from bot.core.answers import ChoiceQuestion, buttons, choice_from_message, free_text, latest_intent
+from bot.core.changes import PendingChange, ask_confirmation, describe_denial
+from bot.core.clock import china_today
+from bot.core.confirmation import confirms
+from bot.core.lookup import PHONE, failed_attempt
+from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.refunds import METHOD_NAMES, refund_days
+from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.masking import mask_address, mask_name, mask_phone
 
 CHANGE_FIELDS = {
@@ -77,10 +59,6 @@ PROVINCES = (
 )
 REGION_SUFFIX = re.compile(r"^(?:壮族|回族|维吾尔|维吾尔族)?(?:自治区|省|市)")
 CITY = re.compile(r"^[\u4e00-\u9fa5]{1,8}?(?:市|自治州|地区|盟)")
-# Changes a customer confirms with 确认; each one is made by ActionConfirmChange.
-CHANGE_KINDS = {"cancel", "address", "phone", "delivery_slot", "refund", "invoice_title",
-                "after_sales", "delivery_issue"}
-TOO_LATE = {"shipped", "out_for_delivery", "delivered"}
 
 
 def day_label(day: date) -> str:
@@ -145,33 +123,6 @@ def full_address(province: str, city: str, detail: str) -> str:
     return f"{province}{city if city != province else ''}{detail}"
 
 
-def describe_denial(order: Order, action: str) -> str:
-    """What the order's state means for a cancel or a change, and what is still possible."""
-    policy = load_policy()
-    state = STATE_NAMES.get(order.state, order.state)
-    head = f"订单 {order.order_id}（{items_summary(order)}）当前状态：{state}。"
-    verb = {"cancel": "取消", "refund": "直接退款"}.get(action, "修改")
-    if order.state in {"shipped", "out_for_delivery"}:
-        return (f"{head}包裹已经发出，没办法再{verb}了，非常抱歉。您还可以：\n"
-                f"1. 快递派送时直接拒收，包裹退回仓库后系统自动原路退款；\n"
-                f"2. 先签收，签收后 {policy['return_window_days']} 天内在「我的-订单」申请"
-                f"{policy['return_window_days']}天无理由退货退款。"
-                + ("\n如果只是想换个时间或地址收货，可以直接联系派送的快递员协商改派。"
-                   if action == "change" else ""))
-    if order.state == "delivered":
-        deadline = f"（{order.return_deadline:%m月%d日}前）" if order.return_deadline else ""
-        possible = (f"签收后 {policy['return_window_days']} 天内{deadline}可以申请退货退款，"
-                    "告诉我「我要退货」就可以帮您办理。" if order.allows("return") else
-                    quality_or_repair(order, policy))
-        return f"{head}订单已经签收，不能再{verb}了。{possible}"
-    if order.state == "cancelled":
-        return (f"{head}这个订单已经取消了，不需要再操作。已付款项会原路退回，"
-                "可以问我「退款到哪了」查看进度。")
-    if order.state in {"refunding", "refunded"}:
-        return f"{head}这个订单已经在退款流程里了，可以问我「退款到哪了」查看进度。"
-    return f"{head}这个订单现在不能{verb}，需要的话发送「转人工」，客服帮您看看。"
-
-
 def describe_item_change(order: Order) -> str:
     """What a customer who wants to add, remove or swap items, or split the parcel, can do."""
     refund = "" if order.state == "pending_payment" else "，已付的钱会原路退回"
@@ -179,31 +130,6 @@ def describe_item_change(order: Order) -> str:
             "直接加减商品、换规格，也不能拆成几个包裹发，非常抱歉。您可以：\n"
             f"1. 取消这个订单，再按需要重新下单{refund}；\n"
             "2. 一定要拆单或者有别的安排，我帮您转人工客服，请仓库看看能不能处理。")
-
-
-def quality_or_repair(order: Order, policy: dict[str, Any]) -> str:
-    """What is left after the no-reason return window: a quality return within its own window
-    (quality_return_days after delivery), then repair under warranty."""
-    late = (f"已超过 {policy['return_window_days']} 天无理由退货期，")
-    if order.delivered_at is not None:
-        days = (china_today() - order.delivered_at.date()).days
-        if days <= int(policy["quality_return_days"]):
-            return (late + f"如果商品有质量问题，签收后 {policy['quality_return_days']} 天内"
-                    "仍可以退换，请发送「转人工」由客服核实办理；也可以申请保修维修。")
-    return late + "如果商品有质量问题，可以申请保修维修。"
-
-
-def refund_days(method: str | None) -> str:
-    """How long a refund takes to arrive by the payment method, from the shop's policy."""
-    policy = load_policy()
-    key = {"alipay": "refund_days_alipay", "wechat_pay": "refund_days_wechat",
-           "debit_card": "refund_days_debit_card", "credit_card": "refund_days_credit_card",
-           "huabei": "refund_days_huabei"}.get(method or "", "refund_days_alipay")
-    return policy[key]
-
-
-METHOD_NAMES = {"alipay": "支付宝", "wechat_pay": "微信支付", "debit_card": "银行卡（储蓄卡）",
-                "credit_card": "信用卡", "huabei": "花呗"}
 
 
 # ---- cancel -------------------------------------------------------------------------------
@@ -245,7 +171,7 @@ class ActionCancelOrder(JourneyAction):
         else:
             lines.append("订单还没有付款，取消后不会产生任何费用。")
         return ask_confirmation(dispatcher, "\n".join(lines), "确认取消这个订单吗？",
-                                {"kind": "cancel", "order_id": order.order_id},
+                                CancelChange(order.order_id),
                                 yes="确认取消", no="不取消了")
 
 
@@ -468,121 +394,108 @@ class ActionChangeOrder(JourneyAction):
                                 yes="确认修改", no="先不改了")
 
     @staticmethod
-    def _change(tracker: Tracker, field: str | None, order_id: str) -> dict[str, Any] | None:
+    def _change(tracker: Tracker, field: str | None, order_id: str) -> PendingChange | None:
         if field == "address":
             address = parse_address(tracker.get_slot("new_address") or "")
-            return address and {"kind": "address", "order_id": order_id, "address": address}
+            return AddressChange(order_id, address) if address else None
         if field == "phone":
             phone = tracker.get_slot("new_phone")
-            return phone and {"kind": "phone", "order_id": order_id, "phone": phone}
+            return PhoneChange(order_id, phone) if phone else None
         day, window = tracker.get_slot("delivery_day"), tracker.get_slot("delivery_window")
         if field == "delivery_slot" and day and window in WINDOWS:
-            return {"kind": "delivery_slot", "order_id": order_id, "date": day, "window": window}
+            return DeliverySlotChange(order_id, day, window)
         return None
 
     @staticmethod
-    def _before_after(order: Order, change: dict[str, Any]) -> str:
+    def _before_after(order: Order, change: PendingChange) -> str:
         address = order.address
-        if change["kind"] == "address":
-            new = change["address"]
+        if isinstance(change, AddressChange):
+            new = change.address
             return (f"原地址：{mask_address(address.province, address.city, address.detail)}\n"
                     f"新地址：{full_address(new['province'], new['city'], new['detail'])}"
                     f"（收货人 {mask_name(address.name)}，电话 {address.phone} 不变）")
-        if change["kind"] == "phone":
-            return f"收货人电话：{address.phone} 改为 {mask_phone(change['phone'])}"
+        if isinstance(change, PhoneChange):
+            return f"收货人电话：{address.phone} 改为 {mask_phone(change.phone)}"
+        assert isinstance(change, DeliverySlotChange)
         old = (f"{order.delivery_slot.date:%m月%d日} {WINDOWS.get(order.delivery_slot.window, '')}"
                if order.delivery_slot else "未预约（按正常时效配送）")
-        new_day = date.fromisoformat(change["date"])
-        return f"配送时间：{old} 改为 {day_label(new_day)} {WINDOWS[change['window']]}"
+        new_day = date.fromisoformat(change.date)
+        return f"配送时间：{old} 改为 {day_label(new_day)} {WINDOWS[change.window]}"
 
 
-# ---- the confirmation step ----------------------------------------------------------------
+# ---- the changes, made once the customer said yes (action_confirm_change) ----------------
 
 
-PROMPT_ACTIONS = {"action_cancel_order", "action_change_order", "action_refund_request",
-                  "action_invoice", "action_after_sales", "action_delivery_issue"}
+@dataclass(frozen=True)
+class CancelChange(PendingChange):
+    """Cancel the order; what was paid goes back the way it came."""
+
+    kind: ClassVar[str] = "cancel"
 
 
-def prompted_just_before(tracker: Tracker) -> bool:
-    """Whether the bot's last step before this message was a confirmation question."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif seen_user and event.get("event") == "action" and \
-                event.get("name") not in {"action_listen", None}:
-            return event.get("name") in PROMPT_ACTIONS
-    return False
+@dataclass(frozen=True)
+class AddressChange(PendingChange):
+    """A new delivery address (province, city, detail); recipient and phone stay."""
+
+    kind: ClassVar[str] = "address"
+    address: dict[str, str]
 
 
-class ActionConfirmChange(Action):
-    """Make the change the customer has just confirmed, and say what happens next."""
+@dataclass(frozen=True)
+class PhoneChange(PendingChange):
+    """A new phone of the recipient."""
 
-    def name(self) -> str:
-        """Name used in the domain."""
-        return "action_confirm_change"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Check that a change waits for this yes, then make it through the shop API."""
-        acknowledge_if_upset(dispatcher, tracker)
-        change = pending(tracker)
-        done = [SlotSet(PENDING_SLOT, None)]
-        if change is None or change.get("kind") not in CHANGE_KINDS \
-                or not prompted_just_before(tracker):
-            dispatcher.utter_message(response="utter_affirm")
-            return done
-        key = idempotency_key(tracker, "change", tracker.get_slot(PENDING_SLOT))
-        try:
-            make_change(dispatcher, change, key)
-        except ShopApiUnavailable:
-            offer_human(dispatcher, "backend_down")
-        except ShopApiError as error:
-            explain_refusal(dispatcher, change, error)
-        return done
+    kind: ClassVar[str] = "phone"
+    phone: str
 
 
-def make_change(dispatcher: CollectingDispatcher, change: dict[str, Any], key: str) -> None:
-    """Call the shop API for a confirmed change and describe the result."""
-    client, order_id, kind = shop_client(), change["order_id"], change["kind"]
-    if kind == "cancel":
-        result = client.cancel_order(order_id, reason="客户通过在线客服取消", idempotency_key=key)
-        dispatcher.utter_message(text=describe_cancel(result))
-    elif kind in {"address", "phone"}:
-        body = change["address"] if kind == "address" else {"phone": change["phone"]}
-        order = client.change_address(order_id, body, idempotency_key=key)
-        address = order.address
-        dispatcher.utter_message(
-            text=f"已经改好了。订单 {order_id} 的收货信息：{mask_name(address.name)} "
-                 f"{mask_phone(address.phone)}，"
-                 f"{mask_address(address.province, address.city, address.detail)}。")
-    elif kind == "delivery_slot":
-        day = date.fromisoformat(change["date"])
-        client.change_delivery_slot(order_id, day, change["window"], idempotency_key=key)
-        dispatcher.utter_message(
-            text=f"已经改好了。订单 {order_id} 将在 {day_label(day)} {WINDOWS[change['window']]} "
-                 "送达，快递员出发前会短信通知您。")
-    elif kind == "refund":
-        from bot.actions.refund_request import describe_new_refund
+@dataclass(frozen=True)
+class DeliverySlotChange(PendingChange):
+    """A new delivery day (ISO date) and window (one of WINDOWS)."""
 
-        refund = client.open_refund(order_id, change.get("reason") or "客户申请退款",
-                                    idempotency_key=key)
-        dispatcher.utter_message(text=describe_new_refund(refund))
-    elif kind == "invoice_title":
-        from bot.actions.invoice import confirm_title_change
+    kind: ClassVar[str] = "delivery_slot"
+    date: str
+    window: str
 
-        confirm_title_change(dispatcher, change, key)
-    elif kind == "after_sales":
-        from bot.actions.after_sales import confirm_after_sales
 
-        confirm_after_sales(dispatcher, change, key)
-    else:
-        from bot.actions.delivery_issue import confirm_delivery_issue
+def state_changed(order: Order, change: PendingChange) -> str:
+    """The order shipped (or was cancelled) between the question and the yes: what is left."""
+    return describe_denial(order, "cancel" if isinstance(change, CancelChange) else "change")
 
-        confirm_delivery_issue(dispatcher, change, key)
+
+@confirms(CancelChange, asked_by="action_cancel_order", state_changed=state_changed)
+def cancel_order(dispatcher: CollectingDispatcher, change: CancelChange, key: str) -> None:
+    """Cancel the order and say where the money goes."""
+    result = shop_client().cancel_order(change.order_id, reason="客户通过在线客服取消",
+                                        idempotency_key=key)
+    dispatcher.utter_message(text=describe_cancel(result))
+
+
+@confirms(AddressChange, asked_by="action_change_order", state_changed=state_changed)
+@confirms(PhoneChange, asked_by="action_change_order", state_changed=state_changed)
+def change_recipient(
+    dispatcher: CollectingDispatcher, change: AddressChange | PhoneChange, key: str
+) -> None:
+    """Change the address or the recipient's phone and show the delivery details, masked."""
+    body = change.address if isinstance(change, AddressChange) else {"phone": change.phone}
+    order = shop_client().change_address(change.order_id, body, idempotency_key=key)
+    address = order.address
+    dispatcher.utter_message(
+        text=f"已经改好了。订单 {change.order_id} 的收货信息：{mask_name(address.name)} "
+             f"{mask_phone(address.phone)}，"
+             f"{mask_address(address.province, address.city, address.detail)}。")
+
+
+@confirms(DeliverySlotChange, asked_by="action_change_order", state_changed=state_changed)
+def change_delivery_slot(
+    dispatcher: CollectingDispatcher, change: DeliverySlotChange, key: str
+) -> None:
+    """Book the new delivery day and window."""
+    day = date.fromisoformat(change.date)
+    shop_client().change_delivery_slot(change.order_id, day, change.window, idempotency_key=key)
+    dispatcher.utter_message(
+        text=f"已经改好了。订单 {change.order_id} 将在 {day_label(day)} {WINDOWS[change.window]} "
+             "送达，快递员出发前会短信通知您。")
 
 
 def describe_cancel(result: CancelResult) -> str:
@@ -596,47 +509,3 @@ def describe_cancel(result: CancelResult) -> str:
     if not result.refunds:
         lines.append("订单未付款，不会产生任何费用。")
     return "\n".join(lines)
-
-
-def explain_refusal(
-    dispatcher: CollectingDispatcher, change: dict[str, Any], error: ShopApiError
-) -> None:
-    """The shop refused the change (the state changed meanwhile, or the data is invalid)."""
-    if error.code == "order_not_found":
-        dispatcher.utter_message(response="utter_order_not_found", order_id=change["order_id"])
-        return
-    if error.status == 409:
-        try:
-            order = shop_client().order(change["order_id"])
-        except (ShopApiError, ShopApiUnavailable):
-            order = None
-        if order is not None and change["kind"] in {"cancel", "address", "phone",
-                                                     "delivery_slot"}:
-            action = "cancel" if change["kind"] == "cancel" else "change"
-            dispatcher.utter_message(
-                text="抱歉，订单状态刚刚有变化。" + describe_denial(order, action))
-            return
-    if error.code in REFUSALS:
-        dispatcher.utter_message(text=refusal_text(error))
-        return
-    dispatcher.utter_message(response="utter_change_refused", **load_policy())
-
-
-class ActionKeepOrder(Action):
-    """The customer said no to the change: nothing is changed."""
-
-    def name(self) -> str:
-        """Name used in the domain."""
-        return "action_keep_order"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Confirm that nothing changed."""
-        change = pending(tracker)
-        if change is not None and prompted_just_before(tracker):
-            dispatcher.utter_message(response="utter_change_kept", order_id=change["order_id"])
-        else:
-            dispatcher.utter_message(response="utter_deny")
-        return [SlotSet(PENDING_SLOT, None)]
-

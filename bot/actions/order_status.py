@@ -7,16 +7,11 @@ from typing import NamedTuple
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.journeys import CHOICE_ENTITY
-from bot.actions.order_lookup import (
-    CHINA,
-    STATE_NAMES,
-    OrderJourneyAction,
-    OrderLookupValidation,
-    china_today,
-    shop_client,
-)
 from bot.clients.shop_api import Order
+from bot.core.answers import CHOICE_ENTITY
+from bot.core.clock import CHINA, china_today
+from bot.core.lookup import OrderJourneyAction, OrderLookupValidation
+from bot.core.shop import STATE_NAMES, shop_client
 from bot.faq import load_policy
 from bot.masking import mask_signer, mask_text
 from bot.nlu.other_request import ASKS_BACK

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.order_lookup import ORDER_ID, PHONE
+from bot.core.lookup import ORDER_ID, PHONE
 from bot.faq import KEY_ENTITY, RETRIEVAL_INTENT
 from bot.masking import mask_text
 from bot.nlu.other_request import (

@@ -9,20 +9,14 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
-from bot.actions.handoff import Reason, hand_off
-from bot.actions.journeys import (
-    ChoiceQuestion,
-    JourneyAction,
-    JourneyForm,
-    chosen,
-    classify,
-    latest_intent,
-    warn_if_sensitive,
-)
-from bot.actions.order_change import METHOD_NAMES, refund_days
-from bot.actions.order_lookup import ORDER_ID, StopOnFailure, offer_human, shop_client
 from bot.clients.shop_api import Payment, Refund, ShopApiError, ShopApiUnavailable
+from bot.core.answers import ChoiceQuestion, chosen, classify, latest_intent, warn_if_sensitive
+from bot.core.courtesy import acknowledge_if_upset
+from bot.core.handoff import Reason, hand_off
+from bot.core.lookup import ORDER_ID, StopOnFailure, offer_human
+from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.refunds import METHOD_NAMES, refund_days
+from bot.core.shop import shop_client
 from bot.faq import load_policy
 
 # Values of the `payment_method` entity (normalised by the NLU) and how customers name them.

@@ -1,27 +1,24 @@
-"""Ask for a refund: where the order's state allows it, with the reason and an explicit yes;
-otherwise what the customer can do instead (cancel, refuse the parcel, return, repair)."""
+"""Ask for a refund: where the order's state allows it, with the reason and an explicit yes
+(the refund is opened once confirmed, registered below); otherwise what the customer can do
+instead (cancel, refuse the parcel, return, repair)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.journeys import (
-    ChoiceQuestion,
-    JourneyAction,
-    JourneyForm,
-    ask_confirmation,
-    choice_from_message,
-    free_text,
-    items_summary,
-)
-from bot.actions.order_change import METHOD_NAMES, describe_denial, refund_days
-from bot.actions.order_lookup import STATE_NAMES, shop_client
-from bot.actions.refund_status import describe_refund
 from bot.clients.shop_api import Order, Refund
+from bot.core.answers import ChoiceQuestion, choice_from_message, free_text
+from bot.core.changes import PendingChange, ask_confirmation, describe_denial
+from bot.core.clock import china_today
+from bot.core.confirmation import confirms
+from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.refunds import METHOD_NAMES, describe_refund, refund_days
+from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 
 REASONS = {
@@ -101,7 +98,7 @@ class ActionRefundRequest(JourneyAction):
         order = client.order(order_id)
         refunds = client.refunds(order_id)
         if not order.allows("refund"):
-            dispatcher.utter_message(text=explain_no_refund(order, refunds, date.today()))
+            dispatcher.utter_message(text=explain_no_refund(order, refunds, china_today()))
             return []
         amount = refundable(order, refunds)
         method = METHOD_NAMES.get(order.payment_method or "", "原支付方式")
@@ -117,7 +114,7 @@ class ActionRefundRequest(JourneyAction):
             lines.append(f"已签收的订单退款需要审核（{policy['return_review_hours']} 小时内），"
                          "如需寄回商品，审核通过后会告诉您寄回方式。")
         return ask_confirmation(dispatcher, "\n".join(lines), "确认申请退款吗？",
-                                {"kind": "refund", "order_id": order.order_id, "reason": reason},
+                                RefundChange(order.order_id, reason),
                                 yes="确认退款", no="先不退了")
 
 
@@ -142,3 +139,19 @@ def describe_new_refund(refund: Refund) -> str:
     return (f"退款申请已提交，退款单号 {refund.refund_id}。\n"
             f"{refund.amount} 元将原路退回{method}，{status}，{when}。"
             "之后可以随时问我「退款到哪了」查看进度。")
+
+
+@dataclass(frozen=True)
+class RefundChange(PendingChange):
+    """A refund of what is left to refund of the order, with the customer's reason."""
+
+    kind: ClassVar[str] = "refund"
+    reason: str | None = None
+
+
+@confirms(RefundChange, asked_by="action_refund_request")
+def open_refund(dispatcher: CollectingDispatcher, change: RefundChange, key: str) -> None:
+    """Open the refund the customer has just confirmed and say when the money arrives."""
+    refund = shop_client().open_refund(change.order_id, change.reason or "客户申请退款",
+                                       idempotency_key=key)
+    dispatcher.utter_message(text=describe_new_refund(refund))

@@ -10,8 +10,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.emotion import acknowledge_if_upset
-from bot.actions.faq import (
+from bot.core.courtesy import acknowledge_if_upset
+from bot.core.suggestions import (
     ANSWER_CONFIDENCE,
     MAX_SUGGESTIONS,
     SUGGESTION_CONFIDENCE,

@@ -8,7 +8,8 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.journeys import PENDING_SLOT
+from bot.actions.confirmation import ActionConfirmChange
+from bot.core.changes import PENDING_SLOT
 from shop_api.seed import build
 
 DOMAIN_FORMS = {
@@ -97,8 +98,6 @@ def confirmed(slots: dict[str, Any], prompt: str = "action_cancel_order") -> Tra
 def ask_then_confirm(action: Action, current: Tracker) -> tuple[list[dict], list[dict]]:
     """Run a journey's answer step, which must ask for a yes, then the yes: the messages of
     the question and of the change made."""
-    from bot.actions.order_change import ActionConfirmChange
-
     slots, asked = run_action(action, current)
     assert slots.get(PENDING_SLOT), texts(asked)
     assert [b["payload"] for b in asked[-1]["buttons"]] == ["/affirm", "/deny"]

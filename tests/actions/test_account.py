@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.account import ActionAccountHelp, ValidateAccountForm
-from bot.actions.journeys import sensitive_number
+from bot.core.answers import sensitive_number
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import run_action, run_form, texts, tracker
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.actions.confirmation import ActionKeepOrder
 from bot.actions.invoice import ActionInvoice, ValidateInvoiceForm, is_tax_number
-from bot.actions.order_change import ActionKeepOrder
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import (

@@ -6,18 +6,17 @@ from datetime import date, timedelta
 
 import pytest
 
+from bot.actions.confirmation import ActionConfirmChange, ActionKeepOrder
 from bot.actions.order_change import (
     ActionCancelOrder,
     ActionChangeOrder,
-    ActionConfirmChange,
-    ActionKeepOrder,
     ValidateCancelOrderForm,
     ValidateChangeOrderForm,
-    china_today,
     parse_address,
     parse_day,
 )
 from bot.clients.shop_api import ShopApiClient
+from bot.core.clock import china_today
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import choice, confirmed, run_action, run_form, texts, tracker
 

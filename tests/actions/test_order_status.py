@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.order_lookup import CHINA, ActionAskOrderId, china_today
+from bot.actions.order_lookup import ActionAskOrderId
 from bot.actions.order_status import (
     ActionOrderStatus,
     ValidateOrderStatusForm,
@@ -18,6 +18,7 @@ from bot.actions.order_status import (
     is_delayed,
 )
 from bot.clients.shop_api import ShopApiClient
+from bot.core.clock import CHINA, china_today
 from shop_api.seed import scenario
 
 DOMAIN: dict[str, Any] = {}

@@ -9,19 +9,20 @@ import pytest
 from rasa_sdk import Tracker
 
 from bot.actions.after_sales import ValidateAfterSalesForm
+from bot.actions.confirmation import ActionConfirmChange
 from bot.actions.delivery_issue import ValidateDeliveryIssueForm
 from bot.actions.invoice import ValidateInvoiceForm
-from bot.actions.journeys import PENDING_SLOT, ActionAskPhone, idempotency_key
 from bot.actions.order_change import (
     ActionCancelOrder,
     ActionChangeOrder,
-    ActionConfirmChange,
     ValidateCancelOrderForm,
     ValidateChangeOrderForm,
 )
-from bot.actions.order_lookup import OrderJourneyAction
+from bot.actions.order_lookup import ActionAskPhone
 from bot.actions.refund_request import ValidateRefundRequestForm
 from bot.clients.shop_api import ShopApiClient, ShopApiError
+from bot.core.changes import PENDING_SLOT, idempotency_key
+from bot.core.lookup import OrderJourneyAction
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import owner, run_action, run_form, texts, tracker
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions.order_change import ActionConfirmChange
+from bot.actions.confirmation import ActionConfirmChange
 from bot.actions.refund_request import ActionRefundRequest, ValidateRefundRequestForm
 from bot.clients.shop_api import ShopApiClient
 from shop_api.seed import scenario

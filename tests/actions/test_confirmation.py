@@ -1,0 +1,131 @@
+"""The confirmation registry (bot/core/confirmation.py): each journey registers its confirmed
+change in its own module, and action_confirm_change makes whatever change waits for the yes."""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import bot.actions
+from bot.actions.confirmation import ActionConfirmChange, ActionKeepOrder
+from bot.actions.refund_request import RefundChange
+from bot.core import confirmation
+from bot.core.changes import PENDING_SLOT, PendingChange
+from bot.core.confirmation import confirms, registered
+
+ROOT = Path(__file__).resolve().parents[2]
+# The changes a customer confirms with 确认 and the action that asks for each.
+ASKED_BY = {
+    "cancel": "action_cancel_order",
+    "address": "action_change_order",
+    "phone": "action_change_order",
+    "delivery_slot": "action_change_order",
+    "refund": "action_refund_request",
+    "invoice_title": "action_invoice",
+    "after_sales": "action_after_sales",
+    "delivery_issue": "action_delivery_issue",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def every_journey() -> None:
+    """Import every module of bot/actions, as the action server does."""
+    for module in pkgutil.walk_packages(bot.actions.__path__, "bot.actions."):
+        importlib.import_module(module.name)
+
+
+def domain_actions() -> set[str]:
+    """The actions of the domain (one domain.yml, or a domain/ folder of files)."""
+    files = [ROOT / "domain.yml"] if (ROOT / "domain.yml").is_file() else \
+        sorted((ROOT / "domain").rglob("*.yml"))
+    return {action for path in files
+            for action in yaml.safe_load(path.read_text(encoding="utf-8")).get("actions") or []}
+
+
+@dataclass(frozen=True)
+class GiftWrap(PendingChange):
+    """A change of a journey that does not exist: gift-wrap the order."""
+
+    kind: ClassVar[str] = "gift_wrap"
+    paper: str
+
+
+def answered(change: str, asked_by: str = "action_gift_wrap", text: str = "确认") -> Tracker:
+    """The tracker right after the customer answered the question `asked_by` asked."""
+    events = [{"event": "action", "name": asked_by}, {"event": "action", "name": "action_listen"},
+              {"event": "user", "text": text, "timestamp": 10.0}]
+    return Tracker("confirm", {PENDING_SLOT: change}, {"intent": {"name": "affirm"},
+                                                       "entities": [], "text": text},
+                   events, False, None, {"name": "action_listen"}, "action_listen")
+
+
+def test_every_confirmed_change_is_registered_by_its_journey() -> None:
+    kinds = registered()
+    assert {kind: c.asked_by for kind, c in kinds.items()} == ASKED_BY
+    assert set(ASKED_BY.values()) <= domain_actions()
+    assert all(c.change_type.__module__ == c.make.__module__ for c in kinds.values())
+
+
+def test_a_new_journey_registers_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(confirmation, "_REGISTRY", dict(confirmation._REGISTRY))
+    made: list[tuple[GiftWrap, str]] = []
+
+    @confirms(GiftWrap, asked_by="action_gift_wrap")
+    def wrap(dispatcher: CollectingDispatcher, change: GiftWrap, key: str) -> None:
+        made.append((change, key))
+        dispatcher.utter_message(text=f"已为订单 {change.order_id} 选好{change.paper}包装纸。")
+
+    dispatcher = CollectingDispatcher()
+    slot = GiftWrap("202605010001", "红色").to_slot()
+    events = ActionConfirmChange().run(dispatcher, answered(slot), {})
+    assert made and made[0][0] == GiftWrap("202605010001", "红色") and len(made[0][1]) == 40
+    assert dispatcher.messages[0]["text"] == "已为订单 202605010001 选好红色包装纸。"
+    assert events == [{"event": "slot", "timestamp": None, "name": PENDING_SLOT, "value": None}]
+    no = CollectingDispatcher()
+    ActionKeepOrder().run(no, answered(slot), {})
+    assert no.messages[0]["response"] == "utter_change_kept"
+
+
+def test_a_kind_belongs_to_one_journey(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(confirmation, "_REGISTRY", dict(confirmation._REGISTRY))
+
+    @dataclass(frozen=True)
+    class Refund(PendingChange):
+        kind: ClassVar[str] = "refund"
+
+    Refund.__module__ = "bot.actions.another_journey"
+    with pytest.raises(ValueError, match="already made by bot.actions.refund_request"):
+        confirms(Refund, asked_by="action_another_journey")(lambda *_: None)
+
+
+def test_the_slot_keeps_its_json() -> None:
+    assert RefundChange("202605010001", "不想要了").to_slot() == json.dumps(
+        {"kind": "refund", "order_id": "202605010001", "reason": "不想要了"},
+        ensure_ascii=False, sort_keys=True)
+
+
+@pytest.mark.parametrize("slot", [
+    json.dumps({"kind": "gift_wrap", "order_id": "202605010001", "paper": "红色"}),  # unknown
+    json.dumps({"kind": "address", "order_id": "202605010001"}),  # the address is missing
+    json.dumps({"kind": "cancel", "order_id": 202605010001}),  # not a string
+    "not json",
+])
+def test_an_unknown_or_broken_change_is_not_made(slot: str) -> None:
+    dispatcher = CollectingDispatcher()
+    ActionConfirmChange().run(dispatcher, answered(slot, asked_by="action_cancel_order"), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_affirm"]
+
+
+def test_a_yes_that_answers_no_question_makes_no_change() -> None:
+    slot = json.dumps({"kind": "cancel", "order_id": "202605010001"})
+    dispatcher = CollectingDispatcher()
+    ActionConfirmChange().run(dispatcher, answered(slot, asked_by="action_order_status"), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_affirm"]
