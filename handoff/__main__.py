@@ -17,12 +17,23 @@ from handoff.store import ConflictError, Store
 
 
 def _password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("密码 / password: ")
-    if first != getpass.getpass("再输入一次 / again: "):
-        raise SystemExit("the two passwords differ")
-    return first
+    """The new password: typed twice at a terminal, or read from standard input when it is
+    not a terminal (`echo pw | make agent ...`, `--password-stdin`): the first line, and a
+    second line, if there is one, must repeat it. Never a traceback."""
+    try:
+        if from_stdin or not sys.stdin.isatty():
+            lines = sys.stdin.read(64 * 1024).splitlines()
+            if not lines or not lines[0]:
+                raise SystemExit("no password on standard input")
+            if len(lines) > 1 and lines[1] and lines[1] != lines[0]:
+                raise SystemExit("the two passwords differ")
+            return lines[0].rstrip("\r")
+        first = getpass.getpass("密码 / password: ")
+        if first != getpass.getpass("再输入一次 / again: "):
+            raise SystemExit("the two passwords differ")
+        return first
+    except (EOFError, KeyboardInterrupt):
+        raise SystemExit("no password given") from None
 
 
 def _checked(password: str) -> str:
@@ -85,8 +96,7 @@ def _serve(settings: Settings, port: int | None, access_log: bool) -> int:
     app = create_app(settings)
     install_masking(logging.getLogger(), *(logging.getLogger(name) for name in SANIC_LOGGERS))
     # One worker: the event tail and the store's SQLite file belong to one process.
-    app.run(host=settings.host, port=port or settings.port,
-                             access_log=access_log, workers=1)
+    app.run(host=settings.host, port=port or settings.port, access_log=access_log, workers=1)
     return 0
 
 

@@ -20,12 +20,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from contracts.http_input import InputError, is_printable_id, load_json
-from handoff import auth
+from handoff import auth, labels
 from handoff.config import Settings
-from handoff.events import EventTail, is_cancel
+from handoff.events import EventTail, is_cancel, is_request_for_human, is_thanks
+from handoff.live import Hub
 from handoff.masking import mask_sensitive
 from handoff.notices import notice as notice_text
-from handoff.relay import PAUSE, RESUME, RasaRelay, RelayError, bot_event, custom_state
+from handoff.notices import queued_notice
+from handoff.relay import LISTEN, PAUSE, RasaRelay, RelayError, bot_event, custom_state
 from handoff.schema import REASONS, PayloadError, iso, validate_payload
 from handoff.store import OPEN, STATUSES, ConflictError, NotFoundError, Store
 
@@ -37,6 +39,18 @@ MAX_BODY = 2 * 1024 * 1024
 # Failed logins of one account in a row before it is locked for LOGIN_LOCK_SECONDS.
 LOGIN_FAILURES = 5
 RESTARTED_NOTE = "客户重新开始了对话，机器人已恢复应答，本次转人工已结束。"
+ABANDONED_NOTE = ("客户已 {hours} 小时没有发消息，也没有客服接入：本次转人工已自动结束"
+                  "（abandoned），机器人已恢复应答。")
+# The console's session cookie: HttpOnly (no script reads it), SameSite=Strict (never sent
+# with another site's request); a request it authorises that changes something must also
+# carry CONSOLE_HEADER, which a cross-site form cannot set.
+SESSION_COOKIE = "handoff_session"
+CONSOLE_HEADER = "x-handoff-console"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# A customer message while queued gets the full acknowledgement at most this often; the
+# ones in between a short "收到".
+ACK_FULL_EVERY_SECONDS = 120
+SSE_HEARTBEAT_SECONDS = 15
 LOGIN_LOCK_SECONDS = 60
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.[a-z]{1,8}$")
@@ -84,10 +98,19 @@ def requires(*roles: str) -> Callable:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             token = auth.bearer(request.headers.get("authorization"))
+            from_cookie = False
+            if not token:
+                token = request.cookies.get(SESSION_COOKIE) or None
+                from_cookie = token is not None
             if not token:
                 raise ApiError(401, "unauthorized", "missing Authorization: Bearer token")
             service: HandoffService = request.app.ctx.service
-            if auth.same_secret(token, service.settings.api_token):
+            if from_cookie and request.method not in SAFE_METHODS \
+                    and request.headers.get(CONSOLE_HEADER) != "1":
+                raise ApiError(403, "forbidden",
+                               f"a console session needs the {CONSOLE_HEADER} header")
+            request.ctx.session_token = token
+            if not from_cookie and auth.same_secret(token, service.settings.api_token):
                 if "bot" not in roles:
                     raise ApiError(403, "forbidden", "this action needs a logged-in agent")
                 request.ctx.agent = None
@@ -118,6 +141,14 @@ class HandoffService:
         self.login_failures: dict[tuple[str, str], tuple[int, float]] = {}
         # Notices sent after the answer (kept referenced until done).
         self.background: set[asyncio.Task] = set()
+        # The consoles' live streams (server-sent events).
+        self.hub = Hub()
+
+    def later(self, coroutine: Any) -> None:
+        """Run a coroutine after the current answer, keeping it referenced until done."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def check_login_allowed(self, username: str, address: str = "") -> None:
         """Refuse logins that failed too often just now for this account from this address
@@ -171,15 +202,18 @@ class HandoffService:
             "reason": handoff["reason"],
             "reason_label": REASONS.get(handoff["reason"], handoff["reason"]),
             "priority": handoff["priority"],
-            "summary": handoff["summary"],
+            "summary": labels.clean_summary(handoff["summary"]),
             "channel": handoff["channel"],
             "customer_id": handoff["customer_id"],
             # Only an authenticated channel (WeChat) vouches for the id; False when unknown.
             "customer_id_verified": payload.get("customer_id_verified") is True,
             "topic": handoff["topic"],
+            "topic_label": labels.topic_label(handoff["topic"]),
             "intent": payload.get("intent"),
+            "intent_label": labels.intent_label((payload.get("intent") or {}).get("name")),
             "emotion": payload.get("emotion"),
             "slots": payload.get("slots") or {},
+            "details": labels.slot_list(payload.get("slots") or {}),
             "agent": handoff.get("agent_name"),
             "agent_username": handoff.get("agent_username"),
             "bot_paused": handoff["bot_paused"],
@@ -211,18 +245,35 @@ class HandoffService:
         result = self.store.create_handoff(key.strip(), fields, transcript)
         handoff = result.handoff
         added: list[tuple[dict[str, Any], Any]] = []
+        if result.created and handoff["bot_paused"]:
+            # The bot tells the customer their place in this very turn, with the same words
+            # (handoff.notices.queued_notice from the numbers of this answer): filed here, so
+            # the agent reads what was promised, in this handoff's transcript.
+            queued = self.queued(handoff)
+            self.store.add_message(handoff, "bot", queued.text, "notice", {
+                "custom": custom_state("queued", position=self.view(handoff)["position"],
+                                       eta_minutes=queued.eta_minutes),
+                "notice": queued.name})
         if result.created and self.tail is not None:
             added = await asyncio.get_running_loop().run_in_executor(
                 None, self.tail.backfill, handoff)
             handoff = self.store.handoff(handoff["id"])
         if result.created:
+            self.hub.publish("queue", {"handoff_id": handoff["id"], "status": "queued"})
             # Whatever goes to Rasa (a cancel found in the backfill, the "queued" notice) is
             # sent after this answer: Rasa may be holding the conversation's lock for the very
             # turn that is posting this handoff, and would wait for us while we wait for it.
-            task = asyncio.get_running_loop().create_task(self.after_create(handoff, added))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+            self.later(self.after_create(handoff, added))
         return handoff, result.created
+
+    def queued(self, handoff: dict[str, Any]) -> Any:
+        """The notice for a queued handoff, as the bot words it (handoff.notices)."""
+        view = self.view(handoff)
+        payload = handoff["payload"]
+        return queued_notice(view["position"], view["eta_minutes"], view["agents_online"],
+                             str(payload.get("service_hours") or ""),
+                             payload.get("in_service_hours") is not False,
+                             self.settings.long_wait_minutes)
 
     async def after_create(self, handoff: dict[str, Any],
                            added: list[tuple[dict[str, Any], Any]]) -> None:
@@ -233,11 +284,10 @@ class HandoffService:
             handoff = self.store.handoff(handoff["id"])
             if handoff["bot_paused"] or handoff["status"] != "queued":
                 return
-            view = self.view(handoff)
-            staffed = view["agents_online"] > 0
-            await self.notify(handoff, "queued", position=view["position"],
-                              eta_minutes=view["eta_minutes"] if staffed else None, strict=False,
-                              notice=None if staffed else "queued_no_agent")
+            queued = self.queued(handoff)
+            await self.notify(handoff, "queued", position=self.view(handoff)["position"],
+                              eta_minutes=queued.eta_minutes, strict=False, text=queued.text,
+                              notice=queued.name)
         except Exception:  # a background task: log, never lose it silently
             logger.exception("after creating %s", handoff["id"])
 
@@ -247,11 +297,16 @@ class HandoffService:
         if current["status"] == "claimed" and current["agent_id"] == agent["id"]:
             return current
         handoff = self.store.transition(handoff_id, "claim", agent["id"])
+        # Told nobody was there (off hours, or nobody online): say someone came early.
+        promised = {m["meta"].get("notice") for m in self.store.notices_of(handoff_id)}
+        early = bool(promised & {"queued_no_agent", "queued_off_hours"})
         try:
-            await self.notify(handoff, "agent_joined", agent=agent["display_name"], pause=True)
+            await self.notify(handoff, "agent_joined", agent=agent["display_name"], pause=True,
+                              notice="agent_joined_early" if early else None)
         except RelayError:
             self.store.revert(handoff_id, current)
             raise
+        self.hub.publish("status", {"handoff_id": handoff_id, "status": "claimed"})
         return handoff
 
     async def close(self, handoff_id: str, action: str, agent: dict[str, Any] | None) -> dict:
@@ -259,13 +314,53 @@ class HandoffService:
         current = self.store.handoff(handoff_id)
         handoff = self.store.transition(handoff_id, action, agent["id"] if agent else None)
         state = "cancelled" if action == "cancel" else "bot_back"
+        question = self.open_question(handoff) if action != "cancel" else None
+        name = "resolved" if action == "resolve" else None
+        if question:
+            name = "bot_back_open"
         try:
             await self.notify(handoff, state, agent=handoff.get("agent_name"), resume=True,
-                              notice="resolved" if action == "resolve" else None)
+                              notice=name, question=question or "", listen=not question,
+                              publish=not question)
         except RelayError:
             self.store.revert(handoff_id, current)
             raise
+        if question:
+            # The bot answers the open question now, as if it had just been asked (the
+            # consoles hear of the hand back once it has).
+            await self.pick_up(handoff)
+            self.hub.publish("message", {"handoff_id": handoff_id})
+        self.hub.publish("status", {"handoff_id": handoff_id, "status": handoff["status"]})
         return handoff
+
+    def open_question(self, handoff: dict[str, Any]) -> str | None:
+        """The customer's last message when nobody answered it yet (it is the newest turn of
+        the handoff and not a thanks or a goodbye), shortened for a notice; else None."""
+        last = self.store.last_turn(handoff["id"])
+        if not last or last["sender"] != "customer":
+            return None
+        intent = (last["meta"].get("intent") or {}).get("name")
+        if is_thanks(last["text"], intent) or is_request_for_human(last["text"], intent):
+            return None  # nothing to answer (or the request for a human itself)
+        text = " ".join(last["text"].split())
+        return text if len(text) <= 40 else text[:40] + "…"
+
+    async def pick_up(self, handoff: dict[str, Any]) -> None:
+        """Let the bot answer the customer's open question after the resume; whatever Rasa
+        collected (REST) goes to the customer feed. A failure leaves the bot listening."""
+        try:
+            said = await self.relay.continue_conversation(handoff["conversation_id"])
+        except RelayError as error:
+            logger.warning("the bot could not pick up %s: %s", handoff["id"], error)
+            try:
+                await self.relay.send(handoff["conversation_id"], LISTEN)
+            except RelayError:
+                pass
+            return
+        for message in said:
+            if isinstance(message.get("text"), str) and message["text"].strip():
+                self.store.add_message(handoff, "bot", message["text"], "notice",
+                                       {"notice": "bot_answer"}, to_customer=True)
 
     async def agent_message(self, handoff_id: str, agent: dict[str, Any], text: Any) -> dict:
         """Relay an agent's message to the customer's channel, then record it."""
@@ -284,32 +379,39 @@ class HandoffService:
         message_id = self.store.add_message(handoff, "agent", text.strip(), "agent",
                                             {"custom": custom, "agent": agent["display_name"]},
                                             to_customer=True)
+        self.hub.publish("message", {"handoff_id": handoff_id})
         return {"id": message_id, "text": text.strip()}
 
     async def notify(self, handoff: dict[str, Any], state: str, agent: str | None = None,
                      position: int | None = None, eta_minutes: int | None = None,
                      pause: bool = False, resume: bool = False, strict: bool = True,
-                     notice: str | None = None) -> None:
+                     notice: str | None = None, text: str | None = None,
+                     question: str = "", listen: bool = True, publish: bool = True) -> None:
         """Tell the customer about a state change through Rasa (pausing or resuming the bot
-        in the same call) and keep the notice for REST clients and the agent's view."""
-        text = notice_text(notice or state, agent=agent, position=position,
-                           eta_minutes=eta_minutes)
+        in the same call) and keep the notice for REST clients and the agent's view.
+        `listen=False` leaves the turn open after a resume (the bot answers next)."""
+        text = text or notice_text(notice or state, agent=agent, position=position,
+                                   eta_minutes=eta_minutes, question=question)
         custom = custom_state(state, agent=agent, position=position, eta_minutes=eta_minutes)
-        events = (PAUSE if pause else []) + [bot_event(text, custom, handoff["id"])] + (
-            RESUME if resume else [])
+        events = (PAUSE if pause else []) + [bot_event(text, custom, handoff["id"])]
+        if resume:
+            events += [{"event": "resume"}] + (LISTEN if listen else [])
         try:
             await self.relay.send(handoff["conversation_id"], events)
         except RelayError as error:
             logger.warning("could not notify %s (%s): %s", handoff["id"], state, error)
             if strict:
                 raise
-        self.store.add_message(handoff, "bot", text, "notice", {"custom": custom},
-                               to_customer=True)
+        self.store.add_message(handoff, "bot", text, "notice",
+                               {"custom": custom, "notice": notice or state}, to_customer=True)
+        if publish:
+            self.hub.publish("message", {"handoff_id": handoff["id"]})
 
     async def react(self, added: list[tuple[dict[str, Any], Any]]) -> None:
         """Act on new customer messages: "算了不用了" while queued cancels the handoff; a
         restart of the conversation (which unpauses the bot) ends it."""
         for handoff, message in added:
+            self.hub.publish("message", {"handoff_id": handoff["id"]})
             if message.restart:
                 self.end_after_restart(handoff)
             elif handoff["status"] == "queued" and is_cancel(message.text):
@@ -318,6 +420,33 @@ class HandoffService:
                     logger.info("handoff %s cancelled by the customer", handoff["id"])
                 except (ConflictError, RelayError) as error:
                     logger.warning("could not cancel %s: %s", handoff["id"], error)
+            elif handoff["status"] == "queued":
+                await self.answer_while_queued(handoff, message)
+
+    async def answer_while_queued(self, handoff: dict[str, Any], message: Any) -> None:
+        """The paused bot says nothing: the service answers a queued customer. Asking for a
+        human again gets the place in the queue; any other message an acknowledgement (the
+        full one at most every two minutes, a short "收到" in between)."""
+        current = self.store.handoff(handoff["id"])
+        if current["status"] != "queued" or not current["bot_paused"]:
+            return  # an agent has it, or the bot is not paused and answers by itself
+        view = self.view(current)
+        intent = (message.intent or {}).get("name")
+        if is_request_for_human(message.text, intent):
+            name = "still_queued" if view["agents_online"] else "still_queued_no_agent"
+            eta = view["eta_minutes"]
+            if eta is not None and eta > self.settings.long_wait_minutes:
+                eta = None
+        else:
+            acks = [m for m in self.store.notices_of(current["id"])
+                    if m["meta"].get("notice") == "message_received"]
+            recent = acks and time.time() - acks[-1]["timestamp"] < ACK_FULL_EVERY_SECONDS
+            name, eta = ("message_received_again" if recent else "message_received"), None
+        try:
+            await self.notify(current, "queued", position=view["position"], eta_minutes=eta,
+                              notice=name)
+        except RelayError:
+            pass  # logged by notify; the customer's message is with the agent anyway
 
     def end_after_restart(self, handoff: dict[str, Any]) -> None:
         """The customer restarted the chat and the bot answers again: close the handoff and
@@ -328,7 +457,42 @@ class HandoffService:
         except ConflictError:
             return
         self.store.add_message(closed, "bot", RESTARTED_NOTE, "notice")
+        self.hub.publish("status", {"handoff_id": handoff["id"], "status": closed["status"]})
         logger.info("handoff %s ended: the customer restarted the conversation", handoff["id"])
+
+    async def sweep(self) -> list[dict[str, Any]]:
+        """Close abandoned handoffs: queued, and the customer has written nothing for
+        `abandon_hours` (neither the request nor a message while waiting is newer). The
+        customer is told and the bot resumes; when Rasa cannot be reached the handoff stays
+        queued and the next sweep tries again. Returns the handoffs closed."""
+        before = time.time() - self.settings.abandon_hours * 3600
+        closed = []
+        for handoff in self.store.silent_since(before):
+            try:
+                ended = self.store.transition(handoff["id"], "abandon")
+            except ConflictError:
+                continue  # claimed or cancelled meanwhile
+            try:
+                await self.notify(ended, "cancelled", resume=True, notice="abandoned")
+            except RelayError:
+                self.store.revert(handoff["id"], handoff)
+                continue
+            hours = f"{self.settings.abandon_hours:g}"
+            self.store.add_message(ended, "bot", ABANDONED_NOTE.format(hours=hours), "notice")
+            self.hub.publish("status", {"handoff_id": handoff["id"], "status": "abandoned"})
+            logger.info("handoff %s abandoned: no word from the customer for %s h",
+                        handoff["id"], hours)
+            closed.append(ended)
+        return closed
+
+    async def sweep_forever(self) -> None:
+        """Sweep abandoned handoffs every `sweep_seconds` until the server stops."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # keep sweeping whatever one round did
+                logger.exception("sweeping abandoned handoffs failed")
+            await asyncio.sleep(self.settings.sweep_seconds)
 
     async def tail_forever(self) -> None:
         """Follow the event stream until the server stops."""
@@ -348,14 +512,22 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
     return {"id": message["id"], "sender": message["sender"], "text": message["text"],
             "timestamp": iso(message["timestamp"]), "source": message["source"],
             "intent": meta.get("intent"), "emotion": meta.get("emotion"),
+            "intent_label": labels.intent_label((meta.get("intent") or {}).get("name")),
             "agent": meta.get("agent"), "custom": meta.get("custom")}
 
 
 def _stored_payload(data: dict[str, Any]) -> dict[str, Any]:
     """The payload's details besides the transcript (kept as JSON), card numbers masked."""
     keep = ("intent", "emotion", "slots", "topic", "channel", "customer_id",
-            "customer_id_verified", "requested_at", "bot_version")
+            "customer_id_verified", "requested_at", "bot_version", "service_hours",
+            "in_service_hours")
     stored = {k: data[k] for k in keep if k in data}
+    if not isinstance(stored.get("service_hours"), str):
+        stored.pop("service_hours", None)
+    else:
+        stored["service_hours"] = stored["service_hours"][:64]
+    if not isinstance(stored.get("in_service_hours"), bool):
+        stored.pop("in_service_hours", None)
     if isinstance(stored.get("slots"), dict):
         stored["slots"] = {str(k)[:64]: mask_sensitive(v) if isinstance(v, str) else v
                            for k, v in list(stored["slots"].items())[:50]}
@@ -427,12 +599,15 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
         service: HandoffService = app.ctx.service
         if service.tail is not None:
             app.ctx.tail_task = loop.create_task(service.tail_forever())
+        app.ctx.sweep_task = loop.create_task(service.sweep_forever())
 
     @app.listener("before_server_stop")
     async def stop_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
-        task = getattr(app.ctx, "tail_task", None)
-        if task:
-            task.cancel()
+        for name in ("tail_task", "sweep_task"):
+            task = getattr(app.ctx, name, None)
+            if task:
+                task.cancel()
+        app.ctx.service.hub.close_all()  # open streams end, so the server stops at once
         await app.ctx.service.relay.close()
 
     return app
@@ -457,14 +632,58 @@ def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every rout
             raise ApiError(400, "invalid_login", "username and password are required")
         token, agent = await service.login(username.strip(), password,
                                            request.remote_addr or request.ip or "")
-        return ok({"token": token, "agent": _agent_view(agent)})
+        answer = ok({"token": token, "agent": _agent_view(agent)})
+        _set_session_cookie(answer, token, service.settings.session_hours * 3600,
+                            secure=service.settings.production or request.scheme == "https")
+        return answer
 
     @app.post("/api/v1/auth/logout")
     @requires("agent")
     async def logout(request: Request) -> HTTPResponse:
-        token = auth.bearer(request.headers.get("authorization")) or ""
-        request.app.ctx.service.store.end_session(auth.token_hash(token))
-        return ok({"status": "logged_out"})
+        service: HandoffService = request.app.ctx.service
+        token_hash = auth.token_hash(request.ctx.session_token)
+        service.store.end_session(token_hash)
+        service.hub.end_session(token_hash)  # this session's other tabs are told at once
+        answer = ok({"status": "logged_out"})
+        _set_session_cookie(answer, "", 0, secure=service.settings.production
+                            or request.scheme == "https")
+        return answer
+
+    @app.get("/api/v1/stream")
+    @requires("agent")
+    async def stream(request: Request) -> HTTPResponse | None:
+        """Server-sent events for the console: `queue`, `status` and `message` with the
+        handoff's id (the console then fetches what changed), a comment every 15 s (which
+        also keeps the agent counted as online), `logout` when the session ends."""
+        service: HandoffService = request.app.ctx.service
+        token_hash = auth.token_hash(request.ctx.session_token)
+        subscriber = service.hub.subscribe(token_hash)
+        try:
+            resp = await request.respond(content_type="text/event-stream; charset=utf-8",
+                                         headers={"Cache-Control": "no-cache",
+                                                  "X-Accel-Buffering": "no"})
+            await resp.send("retry: 2000\n\nevent: hello\ndata: {}\n\n")
+            while True:
+                try:
+                    kind, data = await asyncio.wait_for(subscriber.get(),
+                                                        SSE_HEARTBEAT_SECONDS)
+                except asyncio.TimeoutError:
+                    if service.store.agent_for_session(token_hash) is None:
+                        await resp.send("event: logout\ndata: {}\n\n")
+                        break
+                    await resp.send(": ping\n\n")
+                    continue
+                if kind == "close":
+                    break
+                await resp.send(f"event: {kind}\ndata: {_dumps(data)}\n\n")
+                if kind == "logout":
+                    break
+            await resp.eof()
+        except (asyncio.CancelledError, ConnectionError):
+            pass  # the console went away
+        finally:
+            service.hub.unsubscribe(subscriber)
+        return None
 
     @app.get("/api/v1/me")
     @requires("agent")
@@ -541,6 +760,18 @@ def _close_route(app: Sanic, action: str) -> None:
 
     app.add_route(close, f"/api/v1/handoffs/<handoff_id:str>/{action}", methods=["POST"],
                   name=f"{action}_handoff")
+
+
+def _set_session_cookie(resp: HTTPResponse, token: str, max_age: float, secure: bool) -> None:
+    """The console's session cookie (an empty one with max-age 0 deletes it)."""
+    resp.cookies[SESSION_COOKIE] = token
+    cookie = resp.cookies[SESSION_COOKIE]
+    cookie["httponly"] = True
+    cookie["samesite"] = "Strict"
+    cookie["path"] = "/api/"
+    cookie["max-age"] = int(max_age)
+    if secure:
+        cookie["secure"] = True
 
 
 def _agent_view(agent: dict[str, Any]) -> dict[str, Any]:

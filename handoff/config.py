@@ -27,7 +27,9 @@ class Settings:
     # Rasa's SQL event broker table (customer messages while a conversation is handed off);
     # empty disables the tail.
     events_url: str = f"sqlite:///{ROOT / 'var' / 'rasa' / 'events.db'}"
-    events_poll_seconds: float = 0.5
+    # How often the event stream is read: customer messages reach the console (pushed) within
+    # about this delay.
+    events_poll_seconds: float = 0.2
     production: bool = False
     session_hours: float = 12.0
     # An agent counts as online when the console called the API this recently.
@@ -38,6 +40,12 @@ class Settings:
     # Reverse proxies in front of the service (nginx: 1), so the login lockout counts the
     # customer's address from X-Forwarded-For instead of the proxy's.
     proxies_count: int = 0
+    # Beyond this expected wait the customer is offered a message or a call-back instead.
+    long_wait_minutes: int = 30
+    # A queued handoff whose customer has written nothing for this long is closed as
+    # "abandoned" (checked every sweep_seconds).
+    abandon_hours: float = 12.0
+    sweep_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,12 +63,15 @@ class Settings:
                 env.get("HANDOFF_EVENTS_URL"), env.get("EVENTS_DB"), cls.events_url,
                 allow_empty="HANDOFF_EVENTS_URL" in env,
             ),
-            events_poll_seconds=float(env.get("HANDOFF_EVENTS_POLL_SECONDS") or 0.5),
+            events_poll_seconds=float(env.get("HANDOFF_EVENTS_POLL_SECONDS") or 0.2),
             production=production,
             session_hours=float(env.get("HANDOFF_SESSION_HOURS") or 12),
             online_seconds=float(env.get("HANDOFF_ONLINE_SECONDS") or 60),
             default_handle_minutes=float(env.get("HANDOFF_HANDLE_MINUTES") or 5),
             proxies_count=int(env.get("HANDOFF_PROXIES_COUNT") or 0),
+            long_wait_minutes=int(env.get("HANDOFF_LONG_WAIT_MINUTES") or 30),
+            abandon_hours=float(env.get("HANDOFF_ABANDON_HOURS") or 12),
+            sweep_seconds=float(env.get("HANDOFF_SWEEP_SECONDS") or 60),
         )
         settings.check()
         return settings

@@ -41,6 +41,31 @@ def is_cancel(text: str) -> bool:
     return bool(cleaned) and len(cleaned) <= 12 and bool(_CANCEL.match(cleaned))
 
 
+# Asking for a human (again): "转人工", "人工客服", "找真人" ... (or the intent request_human).
+_HUMAN = re.compile(r"人工|真人|客服|转接|找人")
+# A message that closes a question rather than asking one: thanks, ok, bye.
+_THANKS = re.compile(r"^(?:好的?|好吧|嗯+|哦+|噢+|ok|okay|行|可以了?|知道了|明白了|收到|没问题|"
+                     r"没有了|谢谢|多谢|感谢|辛苦了?|再见|拜拜|bye)+(?:你|您|啦|了|啊|呀|哈|的)*$",
+                     re.IGNORECASE)
+CLOSING_INTENTS = {"thank", "goodbye", "affirm", "greet"}
+
+
+def is_request_for_human(text: str, intent: str | None = None) -> bool:
+    """Whether a short message asks for a human agent."""
+    if intent == "request_human":
+        return True
+    cleaned = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text or ""))
+    return bool(cleaned) and len(cleaned) <= 12 and bool(_HUMAN.search(cleaned))
+
+
+def is_thanks(text: str, intent: str | None = None) -> bool:
+    """Whether a message thanks, agrees or says goodbye (nothing left to answer)."""
+    if intent in CLOSING_INTENTS:
+        return True
+    cleaned = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text or ""))
+    return not cleaned or (len(cleaned) <= 12 and bool(_THANKS.match(cleaned)))
+
+
 @dataclass(frozen=True)
 class CustomerMessage:
     """A customer message from the event stream."""

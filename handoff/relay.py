@@ -30,7 +30,12 @@ def bot_event(text: str, custom: dict[str, Any], handoff_id: str) -> dict[str, A
 
 
 PAUSE = [{"event": "pause"}]
-RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+LISTEN = [{"event": "action", "name": "action_listen"}]
+RESUME = [{"event": "resume"}, *LISTEN]
+# Actions the bot may not run by itself right after an agent handed back: they would hand the
+# conversation off again, or count a miss the customer never made.
+NOT_AFTER_HAND_BACK = {"action_request_human", "action_escalate", "action_fallback",
+                       "action_default_fallback", "action_restart", "action_session_start"}
 
 
 class RasaRelay:
@@ -59,6 +64,40 @@ class RasaRelay:
                     body = (await resp.text())[:300]
                     raise RelayError(f"Rasa answered {resp.status}: {body}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RelayError(f"Rasa unreachable at {self.base_url}: {error!r}") from error
+
+    async def continue_conversation(self, conversation_id: str, max_actions: int = 5,
+                                    skip: set[str] | frozenset[str] = frozenset(NOT_AFTER_HAND_BACK)
+                                    ) -> list[dict[str, Any]]:
+        """Let the bot answer the customer's last message after a resume: predict the next
+        action and execute it (to the customer's channel) until the bot would listen, at most
+        `max_actions`; then record action_listen. Returns the messages Rasa collected (REST
+        customers; push channels get them directly). Raises RelayError."""
+        base = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}"
+        collected: list[dict[str, Any]] = []
+        for _ in range(max_actions):
+            prediction = await self._post(f"{base}/predict", None)
+            scores = prediction.get("scores") or []
+            action = scores[0].get("action") if scores else None
+            if not action or action == "action_listen" or action in skip:
+                break
+            done = await self._post(f"{base}/execute?output_channel=latest",
+                                    {"name": action, "policy": prediction.get("policy"),
+                                     "confidence": prediction.get("confidence")})
+            collected.extend(m for m in done.get("messages") or [] if isinstance(m, dict))
+        await self.send(conversation_id, LISTEN)
+        return collected
+
+    async def _post(self, url: str, body: Any) -> dict[str, Any]:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        try:
+            async with self._session.post(url, json=body, params={"token": self.token}) as resp:
+                if resp.status >= 300:
+                    raise RelayError(f"Rasa answered {resp.status}: {(await resp.text())[:300]}")
+                data = await resp.json(content_type=None)
+                return data if isinstance(data, dict) else {}
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise RelayError(f"Rasa unreachable at {self.base_url}: {error!r}") from error
 
     async def close(self) -> None:

@@ -23,13 +23,15 @@ from sqlalchemy.exc import IntegrityError
 logger = logging.getLogger(__name__)
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
 OPEN = ("queued", "claimed")
-STATUSES = ("queued", "claimed", "resolved", "handed_back", "cancelled")
+STATUSES = ("queued", "claimed", "resolved", "handed_back", "cancelled", "abandoned")
 # The state machine, in one place: action -> (allowed from, to).
 TRANSITIONS = {
     "claim": ({"queued"}, "claimed"),
     "resolve": ({"claimed"}, "resolved"),
     "handback": ({"queued", "claimed"}, "handed_back"),
     "cancel": ({"queued"}, "cancelled"),
+    # Nobody took it and the customer has been silent for hours (HandoffService.sweep).
+    "abandon": ({"queued"}, "abandoned"),
 }
 
 metadata = sa.MetaData()
@@ -361,6 +363,42 @@ class Store:
                  .order_by(messages.c.id))
         with self.engine.connect() as db:
             return [_message(row) for row in db.execute(query)]
+
+    def notices_of(self, handoff_id: str) -> list[dict[str, Any]]:
+        """The notices the customer of a handoff got, oldest first (meta["notice"] names
+        each: "queued", "queued_off_hours", "message_received" ...)."""
+        query = (messages.select().where(messages.c.handoff_id == handoff_id,
+                                         messages.c.source == "notice")
+                 .order_by(messages.c.id))
+        with self.engine.connect() as db:
+            return [_message(row) for row in db.execute(query)]
+
+    def last_turn(self, handoff_id: str) -> dict[str, Any] | None:
+        """The newest customer, bot or agent message of a handoff that is not a notice."""
+        query = (messages.select().where(messages.c.handoff_id == handoff_id,
+                                         messages.c.source != "notice")
+                 .order_by(messages.c.id.desc()).limit(1))
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return _message(row) if row else None
+
+    def silent_since(self, before: float) -> list[dict[str, Any]]:
+        """Queued handoffs whose customer wrote nothing since `before` (epoch seconds):
+        neither the request nor any message while waiting is newer."""
+        latest = (sa.select(messages.c.handoff_id,
+                            sa.func.max(messages.c.timestamp).label("last_message"))
+                  .where(messages.c.sender == "customer", messages.c.source == "live")
+                  .group_by(messages.c.handoff_id).subquery())
+        query = (sa.select(handoffs.c.id)
+                 .select_from(handoffs.outerjoin(latest, latest.c.handoff_id == handoffs.c.id))
+                 .where(handoffs.c.status == "queued", handoffs.c.created_at < before,
+                        handoffs.c.requested_at < before,
+                        sa.or_(latest.c.last_message.is_(None),
+                               latest.c.last_message < before))
+                 .order_by(handoffs.c.created_at))
+        with self.engine.connect() as db:
+            ids = [row.id for row in db.execute(query)]
+        return [self.handoff(handoff_id) for handoff_id in ids]
 
     def customer_messages(self, conversation_id: str, after: int = 0,
                           limit: int = 100) -> list[dict[str, Any]]:

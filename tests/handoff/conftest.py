@@ -79,29 +79,51 @@ class Service:
 
 class FakeRasa:
     """Records `POST /conversations/{id}/tracker/events` calls; `fail` makes it answer 500;
-    a conversation in `held` is not answered until `release` (Rasa holding its lock)."""
+    a conversation in `held` is not answered until `release` (Rasa holding its lock).
+
+    `/predict` answers with the actions queued in `predictions[conversation]` (then
+    action_listen) and `/execute` records the action in `executed` (the bot picking up a
+    question after a hand back)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]], dict[str, str]]] = []
         self.fail = False
         self.held: set[str] = set()
         self.released = threading.Event()
+        self.predictions: dict[str, list[str]] = {}
+        self.executed: list[tuple[str, str]] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 url = urlparse(self.path)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
                 query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
                 conversation = unquote(url.path.split("/")[2])
+                kind = url.path.rsplit("/", 1)[-1]
                 if conversation in owner.held:
                     owner.released.wait(timeout=30)
-                if not owner.fail:
+                answer: dict[str, Any] = {}
+                if kind == "predict":
+                    queued = owner.predictions.get(conversation) or []
+                    action = queued[0] if queued else "action_listen"
+                    answer = {"scores": [{"action": action, "score": 1.0}],
+                              "policy": "RulePolicy", "confidence": 1.0}
+                elif kind == "execute" and not owner.fail:
+                    name = (body or {}).get("name", "")
+                    owner.executed.append((conversation, name))
+                    queued = owner.predictions.get(conversation) or []
+                    if queued and queued[0] == name:
+                        queued.pop(0)
+                    answer = {"tracker": {}, "messages": [{"text": f"（{name} 的回答）"}]}
+                elif not owner.fail:
                     owner.calls.append((conversation, body, query))
                 self.send_response(500 if owner.fail else 200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(json.dumps(answer).encode())
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -225,3 +247,52 @@ def artifacts() -> Path:
     """Where the console screenshots go (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def phone() -> Iterator[Any]:
+    """A phone-sized headless Chromium (390 x 844 CSS pixels), emulating the device."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as DriverService
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=390,844", "--lang=zh-CN"):
+        options.add_argument(argument)
+    options.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3, "touch": True},
+        "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+                     "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148"})
+    driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def own_handoff_service(tmp_path: Path, logs_dir: Path, fake_rasa: FakeRasa
+                        ) -> Iterator[tuple[Service, EventStream]]:
+    """A handoff service of this test alone (it may be stopped and started again)."""
+    stream = EventStream(tmp_path / "events.db")
+    env = {"HANDOFF_DB": str(tmp_path / "handoff.db"), "HANDOFF_API_TOKEN": BOT_TOKEN,
+           "RASA_URL": fake_rasa.url, "HANDOFF_EVENTS_URL": f"sqlite:///{stream.path}"}
+    service = Service(free_port(), env, logs_dir / f"handoff_{tmp_path.name}.log")
+    service.start()
+    yield service, stream
+    service.stop()
+
+
+def console_login(driver: Any, url: str, username: str) -> None:
+    """Log in to the console at `url` (the account exists)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{url}/console/")
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "login-view").is_displayed()
+                                    or d.find_element(By.ID, "desk-view").is_displayed())
+    if driver.find_element(By.ID, "desk-view").is_displayed():
+        return
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "desk-view").is_displayed())

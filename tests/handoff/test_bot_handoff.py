@@ -210,7 +210,7 @@ def test_with_no_agent_online_the_customer_hears_when_someone_will_reply() -> No
     dispatcher = CollectingDispatcher()
     tell_queued(dispatcher, Ticket("h1", "queued", 3, 15, agents_online=0, created=True))
     [message] = dispatcher.messages
-    assert "服务时间" in message["text"] and "一直保留" in message["text"]
+    assert "服务时间" in message["text"] and "保留" in message["text"]
     assert message["custom"]["handoff"] == {"state": "queued", "position": 3,
                                             "eta_minutes": None, "agent": None}
     dispatcher = CollectingDispatcher()
@@ -430,3 +430,34 @@ def test_the_handoff_masks_cards_and_ids_as_the_journeys_recognise_them() -> Non
     text = "卡 6222021234567890123，身份证 11010519491231002X，订单 573262229751"
     assert mask_sensitive(text) == mask_text(text)
     assert mask_sensitive("手机13812345678") == "手机13812345678"  # agents need the phone
+
+
+# --- issue 23: what the customer is promised, and what the agent reads ---------------------
+
+def test_what_the_bot_tells_the_customer_is_in_the_handoffs_transcript(
+        client: HandoffClient, service: Service, tmp_path: Path) -> None:
+    tracker = conversation()
+    dispatcher = CollectingDispatcher()
+    hand_off(dispatcher, tracker, Reason.EXPLICIT_REQUEST, client=client,
+             box=Outbox(tmp_path / "outbox.db"))
+    said = dispatcher.messages[-1]["text"]
+    [handoff] = service.handoffs_of(tracker.sender_id)
+    transcript = service.get(f"/api/v1/handoffs/{handoff['id']}").json()["transcript"]
+    assert transcript[-1]["sender"] == "bot" and transcript[-1]["text"] == said
+
+
+def test_a_long_wait_is_not_announced_as_is() -> None:
+    dispatcher = CollectingDispatcher()
+    tell_queued(dispatcher, Ticket("h1", "queued", 77, 385, agents_online=1, created=True))
+    [message] = dispatcher.messages
+    assert "385" not in message["text"], message["text"]
+    assert "留言" in message["text"] and "回电" in message["text"]
+    assert message["custom"]["handoff"]["eta_minutes"] is None
+
+
+def test_the_summary_speaks_to_agents_not_to_developers() -> None:
+    payload = build_payload(conversation(last="还是不行", last_intent="nlu_fallback"),
+                            Reason.REPEATED_FALLBACK, "normal")
+    for internal in ("置信度", "nlu_fallback", "ask_refund_status", "inform", "order_id", "%"):
+        assert internal not in payload["summary"], payload["summary"]
+    assert "订单与物流" in payload["summary"] and "订单号 573262229751" in payload["summary"]

@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from bot.channels.rest import FORWARDED
 from tests.conftest import ROOT
 from tests.handoff.conftest import PASSWORD, Service, wait_for
+from tests.handoff.test_console_shift import click_queue_item
 from tests.handoff.test_end_to_end import bot_texts, say, texts
 
 HOSTILE = "我的订单号<img src=x onerror=alert(1)>是多少<script>alert(2)</script>"
@@ -56,9 +57,7 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
     assert "小王" in browser.find_element(By.ID, "me-name").text
 
     # The queue lists the conversation; opening it shows reason, summary and transcript.
-    item = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR,
-                                                  f'.queue-item[data-id="{handoff["id"]}"]'))
-    item.click()
+    click_queue_item(browser, handoff["id"])
     wait(browser, lambda d: any("转人工" in t for t in transcript_texts(d)))
     assert any("发票" in t for t in transcript_texts(browser))
     assert browser.find_element(By.ID, "d-reason").text == "客户要求转人工"
@@ -131,8 +130,7 @@ def test_customer_text_is_shown_as_text_never_as_html(browser: Any,
     browser.find_element(By.ID, "username").send_keys("console-li")
     browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
     wait(browser, lambda d: d.find_element(By.ID, "desk-view").is_displayed())
-    wait(browser, lambda d: d.find_element(
-        By.CSS_SELECTOR, f'.queue-item[data-id="{created.json()["id"]}"]')).click()
+    click_queue_item(browser, created.json()["id"])
     wait(browser, lambda d: HOSTILE in transcript_texts(d))
     assert HOSTILE in browser.find_element(By.ID, "d-summary").text
     assert HOSTILE in browser.find_element(By.ID, "d-slots").text
@@ -145,7 +143,7 @@ def test_customer_text_is_shown_as_text_never_as_html(browser: Any,
 def test_the_console_asks_to_log_in_and_rejects_a_forged_session(
         browser: Any, handoff_service: Service) -> None:
     browser.get(f"{handoff_service.url}/console/")
-    browser.execute_script("sessionStorage.setItem('handoff-console-token', 'forged');")
+    browser.add_cookie({"name": "handoff_session", "value": "forged", "path": "/api/"})
     browser.get(f"{handoff_service.url}/console/")
     wait(browser, lambda d: d.find_element(By.ID, "login-view").is_displayed())
     assert not browser.find_element(By.ID, "desk-view").is_displayed()

@@ -176,3 +176,31 @@ def test_restarting_the_conversation_while_waiting_ends_the_handoff(
     assert tracker(rasa_server, sender)["paused"] is False
     assert "您好" in texts(say(rasa_server, sender, "你好"))
     assert len(handoff_service.handoffs_of(sender)) == 1
+
+
+def test_a_hand_back_with_an_open_question_lets_the_real_bot_answer_it(
+        rasa_server: str, handoff_service: Service) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    agent = handoff_service.agent("e2e-zhao", "小赵")
+    say(rasa_server, sender, "转人工")
+    handoff = open_handoff(handoff_service, sender)
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    assert handoff_service.post(f"{base}/claim", headers=agent).status_code == 200
+    assert handoff_service.post(f"{base}/messages", {"text": "您好，请问有什么可以帮您？"},
+                                headers=agent).status_code == 201
+    say(rasa_server, sender, "我的退款什么时候到账")
+    wait_for(lambda: [m for m in handoff_service.get(f"{base}/messages?after=0", headers=agent)
+                      .json()["messages"] if m["source"] == "live"])
+    assert handoff_service.post(f"{base}/handback", headers=agent).status_code == 200
+    events = tracker(rasa_server, sender)["events"]
+    bots = [e for e in events if e["event"] == "bot"]
+    notice = next(i for i, e in enumerate(bots)
+                  if (e.get("metadata") or {}).get("handoff", {}).get("state") == "bot_back")
+    assert "处理完毕" not in bots[notice]["text"] and "退款什么时候到账" in bots[notice]["text"]
+    answers = [e["text"] for e in bots[notice + 1:] if not (e.get("metadata") or {}).get("handoff")]
+    assert answers, "the bot did not pick the question up"
+    assert tracker(rasa_server, sender)["paused"] is False
+    assert events[-1]["event"] == "action" and events[-1]["name"] == "action_listen"
+    # REST integrations read the bot's answer from the customer feed as well.
+    feed = handoff_service.get(f"/api/v1/conversations/{sender}/messages").json()["messages"]
+    assert answers[0] in [m["text"] for m in feed]

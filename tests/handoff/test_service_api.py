@@ -148,7 +148,9 @@ def test_a_handoff_carries_the_contract_fields_and_masks_card_numbers(service: S
     first = body["transcript"][0]
     assert set(first) >= {"sender", "text", "timestamp"}
     assert "6222***********0123" in first["text"] and "3456 7890" not in first["text"]
-    assert [t["sender"] for t in body["transcript"]] == ["customer", "bot", "customer"]
+    assert [t["sender"] for t in body["transcript"]][:3] == ["customer", "bot", "customer"]
+    # ... then what the bot told the customer about the queue (issue 23).
+    assert body["transcript"][-1]["source"] == "notice"
     fetched = service.get(f"/api/v1/handoffs/{body['id']}").json()
     assert fetched["slots"] == {"order_id": "573262229751"} and fetched["intent"]["confidence"]
 

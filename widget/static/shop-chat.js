@@ -47,8 +47,9 @@
   var HANDOFF_STATES = ["queued", "agent_joined", "agent_message", "bot_back", "cancelled"];
   var STATE_LABELS = {
     queued: "转人工 · 排队中", agent_joined: "人工客服已接入", bot_back: "已转回机器人客服",
-    cancelled: "已取消转人工"
+    cancelled: "已取消转人工", ended: "咨询已结束"
   };
+  var ENDED = "本次咨询已结束，感谢您的耐心。有新的问题直接发消息即可开始新的咨询。";
 
   // ---- state, kept in localStorage --------------------------------------------------
 
@@ -64,7 +65,7 @@
     var saved = null;
     try { saved = JSON.parse(storageGet(STORAGE_KEY) || "null"); } catch (e) { saved = null; }
     var fresh = { sessionId: null, sessionToken: null, messages: [], handoff: null, csat: {},
-      outbox: [], open: false };
+      outbox: [], open: false, conv: 0 };
     if (!saved || typeof saved !== "object") return fresh;
     return {
       sessionId: typeof saved.sessionId === "string" ? saved.sessionId : null,
@@ -73,7 +74,9 @@
       handoff: saved.handoff && typeof saved.handoff === "object" ? saved.handoff : null,
       csat: saved.csat && typeof saved.csat === "object" ? saved.csat : {},
       outbox: Array.isArray(saved.outbox) ? saved.outbox : [],
-      open: saved.open === true
+      open: saved.open === true,
+      // Conversations ended with 结束咨询 so far: each gets one satisfaction question.
+      conv: typeof saved.conv === "number" && isFinite(saved.conv) ? saved.conv : 0
     };
   }
 
@@ -310,8 +313,9 @@
     var row = el("div", "scw-row scw-from-" + message.from);
     row.dataset.key = message.key;
     if (message.from === "system") {
-      row.className += " scw-state-" + message.handoff.state.replace("_", "-");
-      row.appendChild(el("div", "scw-sender", STATE_LABELS[message.handoff.state]));
+      var shown = message.handoff ? message.handoff.state : "ended";
+      row.className += " scw-state-" + shown.replace("_", "-");
+      row.appendChild(el("div", "scw-sender", STATE_LABELS[shown]));
     }
     if (message.from === "agent") {
       var agent = message.handoff && message.handoff.agent;
@@ -480,10 +484,22 @@
 
   launcher.addEventListener("click", function () { setOpen(!state.open); });
   closeButton.addEventListener("click", function () { setOpen(false); });
+  // 结束咨询 ends the conversation: the bot restarts (an open handoff ends with it, and the
+  // agent is told), the customer sees that it ended and gets this conversation's one
+  // satisfaction question; the next message starts a new conversation.
   endButton.addEventListener("click", function () {
     var lastMessage = state.messages[state.messages.length - 1];
     if (!lastMessage) { setOpen(false); return; }
-    askCsat("closed", "c:" + lastMessage.key, lastMessage.key);
+    if (lastMessage.from === "system" && !lastMessage.handoff) return;  // ended already
+    sendText("/restart", "结束咨询");
+    var ended = { key: newId("e"), from: "system", text: ENDED, ts: Date.now() / 1000,
+                  handoff: null };
+    state.messages.push(ended);
+    state.handoff = null;
+    askCsat("closed", "c:" + ended.key, ended.key, true);
+    state.conv += 1;
+    save();
+    renderAll();
   });
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") setOpen(false);
@@ -611,10 +627,21 @@
 
   // ---- satisfaction -------------------------------------------------------------------
 
+  /** One question per conversation: a later ending (hand back, resolve, thanks, 结束咨询)
+   *  moves the unanswered question down to it; once answered, it is not asked again until
+   *  the customer ends the conversation and starts a new one. */
   function askCsat(trigger, episode, after, quiet) {
     episode = episode.replace(/[^A-Za-z0-9:._-]/g, "").slice(0, 64);
-    if (!state.csat[episode]) {
-      state.csat[episode] = { episode: episode, trigger: trigger, after: after, rating: 0 };
+    var current = null;
+    Object.keys(state.csat).forEach(function (key) {
+      if ((state.csat[key].conv || 0) === state.conv) current = state.csat[key];
+    });
+    if (current && !current.rating) {
+      current.after = after;
+      current.trigger = trigger;
+    } else if (!current) {
+      state.csat[episode] = { episode: episode, trigger: trigger, after: after, rating: 0,
+                              conv: state.conv };
     }
     if (!quiet) {
       save();
