@@ -6,7 +6,13 @@ examples only, then measures it on the evaluation data of ../shared/data, never 
 - emotion_dev.tsv: precision / recall of "upset or angry" against calm;
 - weibo_emotion_dev.tsv: precision / recall of angry against everything else;
 - false escalation: share of calm emotion_dev messages that alone would trigger a handoff;
-- jd_sessions_dev.jsonl: customer turns replayed through the conversation-level tracker.
+- jd_sessions_dev.jsonl: customer turns replayed through the conversation-level tracker;
+- the labelled study set (evaluation/labels/study_emotion.tsv joined with
+  ../shared/study/messages.tsv, loaders of evaluation.study), per half: the working half (even
+  ids) with its misses in reports/emotion_study_misses.md, the held-out half (odd ids) as counts
+  only. Every output is checked for held-out texts before it is printed or written.
+The model is shown with the corpus heads (bot/emotion/corpus_model.json) and without them
+(the previous detector), beside the plain lexicon baseline.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from typing import Any
 
 from sklearn.model_selection import StratifiedKFold
 
+from bot.emotion.corpus import ARTIFACT_FILE, CorpusScorer
 from bot.emotion.lexicon import LABELS, baseline_predict, load_lexicon
 from bot.emotion.model import (
     EXAMPLES_FILE,
@@ -38,6 +45,8 @@ from bot.emotion.model import (
 from bot.emotion_tracking import Assessment, Thresholds, assess, assess_each, load_thresholds
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+STUDY_MESSAGES = DATA_DIR.parent / "study" / "messages.tsv"
+STUDY_LABELS = Path(__file__).resolve().parent / "labels" / "study_emotion.tsv"
 DATA_FILES = ("emotion_dev.tsv", "weibo_emotion_dev.tsv", "jd_sessions_dev.jsonl")
 NEGATIVE = ("upset", "angry")
 SWEEP = (0.4, 0.5, 0.6, 0.7, 0.8)
@@ -165,15 +174,31 @@ def _replay_row(name: str, replays: Sequence[Replay]) -> str:
             f"| {dict(sorted(Counter(turns).items()))} | {reason_text} |")
 
 
+MODEL_NAME = "model (n-grams + lexicon + corpus heads)"
+PREVIOUS_NAME = "previous: n-grams + lexicon, no corpus heads"
+
+
+def predictors_for(model: EmotionModel) -> dict[str, Predictor]:
+    """The detectors compared: the plain baseline, the previous detector (the same model
+    without the corpus heads) and the model."""
+    lexicon = load_lexicon()
+    predictors: dict[str, Predictor] = {
+        "plain lexicon baseline": lambda texts: [baseline_predict(lexicon, t) for t in texts],
+    }
+    if model.corpus is not None:
+        predictors[PREVIOUS_NAME] = EmotionModel(
+            model.lexicon_data, model.vectorizer, model.classifier, ModelSettings.from_dict(
+                {k: v for k, v in vars(model.settings).items()
+                 if not k.startswith("corpus_")})).predict_many
+    predictors[MODEL_NAME] = model.predict_many
+    return predictors
+
+
 def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
            calibration: Sequence[Calibration] = ()) -> str:
     """Evaluate the model and the baseline on every data set; the report as markdown."""
-    lexicon = load_lexicon()
     thresholds = load_thresholds()
-    predictors: dict[str, Predictor] = {
-        "plain lexicon baseline": lambda texts: [baseline_predict(lexicon, t) for t in texts],
-        "model (n-grams + lexicon)": model.predict_many,
-    }
+    predictors = predictors_for(model)
     dev = read_tsv(data_dir / "emotion_dev.tsv")
     weibo = read_tsv(data_dir / "weibo_emotion_dev.tsv")
     sessions = read_sessions(data_dir / "jd_sessions_dev.jsonl")
@@ -218,7 +243,7 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
     lines += ["## jd_sessions_dev.jsonl: customer turns replayed through the tracker", "",
               "| detector | sessions escalated | median turn | first escalation at customer "
               "turn (count) | reasons |", "|---|---|---|---|---|", *sections["replay"], ""]
-    lines += _sample(replays["model (n-grams + lexicon)"], sample_size, seed)
+    lines += _sample(replays[MODEL_NAME], sample_size, seed)
     lines += ["", *_history_lines()]
     return "\n".join(lines) + "\n"
 
@@ -332,12 +357,99 @@ def _sweep(model: EmotionModel, dev: Sequence[dict[str, str]], gold: Sequence[st
              f"{model.settings.upset_threshold}):", "",
              "| upset_threshold | precision | recall | F1 |", "|---|---|---|---|"]
     for threshold in SWEEP:
-        variant = EmotionModel(model.lexicon_data, model.vectorizer, model.classifier,
-                               replace(model.settings, upset_threshold=threshold))
+        variant = model.with_settings(replace(model.settings, upset_threshold=threshold))
         scores = binary_scores(gold, [variant.decide(p)[0] for p in probs], NEGATIVE)
         lines.append(f"| {threshold:.2f} | {scores.precision:.1%} | {scores.recall:.1%} "
                      f"| {scores.f1:.2f} |")
     return [*lines, ""]
+
+
+@dataclass(frozen=True)
+class StudyHalf:
+    """One detector's figures on one half of the labelled study set."""
+
+    detector: str
+    half: str
+    negative: Scores
+    angry: Scores
+    by_source: dict[str, Scores]
+
+
+def study_report(model: EmotionModel, messages_path: Path, labels_path: Path,
+                 misses_path: Path | None) -> tuple[str, Any]:
+    """The study-set section (markdown) and the held-out guard for every output. The
+    held-out half is scored but none of its texts is ever shown."""
+    from evaluation.study import (
+        HALF_NAMES,
+        HALVES,
+        WORKING,
+        HeldOutGuard,
+        half_of,
+        read_messages,
+    )
+    from evaluation.study import read_labels as read_id_labels
+
+    messages = read_messages(messages_path)
+    labels = {i: label for i, label in read_id_labels(labels_path).items() if label in LABELS}
+    unknown = sorted(set(labels) - set(messages))
+    if unknown:
+        raise ValueError(f"{len(unknown)} labelled ids are not in {messages_path}")
+    guard = HeldOutGuard(messages.values())
+    predictors = predictors_for(model)
+    results: list[StudyHalf] = []
+    working_predictions: dict[str, list[tuple[str, float]]] = {}
+    for half in HALVES:
+        ids = sorted(i for i in labels if half_of(i) == half)
+        gold = [labels[i] for i in ids]
+        sources = [messages[i].source for i in ids]
+        for name, predict in predictors.items():
+            predicted = predict([messages[i].text for i in ids])
+            if half == WORKING:
+                working_predictions[name] = predicted
+            pred = [label for label, _ in predicted]
+            by_source = {
+                source: binary_scores([g for g, s in zip(gold, sources) if s == source],
+                                      [p for p, s in zip(pred, sources) if s == source], NEGATIVE)
+                for source in sorted(set(sources))}
+            results.append(StudyHalf(name, half, binary_scores(gold, pred, NEGATIVE),
+                                     binary_scores(gold, pred, ("angry",)), by_source))
+    counts = {half: dict(Counter(labels[i] for i in labels if half_of(i) == half))
+              for half in HALVES}
+    header = ("| detector | half | upset or angry P | R | F1 | predicted | annotated "
+              "| angry P | angry R |")
+    lines = ["## Study set: labelled real customer messages (target P >= 0.85, R >= 0.85)", "",
+             f"`{labels_path.name}` joined with `{messages_path}` (jddc and stc3 messages). Gold: "
+             + "; ".join(f"{HALF_NAMES[h]} {counts[h]}" for h in HALVES) + ". The corpus "
+             "heads' blend weights were chosen on the working half only; the held-out half is "
+             "the honest figure (counts only, its texts are never shown).", "",
+             header, "|---|---|---|---|---|---|---|---|---|"]
+    for item in results:
+        lines.append(f"| {item.detector} | {HALF_NAMES[item.half]} | "
+                     f"{item.negative.precision:.1%} | {item.negative.recall:.1%} | "
+                     f"{item.negative.f1:.2f} | {item.negative.predicted} | "
+                     f"{item.negative.positives} | {item.angry.precision:.1%} | "
+                     f"{item.angry.recall:.1%} |")
+    lines += ["", "Upset or angry per source (precision / recall):", "",
+              "| detector | half | " + " | ".join(sorted(results[0].by_source)) + " |",
+              "|---|---|" + "---|" * len(results[0].by_source)]
+    for item in results:
+        cells = [f"{s.precision:.1%} / {s.recall:.1%} ({s.positives})"
+                 for _, s in sorted(item.by_source.items())]
+        lines.append(f"| {item.detector} | {HALF_NAMES[item.half]} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if misses_path is not None and MODEL_NAME in working_predictions:
+        ids = sorted(i for i in labels if half_of(i) == WORKING)
+        rows = ["# Emotion misses on the working half of the study set (even ids only)", "",
+                "| id | source | annotated | predicted | score | text |",
+                "|---|---|---|---|---|---|"]
+        for ident, (label, score) in zip(ids, working_predictions[MODEL_NAME]):
+            if label != labels[ident]:
+                text = messages[ident].text.replace("|", "\\|").replace("\n", " ")
+                rows.append(f"| {ident} | {messages[ident].source} | {labels[ident]} | {label} "
+                            f"| {score:.2f} | {text} |")
+        guard.write(misses_path, "\n".join(rows) + "\n")
+        lines += [f"Working-half misses of the model: `{misses_path}`.", ""]
+    return "\n".join(lines) + "\n", guard
 
 
 def _sample(replays: Sequence[Replay], size: int, seed: int) -> list[str]:
@@ -358,6 +470,15 @@ def _sample(replays: Sequence[Replay], size: int, seed: int) -> list[str]:
     return lines
 
 
+def _cpu_per_message(model: EmotionModel, count: int = 400) -> str:
+    """CPU time per message of the detector on written messages, one message per call."""
+    texts = [e.text for e in read_examples()][:count]
+    started = time.process_time()
+    for text in texts:
+        model.predict(text)
+    return f"{1000 * (time.process_time() - started) / len(texts):.1f} ms CPU per message"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train, evaluate, print and save the report; non-zero when data is missing."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -369,6 +490,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--folds", type=int, default=5,
                         help="cross-validation folds for the thresholds (0: skip)")
+    parser.add_argument("--study-messages", type=Path, default=STUDY_MESSAGES,
+                        help="the study messages (id, source, text); missing: section skipped")
+    parser.add_argument("--study-labels", type=Path, default=STUDY_LABELS, help="id<TAB>emotion")
+    parser.add_argument("--no-corpus", action="store_true",
+                        help="the model without the corpus heads (the previous detector)")
     args = parser.parse_args(argv)
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
     if missing:
@@ -377,14 +503,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     examples = read_examples(args.examples)
-    model = EmotionModel.fit(examples)
+    corpus = None if args.no_corpus or not ARTIFACT_FILE.is_file() else CorpusScorer.load()
+    model = EmotionModel.fit(examples, corpus=corpus)
     trained = time.monotonic() - started
     calibration = calibrate(examples, args.folds) if args.folds > 1 else []
     text = report(args.data_dir, model, args.sample, args.seed, calibration)
-    title = (f"# Emotion detection\n\nModel trained on {len(examples)} examples "
-             f"({dict(Counter(e.label for e in examples))}) in {trained:.1f} s.\n\n")
-    print(title + text)
     out = Path(args.out)
+    if args.study_messages.is_file() and args.study_labels.is_file():
+        study_text, guard = study_report(model, args.study_messages, args.study_labels,
+                                         out.with_name(f"{out.stem}_study_misses.md"))
+        # Only this section touches the study set (the rest comes from ../shared/data, whose
+        # texts may contain a short held-out message such as a greeting by coincidence).
+        guard.check(study_text, "the study section of the emotion report")
+        text = study_text + "\n" + text
+    else:
+        text = (f"(Study set skipped: {args.study_messages} or {args.study_labels} not "
+                "found.)\n\n" + text)
+    timing = _cpu_per_message(model)
+    corpus_text = (f"corpus heads `{ARTIFACT_FILE.name}` ({len(corpus.heads)} heads, "
+                   f"{corpus.meta.get('features')} n-grams)" if corpus else "no corpus heads")
+    title = (f"# Emotion detection\n\nModel trained on {len(examples)} examples "
+             f"({dict(Counter(e.label for e in examples))}) in {trained:.1f} s, {corpus_text}; "
+             f"{timing}.\n\n")
+    print(title + text)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(title + text, encoding="utf-8")
     print(f"report written to {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,10 +16,13 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.emotion.corpus import ARTIFACT_FILE, CorpusScorer
 from bot.emotion.lexicon import LABELS, LEXICON_FILE, Lexicon, prepare, read_lexicon_data
 
 EXAMPLES_FILE = Path(__file__).resolve().parent / "examples.tsv"
 MODEL_FILE = "emotion_model.json"
+# The corpus heads, stored next to the model in the Rasa model archive.
+CORPUS_FILE = "corpus_model.json"
 FORMAT_VERSION = 1
 # Score given to a message without text: calm, and not confidently so.
 EMPTY_SCORE = 0.0
@@ -60,6 +64,17 @@ class ModelSettings:
     # 0.55-0.7 with this at 0.95 or off; it stays on because real turns run several messages
     # together, which the examples' two-sentence joins imitate only roughly.
     segment_threshold: float = 0.95
+    # Blend with the corpus heads (bot/emotion/corpus.py), when the artifact is loaded: the
+    # log-odds of "upset or angry" get each head's decision value times its weight, plus a
+    # bias; the log-odds of "angry" likewise. Chosen by a small grid search on the WORKING
+    # half of the study emotion labels only (docs/nlu.md, "Emotion").
+    corpus_dissatisfied_weight: float = 1.0
+    corpus_angry_weight: float = 1.0
+    corpus_review_weight: float = 0.25
+    corpus_bias: float = -1.0
+    corpus_angry_angry_weight: float = 0.5
+    corpus_angry_dissatisfied_weight: float = 1.0
+    corpus_angry_bias: float = -0.5
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
@@ -89,6 +104,8 @@ class EmotionModel:
     vectorizer: TfidfVectorizer
     classifier: LogisticRegression
     settings: ModelSettings = field(default_factory=ModelSettings)
+    # Scores learned from public corpora (None: the examples' classifier alone).
+    corpus: CorpusScorer | None = None
     lexicon: Lexicon = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,8 +117,10 @@ class EmotionModel:
         examples: Sequence[Example],
         lexicon_data: dict[str, Any] | None = None,
         settings: ModelSettings | None = None,
+        corpus: CorpusScorer | None = None,
     ) -> EmotionModel:
-        """Train on labelled examples (a fraction of a second for a few hundred)."""
+        """Train on labelled examples (a fraction of a second for a few hundred); `corpus`
+        (the committed corpus heads, optional) is blended in at prediction time."""
         settings = settings or ModelSettings()
         lexicon_data = lexicon_data if lexicon_data is not None else read_lexicon_data()
         vectorizer = _vectorizer(settings)
@@ -110,7 +129,7 @@ class EmotionModel:
         classifier = LogisticRegression(
             C=settings.c, class_weight="balanced", max_iter=2000, random_state=42
         )
-        model = cls(lexicon_data, vectorizer, classifier, settings)
+        model = cls(lexicon_data, vectorizer, classifier, settings, corpus)
         classifier.fit(model._matrix(texts), [example.label for example in examples])
         return model
 
@@ -120,9 +139,13 @@ class EmotionModel:
         examples_path: str | Path = EXAMPLES_FILE,
         lexicon_path: str | Path = LEXICON_FILE,
         settings: ModelSettings | None = None,
+        corpus_path: str | Path | None = ARTIFACT_FILE,
     ) -> EmotionModel:
-        """Train on the project's examples and lexicon files."""
-        return cls.fit(read_examples(examples_path), read_lexicon_data(lexicon_path), settings)
+        """Train on the project's examples and lexicon files, with the committed corpus heads
+        (`corpus_path` None: without them)."""
+        corpus = CorpusScorer.load(corpus_path) if corpus_path is not None else None
+        return cls.fit(read_examples(examples_path), read_lexicon_data(lexicon_path), settings,
+                       corpus)
 
     def _matrix(self, prepared_texts: Sequence[str]) -> csr_matrix:
         ngrams = self.vectorizer.transform(prepared_texts)
@@ -134,7 +157,29 @@ class EmotionModel:
         prepared = [prepare(text) for text in texts]
         probs = self.classifier.predict_proba(self._matrix(prepared))
         classes = [str(c) for c in self.classifier.classes_]
-        return [dict(zip(classes, map(float, row))) for row in probs]
+        results = [dict(zip(classes, map(float, row))) for row in probs]
+        if self.corpus is not None and results:
+            results = [self._blend(p, s) for p, s in zip(results, self.corpus.scores(texts))]
+        return results
+
+    def _blend(self, probs: dict[str, float], heads: dict[str, float]) -> dict[str, float]:
+        """Probabilities moved by the corpus heads' decision values, in log-odds."""
+        s = self.settings
+        negative = _sigmoid(
+            _logit(negativity(probs))
+            + s.corpus_dissatisfied_weight * heads.get("helpdesk_dissatisfied", 0.0)
+            + s.corpus_angry_weight * heads.get("weibo_angry", 0.0)
+            + s.corpus_review_weight * heads.get("review_negative", 0.0)
+            + s.corpus_bias
+        )
+        angry = _sigmoid(
+            _logit(probs.get("angry", 0.0))
+            + s.corpus_angry_angry_weight * heads.get("weibo_angry", 0.0)
+            + s.corpus_angry_dissatisfied_weight * heads.get("helpdesk_dissatisfied", 0.0)
+            + s.corpus_angry_bias
+        )
+        angry = min(angry, negative)
+        return {"calm": 1.0 - negative, "upset": negative - angry, "angry": angry}
 
     def message_probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Label probabilities that decide each message: those of the whole message, or of
@@ -192,6 +237,7 @@ class EmotionModel:
             "classes": [str(c) for c in self.classifier.classes_],
             "coef": self.classifier.coef_.tolist(),
             "intercept": self.classifier.intercept_.tolist(),
+            "corpus": self.corpus is not None,
         }
 
     @classmethod
@@ -208,17 +254,28 @@ class EmotionModel:
         classifier.intercept_ = np.array(data["intercept"], dtype=float)
         return cls(data["lexicon"], vectorizer, classifier, settings)
 
+    def with_settings(self, settings: ModelSettings) -> EmotionModel:
+        """The same fitted model with other settings (thresholds, blend weights)."""
+        return EmotionModel(self.lexicon_data, self.vectorizer, self.classifier, settings,
+                            self.corpus)
+
     def save(self, directory: str | Path) -> Path:
-        """Write the model as JSON into a directory; returns the file."""
+        """Write the model as JSON into a directory, with a copy of the corpus heads when
+        they are used (the archive then needs nothing else); returns the model file."""
         path = Path(directory) / MODEL_FILE
         path.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+        if self.corpus is not None:
+            (Path(directory) / CORPUS_FILE).write_text(self.corpus.dumps(), encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, directory: str | Path) -> EmotionModel:
         """Read a model written by `save`."""
         data = json.loads((Path(directory) / MODEL_FILE).read_text(encoding="utf-8"))
-        return cls.from_dict(data)
+        model = cls.from_dict(data)
+        if data.get("corpus"):
+            model.corpus = CorpusScorer.load(Path(directory) / CORPUS_FILE)
+        return model
 
 
 def split_segments(text: str) -> list[str]:
@@ -231,6 +288,15 @@ def split_segments(text: str) -> list[str]:
 def negativity(probs: dict[str, float]) -> float:
     """Probability that the customer is not calm (upset or angry)."""
     return probs.get("upset", 0.0) + probs.get("angry", 0.0)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 def _vectorizer(

@@ -1,7 +1,9 @@
 """Rasa component that labels every message calm, upset or angry with a score.
 
 The model (bot/emotion/model.py) is trained on the project's own emotion examples, not on
-the NLU data, and is stored in the model archive as JSON.
+the NLU data, and blended with the corpus heads of the committed artifact
+bot/emotion/corpus_model.json (built by `make emotion-model` from public corpora; training the
+bot never reads them). Both are stored in the model archive as JSON.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.emotion import corpus as corpus_module
 from bot.emotion import lexicon as lexicon_module
 from bot.emotion import model as model_module
 from bot.emotion.model import EmotionModel, ModelSettings
@@ -42,6 +45,8 @@ class EmotionClassifier(GraphComponent):
         return {
             "examples_path": "bot/emotion/examples.tsv",
             "lexicon_path": "bot/emotion/lexicon.yml",
+            # Corpus heads (MODEL_CARD.md); null or a missing file: the examples alone.
+            "corpus_model_path": "bot/emotion/corpus_model.json",
             "angry_threshold": defaults.angry_threshold,
             "upset_threshold": defaults.upset_threshold,
         }
@@ -56,10 +61,12 @@ class EmotionClassifier(GraphComponent):
         """Retrain when the examples, the lexicon or the model code change, not only the
         NLU data (Rasa fingerprints only the config and this class by default)."""
         digest = hashlib.sha256()
-        for key in ("examples_path", "lexicon_path"):
-            path = _resolve(config.get(key) or cls.get_default_config()[key])
-            digest.update(path.read_bytes() if path.is_file() else str(path).encode())
-        for module in (model_module, lexicon_module):
+        defaults = cls.get_default_config()
+        for key in ("examples_path", "lexicon_path", "corpus_model_path"):
+            value = config.get(key, defaults[key])
+            path = _resolve(value) if value else None
+            digest.update(path.read_bytes() if path and path.is_file() else str(path).encode())
+        for module in (model_module, lexicon_module, corpus_module):
             digest.update(Path(module.__file__).read_bytes())
         return digest.hexdigest()
 
@@ -91,10 +98,17 @@ class EmotionClassifier(GraphComponent):
         return ModelSettings.from_dict(self._config)
 
     def _fit(self) -> EmotionModel:
+        corpus_path = self._config.get("corpus_model_path")
+        corpus = _resolve(corpus_path) if corpus_path else None
+        if corpus is not None and not corpus.is_file():
+            logger.warning(f"Emotion corpus model {corpus} not found (`make emotion-model` "
+                           "rebuilds it); using the written examples alone.")
+            corpus = None
         return EmotionModel.train_default(
             _resolve(self._config["examples_path"]),
             _resolve(self._config["lexicon_path"]),
             self._settings(),
+            corpus,
         )
 
     def train(self, training_data: TrainingData) -> Resource:

@@ -299,3 +299,91 @@ def test_a_borderline_turn_does_not_hand_over_built_up_frustration() -> None:
     assert thresholds.min_escalation_score > 0.62
     assert not assess([upset, upset, borderline], thresholds).escalate
     assert assess([upset, upset, upset], thresholds).escalate
+
+
+# --- corpus heads (bot/emotion/corpus_model.json, built by `make emotion-model`) -----------
+
+CORPUS_ANGRY = "客服全是摆设吗 三天了没一个人回 一群废物!!!"
+CORPUS_CALM = "你好 请问这件外套有没有黑色的L码"
+
+
+def _block_shared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every read below ../shared fail, and record the attempts."""
+    import builtins
+    import io
+
+    attempts: list[str] = []
+    real_open = io.open
+
+    def guarded(file: object, *args: object, **kwargs: object) -> object:
+        if "shared" in Path(str(file)).resolve().parts:
+            attempts.append(str(file))
+            raise FileNotFoundError(f"blocked in the test: {file}")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", guarded)
+    monkeypatch.setattr(builtins, "open", guarded)
+    return attempts
+
+
+def test_corpus_artifact_is_committed_small_and_holds_short_ngrams_only() -> None:
+    from bot.emotion.corpus import ARTIFACT_FILE, HEADS, CorpusScorer
+
+    assert ARTIFACT_FILE.is_file(), "run `make emotion-model`"
+    assert ARTIFACT_FILE.stat().st_size < 3_000_000
+    scorer = CorpusScorer.load()
+    assert scorer.heads == HEADS
+    grams = scorer.vectorizer.vocabulary
+    assert all(1 <= len(gram) <= 3 for gram in grams)
+    assert scorer.meta["min_df"] >= 5
+    # one n-gram per line: no line of the file can carry a corpus sentence
+    assert max(len(line) for line in ARTIFACT_FILE.read_text(encoding="utf-8").splitlines()) < 200
+
+
+def test_component_trains_and_loads_with_the_artifact_without_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.emotion import EmotionClassifier
+
+    attempts = _block_shared(monkeypatch)
+    storage = LocalModelStorage.create(tmp_path)
+    resource = Resource("emotion_classifier")
+    context = ExecutionContext(GraphSchema({}), node_name="emotion_classifier")
+    config = EmotionClassifier.get_default_config()
+    EmotionClassifier.create(config, storage, resource, context).train(TrainingData())
+    loaded = EmotionClassifier.load(config, storage, resource, context)
+    assert loaded._model is not None and loaded._model.corpus is not None
+    messages = [Message(data={"text": t}) for t in (CORPUS_ANGRY, CORPUS_CALM)]
+    loaded.process(messages)
+    emotions = [m.as_dict(only_output_properties=True)["emotion"] for m in messages]
+    assert [e["label"] for e in emotions] == ["angry", "calm"]
+    assert all(0.0 <= e["score"] <= 1.0 for e in emotions)
+    assert attempts == []
+
+
+def test_clearly_angry_and_clearly_calm_messages_with_the_corpus_heads() -> None:
+    model = EmotionModel.train_default()
+    assert model.corpus is not None
+    assert model.predict(CORPUS_ANGRY)[0] == "angry"
+    assert model.predict(CORPUS_CALM)[0] == "calm"
+    assert model.predict("我的包裹到哪了 麻烦查一下")[0] == "calm"
+
+
+def test_build_refuses_to_write_without_the_corpora(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.emotion.build import main
+
+    out = tmp_path / "corpus_model.json"
+    out.write_text("previous artifact", encoding="utf-8")
+    assert main(["--corpora", str(tmp_path / "absent"), "--out", str(out)]) == 2
+    assert out.read_text(encoding="utf-8") == "previous artifact"
+    error = capsys.readouterr().err
+    assert "Corpora missing" in error and "ewect_usual_train.tsv" in error
+    assert "Nothing written" in error
