@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion probe bench lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -99,14 +99,20 @@ export-traffic: install ## Messages the bot missed or handed off -> reports/to_l
 eval-emotion: install ## Emotion detector figures on ../shared/data (writes reports/emotion.md)
 	@$(PY) -m evaluation.emotion --out reports/emotion.md
 
+emotion-model: install ## Rebuild bot/emotion/corpus_model.json from ../shared/study/corpora (MODEL_CARD.md)
+	@$(PY) -m bot.emotion.build
+
 eval-faq: train ## FAQ retrieval accuracy on held-out phrasings (writes reports/faq.md)
 	@$(PY) -m evaluation.faq $(MODEL) --out reports/faq.md
 
 probe: install ## Hostile-input probe against a running `make run`: cases per endpoint, 4xx, 5xx, crashes, hangs
 	@$(WITH_ENV) $(PY) -m security.probe
 
-bench: train ## NLU speed and memory: latency percentiles, msg/s, peak memory (figures only)
+bench: install ## Speed against a plain Rasa baseline over REST and NLU at 1/10/50 conversations -> reports/bench/
 	@$(WITH_ENV) $(PY) -m evaluation.benchmark $(MODEL)
+
+bench-quick: install ## Shorter `make bench` for development (fewer messages per level)
+	@$(WITH_ENV) $(PY) -m evaluation.benchmark $(MODEL) --quick --label quick
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
 	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \

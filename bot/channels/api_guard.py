@@ -22,6 +22,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.edge import EdgeError
 from bot.logs import SANIC_LOGGERS, install_masking
+from bot.rasa_patches import install as install_rasa_patches
 from contracts.http_input import has_bad_string, is_valid_unicode, json_depth_ok
 
 MAX_API_BODY = 1024 * 1024
@@ -116,6 +117,7 @@ class GuardedBlueprint(Blueprint):
         if not getattr(app.ctx, "api_guard", False):
             app.ctx.api_guard = True
             app.register_middleware(guard, "request")
+            install_rasa_patches()  # Rasa 3.6.21 speed-ups (bot/rasa_patches.py)
             install_masking(logging.getLogger(), logging.getLogger("rasa"),
                             *(logging.getLogger(name) for name in SANIC_LOGGERS))
         super().register(app, options)
