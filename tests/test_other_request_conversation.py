@@ -22,7 +22,7 @@ def test_faq_question_answered_then_the_order_question_offered(chat: Chat) -> No
 
 
 def test_journey_finished_first_then_the_second_request_offered_once(chat: Chat) -> None:
-    reply = chat.say("我要查物流 顺便问下有没有优惠券")
+    reply = chat.say("快递到哪了帮我查查物流 顺便问下有没有优惠券")
     assert "订单号" in reply and REMINDER not in reply  # not while the journey asks
     replies = chat.send(scenario("shipped"))
     assert "运输中" in replies[0]["text"]
@@ -66,7 +66,7 @@ def test_the_order_number_sent_after_the_offer_answers_the_offered_request(chat:
 
 
 def test_an_faq_question_offered_after_a_journey_is_answered_on_yes(chat: Chat) -> None:
-    chat.say("我要查物流 顺便问下有没有优惠券")
+    chat.say("快递到哪了帮我查查物流 顺便问下有没有优惠券")
     assert f"{REMINDER}「有没有优惠券」" in text(chat.send(scenario("shipped")))
     reply = chat.say("要")
     assert "优惠券" in reply and REMINDER not in reply
@@ -90,7 +90,7 @@ def test_an_impatient_yes_gets_the_answer_and_its_mood_is_counted_once(chat: Cha
 
 def test_a_late_parcel_offer_is_answered_before_the_second_request_is_offered(chat: Chat) -> None:
     """One set of buttons at a time: the second request waits for the late-parcel offer."""
-    chat.say("我要查物流 顺便问下有没有优惠券")
+    chat.say("快递到哪了帮我查查物流 顺便问下有没有优惠券")
     replies = chat.send(scenario("shipped_stuck"))
     assert "登记物流异常" in payloads_titles(replies) and REMINDER not in text(replies)
     # a new question answers the offer: the second request is offered after its answer
