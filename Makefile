@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 WITH_ENV := scripts/with-env.sh
-PY_DIRS := bot tests handoff evaluation shop_api widget
+PY_DIRS := bot tests handoff evaluation shop_api widget security contracts
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
