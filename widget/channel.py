@@ -140,17 +140,18 @@ class WidgetSocketIOInput(SocketIOInput):
             credentials.get("metadata_key", "metadata"),
         )
 
-    def _refusal(self, sender_id: str, text: Any, address: str) -> str | None:
-        """What to tell the customer instead of passing the message on, or None to pass it."""
+    def _admit(self, sender_id: str, text: Any, address: str) -> tuple[str, str | None]:
+        """The cleaned text of a message, and what to tell the customer instead of passing it
+        on (None: pass it on)."""
         if not hasattr(self, "per_sender"):
             self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
         try:
             cleaned = check_message(text)
         except EdgeError:
-            return INVALID_MESSAGE
+            return "", INVALID_MESSAGE
         if not self.per_address.allow(address) or not self.per_sender.allow(sender_id):
-            return TOO_FAST
-        return too_long_reply() if is_too_long(cleaned) else None
+            return cleaned, TOO_FAST
+        return cleaned, too_long_reply() if is_too_long(cleaned) else None
 
     def get_output_channel(self) -> OutputChannel | None:
         """Output channel for pushes through the HTTP API (`output_channel=latest`)."""
@@ -225,12 +226,13 @@ class WidgetSocketIOInput(SocketIOInput):
         else:
             sender_id = sid
         output = WidgetSocketIOOutput(self.sio, self.bot_message_evt)
-        refusal = self._refusal(sender_id, data.get("message"), environ_address(self.sio, sid))
+        text, refusal = self._admit(sender_id, data.get("message"),
+                                    environ_address(self.sio, sid))
         if refusal:
             await output.send_text_message(sender_id, refusal)
             return
         message = UserMessage(
-            check_message(data["message"]),
+            text,
             output,
             sender_id,
             input_channel=self.name(),
