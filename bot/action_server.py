@@ -11,16 +11,20 @@ Usage: python -m bot.action_server [--port 5055] [--host 127.0.0.1] [--actions b
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import json
 import logging
 import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
+import rasa_sdk.endpoint
 from rasa_sdk import utils
 from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
-from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -36,6 +40,8 @@ MAX_BODY = 4 * 1024 * 1024
 MAX_INFLATED = 8 * 1024 * 1024
 MAX_DEPTH = 64
 DEV_TOKEN = "dev-only-action-token"
+# Actions in flight at once: each waits mostly on the shop API or the handoff service.
+ACTION_WORKERS = 16
 _dumps = partial(json.dumps, ensure_ascii=False)
 
 
@@ -62,11 +68,42 @@ def authorized(request: Request, token: str) -> bool:
         presented.strip().encode("utf-8", "replace"), token.encode())
 
 
+class ThreadedActionExecutor(ActionExecutor):
+    """rasa-sdk's executor, running every action in a worker thread.
+
+    The journeys call the shop API and the handoff service with blocking HTTP (requests):
+    run on the server's event loop, one conversation's slow shop call held up every other
+    conversation's action. Each call now runs, with its own event loop for the async parts
+    (form validation), in a bounded thread pool; the loop only parses and answers requests.
+    """
+
+    def __init__(self, workers: int = ACTION_WORKERS) -> None:
+        super().__init__()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="action")
+
+    async def run(self, action_call: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._run_in_thread, action_call)
+
+    def _run_in_thread(self, action_call: Any) -> Any:
+        return asyncio.run(super().run(action_call))
+
+
+def create_app(actions: str) -> Sanic:
+    """rasa-sdk's app, with the threaded executor in place of its own."""
+    original = rasa_sdk.endpoint.ActionExecutor
+    rasa_sdk.endpoint.ActionExecutor = ThreadedActionExecutor
+    try:
+        return rasa_sdk.endpoint.create_app(actions, cors_origins=None)
+    finally:
+        rasa_sdk.endpoint.ActionExecutor = original
+
+
 def guarded_app(actions: str, token: str) -> Sanic:
     """rasa-sdk's app with the shared secret and the body limits in front."""
     if not token:
         raise ValueError("ACTION_SERVER_TOKEN must not be empty")
-    app = create_app(actions, cors_origins=None)
+    app = create_app(actions)
     app.config.REQUEST_MAX_SIZE = MAX_BODY
 
     async def guard(request: Request) -> HTTPResponse | None:

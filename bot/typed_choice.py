@@ -6,7 +6,7 @@ then goes through NLU like any message, and short option words read as other req
 question, so the form's question was answered with a handoff or an FAQ entry. This module
 matches a typed message against the buttons of the bot's latest message and returns the
 button's payload; `bot.policies.typed_choice.TypedChoicePolicy` keeps the form running for
-it, and the form's `chosen()` (bot/actions/journeys.py) reads the choice from the payload.
+it, and the form's `chosen()` (bot/core/answers.py) reads the choice from the payload.
 """
 from __future__ import annotations
 

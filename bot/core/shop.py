@@ -2,6 +2,9 @@
 goods in a few words, and the shop's refusals in the customer's words."""
 from __future__ import annotations
 
+import os
+import threading
+
 from bot.clients.shop_api import Order, ShopApiClient, ShopApiError
 from bot.faq import load_policy
 
@@ -39,9 +42,24 @@ REFUSALS = {
 }
 
 
+_clients = threading.local()
+
+
 def shop_client() -> ShopApiClient:
-    """The shop API client, configured by the environment of the action server."""
-    return ShopApiClient.from_env()
+    """The shop API client, configured by the environment of the action server.
+
+    One client per thread and configuration: its requests.Session keeps the connections to
+    the shop API open between actions (a new session per action opened a TCP connection for
+    every call), and sessions are never shared between the action server's worker threads.
+    """
+    key = (os.environ.get("SHOP_API_URL"), os.environ.get("SHOP_API_TOKEN"))
+    cached = getattr(_clients, "by_config", None)
+    if cached is None:
+        cached = _clients.by_config = {}
+    client = cached.get(key)
+    if client is None:
+        client = cached[key] = ShopApiClient.from_env()
+    return client
 
 
 def items_summary(order: Order) -> str:

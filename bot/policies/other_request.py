@@ -33,7 +33,7 @@ from bot.nlu.other_request import (
 )
 from bot.policies.base import CertainPolicy
 
-# Set while a change waits for the customer's yes (PENDING_SLOT of bot/actions/journeys.py).
+# Set while a change waits for the customer's yes (PENDING_SLOT of bot/core/changes.py).
 PENDING_SLOT = "pending_change"
 
 
