@@ -47,6 +47,9 @@ from bot.emotion_tracking import Assessment, Thresholds, assess, assess_each, lo
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STUDY_MESSAGES = DATA_DIR.parent / "study" / "messages.tsv"
 STUDY_LABELS = Path(__file__).resolve().parent / "labels" / "study_emotion.tsv"
+# The customer's state over each whole conversation of jd_sessions_dev.jsonl (calm / upset /
+# angry), two annotation passes adjudicated (evaluation/labels/merge.py).
+SESSION_LABELS = Path(__file__).resolve().parent / "labels" / "jd_sessions_emotion.tsv"
 DATA_FILES = ("emotion_dev.tsv", "weibo_emotion_dev.tsv", "jd_sessions_dev.jsonl")
 NEGATIVE = ("upset", "angry")
 SWEEP = (0.4, 0.5, 0.6, 0.7, 0.8)
@@ -163,14 +166,31 @@ def _row(name: str, scores: Scores) -> str:
             f"| {scores.predicted} | {scores.positives} |")
 
 
-def _replay_row(name: str, replays: Sequence[Replay]) -> str:
+def read_session_labels(path: Path = SESSION_LABELS) -> dict[str, str]:
+    """session id -> the customer's state over the conversation (empty without the file)."""
+    if not path.is_file():
+        return {}
+    rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {ident: label for ident, label in rows}
+
+
+def _escalated_share(replays: Sequence[Replay], keep: Callable[[str], bool],
+                     gold: dict[str, str]) -> str:
+    chosen = [r for r in replays if r.session_id in gold and keep(gold[r.session_id])]
+    hits = sum(r.escalation is not None for r in chosen)
+    return f"{hits} / {len(chosen)} ({hits / len(chosen):.1%})" if chosen else "-"
+
+
+def _replay_row(name: str, replays: Sequence[Replay], gold: dict[str, str]) -> str:
     escalated = [r for r in replays if r.escalation]
     turns = sorted(r.escalation.turn + 1 for r in escalated if r.escalation)
     reasons = Counter(r.escalation.reason for r in escalated if r.escalation)
     median = turns[len(turns) // 2] if turns else "-"
     share = len(escalated) / len(replays) if replays else 0.0
     reason_text = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "-"
-    return (f"| {name} | {len(escalated)} / {len(replays)} ({share:.1%}) | {median} "
+    return (f"| {name} | {len(escalated)} / {len(replays)} ({share:.1%}) "
+            f"| {_escalated_share(replays, lambda label: label == 'calm', gold)} "
+            f"| {_escalated_share(replays, lambda label: label != 'calm', gold)} | {median} "
             f"| {dict(sorted(Counter(turns).items()))} | {reason_text} |")
 
 
@@ -202,6 +222,7 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
     dev = read_tsv(data_dir / "emotion_dev.tsv")
     weibo = read_tsv(data_dir / "weibo_emotion_dev.tsv")
     sessions = read_sessions(data_dir / "jd_sessions_dev.jsonl")
+    session_gold = read_session_labels()
     dev_gold, weibo_gold = [r["emotion"] for r in dev], [r["emotion"] for r in weibo]
     calm_texts = [r["text"] for r in dev if r["emotion"] == "calm"]
 
@@ -222,7 +243,7 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
         sections["false"].append(f"| {name} | {share:.1%} ({round(share * len(calm_texts))} "
                                  f"of {len(calm_texts)}) |")
         replays[name] = replay(sessions, predict, thresholds)
-        sections["replay"].append(_replay_row(name, replays[name]))
+        sections["replay"].append(_replay_row(name, replays[name], session_gold))
         confusions[name] = confusion(dev_gold, dev_pred)
 
     header = "| detector | precision | recall | F1 | predicted | annotated |"
@@ -241,8 +262,15 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
     lines += ["## False escalation: calm emotion_dev messages that alone trigger a handoff "
               "(target <= 2%)", "", "| detector | share |", "|---|---|", *sections["false"], ""]
     lines += ["## jd_sessions_dev.jsonl: customer turns replayed through the tracker", "",
-              "| detector | sessions escalated | median turn | first escalation at customer "
-              "turn (count) | reasons |", "|---|---|---|---|---|", *sections["replay"], ""]
+              "Calm / not calm: the customer's state over the whole conversation as two "
+              "annotators judged it (evaluation/labels/jd_sessions_emotion.tsv). Escalating a "
+              "calm conversation is a false escalation (target <= 1% of calm conversations).",
+              "", "| detector | sessions escalated | calm sessions escalated (false) "
+              "| upset or angry sessions escalated | median turn | first escalation at customer "
+              "turn (count) | reasons |", "|---|---|---|---|---|---|---|", *sections["replay"],
+              ""]
+    shipped = PREVIOUS_NAME if PREVIOUS_NAME in replays else MODEL_NAME
+    lines += _calm_escalations(replays[shipped], session_gold, shipped)
     lines += _sample(replays[MODEL_NAME], sample_size, seed)
     lines += ["", *_history_lines()]
     return "\n".join(lines) + "\n"
@@ -452,21 +480,34 @@ def study_report(model: EmotionModel, messages_path: Path, labels_path: Path,
     return "\n".join(lines) + "\n", guard
 
 
+def _escalation_lines(item: Replay) -> list[str]:
+    esc = item.escalation
+    assert esc is not None
+    before = " / ".join(item.turns[max(0, esc.turn - 2) : esc.turn]) or "-"
+    return [
+        f"- `{item.session_id}` turn {esc.turn + 1} of {len(item.turns)}, {esc.reason}, "
+        f"{esc.latest['label']} {esc.latest['score']:.2f}, frustration {esc.frustration}",
+        f"  - before: {before}",
+        f"  - **{item.turns[esc.turn]}**",
+    ]
+
+
+def _calm_escalations(replays: Sequence[Replay], gold: dict[str, str], name: str) -> list[str]:
+    """Every conversation annotated calm that the detector escalates, for a human to judge."""
+    wrong = [r for r in replays if r.escalation and gold.get(r.session_id) == "calm"]
+    lines = [f"Calm conversations escalated by the {name} ({len(wrong)}):", ""]
+    for item in wrong:
+        lines += _escalation_lines(item)
+    return [*lines, ""]
+
+
 def _sample(replays: Sequence[Replay], size: int, seed: int) -> list[str]:
     escalated = [r for r in replays if r.escalation]
     chosen = random.Random(seed).sample(escalated, min(size, len(escalated)))
     lines = [f"Sample of {len(chosen)} escalations by the model, for a human to judge "
              "(customer turn numbers from 1; the two customer turns before are shown):", ""]
     for item in sorted(chosen, key=lambda r: r.session_id):
-        esc = item.escalation
-        assert esc is not None
-        before = " / ".join(item.turns[max(0, esc.turn - 2) : esc.turn]) or "-"
-        lines += [
-            f"- `{item.session_id}` turn {esc.turn + 1} of {len(item.turns)}, {esc.reason}, "
-            f"{esc.latest['label']} {esc.latest['score']:.2f}, frustration {esc.frustration}",
-            f"  - before: {before}",
-            f"  - **{item.turns[esc.turn]}**",
-        ]
+        lines += _escalation_lines(item)
     return lines
 
 

@@ -5,6 +5,12 @@ see each other's labels; passes/adjudication.tsv: the final labels of every id w
 disagreed. Writes study_topics.tsv (`id<TAB>topic`, unclear rows included) and
 study_emotion.tsv (`id<TAB>emotion`, customer-service sources only) and prints Cohen's kappa.
 
+sessions/A.tsv and sessions/B.tsv: `session_id<TAB>emotion` of every conversation of
+../shared/data/jd_sessions_dev.jsonl, the customer's state over the whole conversation (calm:
+every customer turn calm; upset; angry), two independent passes; sessions/adjudication.tsv
+settles where they disagree on calm vs not calm. Writes jd_sessions_emotion.tsv, the gold of
+the false-escalation figure of `make eval-emotion`.
+
 Usage: python -m evaluation.labels.merge
 """
 from __future__ import annotations
@@ -36,8 +42,43 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
     return (observed - expected) / (1 - expected)
 
 
+def read_sessions(path: Path) -> dict[str, str]:
+    """session id -> emotion of one sessions file."""
+    rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {ident: emotion for ident, emotion in rows}
+
+
+def calm_or_not(label: str) -> str:
+    """What the conversation-level labels are compared on: calm, or not."""
+    return "calm" if label == "calm" else "not_calm"
+
+
+def merge_sessions() -> None:
+    """Write jd_sessions_emotion.tsv from the two passes and the adjudication."""
+    folder = HERE / "sessions"
+    a, b = read_sessions(folder / "A.tsv"), read_sessions(folder / "B.tsv")
+    adjudicated = read_sessions(folder / "adjudication.tsv")
+    if set(a) != set(b):
+        raise SystemExit("the two session passes do not cover the same sessions")
+    final = {}
+    for ident in sorted(a):
+        if calm_or_not(a[ident]) == calm_or_not(b[ident]):
+            final[ident] = a[ident] if a[ident] == b[ident] else "upset"
+        elif ident in adjudicated:
+            final[ident] = adjudicated[ident]
+        else:
+            raise SystemExit(f"session {ident} is not adjudicated")
+    (HERE / "jd_sessions_emotion.tsv").write_text(
+        "".join(f"{i}\t{e}\n" for i, e in final.items()), encoding="utf-8")
+    pairs = [(calm_or_not(a[i]), calm_or_not(b[i])) for i in sorted(a)]
+    print(f"sessions: {len(pairs)} conversations, calm vs not calm raw agreement "
+          f"{sum(x == y for x, y in pairs) / len(pairs):.1%}, Cohen's kappa "
+          f"{cohen_kappa(pairs):.3f}; {Counter(final.values()).most_common()}")
+
+
 def main() -> None:
     """Write the merged files and print the agreement figures."""
+    merge_sessions()
     a, b = read_pass("A_"), read_pass("B_")
     adjudicated = read_pass("adjudication")
     if set(a) != set(b):
