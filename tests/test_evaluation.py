@@ -310,3 +310,18 @@ def test_labelled_export_scores_as_a_topic_file(tracker_db: Path, tmp_path: Path
     rows, skipped = topics.read_rows(out)
     assert rows == [topics.Row("c2", "invoice", "发票怎么开")]
     assert skipped == {"(empty)": 5}
+
+
+def test_escalating_a_calm_conversation_counts_as_false_escalation() -> None:
+    from bot.emotion_tracking import load_thresholds
+    from evaluation.emotion import _replay_row, replay
+
+    sessions = [{"session_id": sid, "turns": [{"speaker": "user", "text": text}] * 3}
+                for sid, text in (("s-calm", "calm"), ("s-upset", "upset"), ("s-quiet", "x"))]
+
+    def predict(texts: list[str]) -> list[tuple[str, float]]:
+        return [("angry", 0.99) if t in ("calm", "upset") else ("calm", 0.9) for t in texts]
+
+    replays = replay(sessions, predict, load_thresholds())
+    row = _replay_row("d", replays, {"s-calm": "calm", "s-quiet": "calm", "s-upset": "upset"})
+    assert "| 1 / 2 (50.0%) | 1 / 1 (100.0%) |" in row
