@@ -5,7 +5,8 @@ A service lists its stores of personal data (`PersonalData`) and runs `service_c
 as ``python -m <service>.privacy``:
 
     subjects CUSTOMER                        the sender ids this service links to a customer
-    forget --customer X --sender-id=ID ...   delete that customer's rows
+    forget --customer X --sender-id=ID ...   delete that customer's rows (more ids as a JSON
+                                             list on stdin with --sender-ids-on-stdin)
     purge --before EPOCH                     delete rows older than a time (retention)
 
 each with ``--dry-run`` (the same deletes, rolled back: exact counts, nothing changed). The
@@ -124,6 +125,8 @@ def service_cli(prog: str, stores: Callable[[], list[PersonalData]]) -> Callable
         forget = commands.add_parser("forget", help="delete one customer's rows")
         forget.add_argument("--customer", required=True)
         forget.add_argument("--sender-id", action="append", default=[], dest="sender_ids")
+        forget.add_argument("--sender-ids-on-stdin", action="store_true",
+                            help="read more sender ids as a JSON list from stdin")
         forget.add_argument("--dry-run", action="store_true")
         purge = commands.add_parser("purge", help="delete rows older than a time")
         purge.add_argument("--before", type=float, required=True, help="epoch seconds")
@@ -140,6 +143,16 @@ def service_cli(prog: str, stores: Callable[[], list[PersonalData]]) -> Callable
     return main
 
 
+def _sender_ids(text: str) -> set[str]:
+    try:
+        values = json.loads(text or "[]")
+    except ValueError as error:
+        raise CustomerError(f"sender ids on stdin are not JSON: {error}") from None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise CustomerError("sender ids on stdin must be a JSON list of strings")
+    return set(values)
+
+
 def _run(args: argparse.Namespace, stores: list[PersonalData]) -> dict:
     if args.command == "subjects":
         customer = check_customer(args.customer)
@@ -150,5 +163,7 @@ def _run(args: argparse.Namespace, stores: list[PersonalData]) -> dict:
     if args.command == "forget":
         customer = check_customer(args.customer)
         ids = {customer, *args.sender_ids}
+        if args.sender_ids_on_stdin:
+            ids |= _sender_ids(sys.stdin.read())
         return {"stores": {s.name: s.forget(ids, customer, args.dry_run) for s in stores}}
     return {"stores": {s.name: s.purge(args.before, args.dry_run) for s in stores}}

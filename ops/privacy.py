@@ -44,12 +44,12 @@ def command_of(service: str, env: dict[str, str] | None = None) -> list[str]:
     return shlex.split(custom) if custom else [sys.executable, "-m", f"{service}.privacy"]
 
 
-def call(service: str, args: list[str]) -> dict[str, Any]:
+def call(service: str, args: list[str], stdin: str | None = None) -> dict[str, Any]:
     """Run one service's command; its JSON answer, or ServiceError."""
     try:
         done = subprocess.run([*command_of(service), *args], capture_output=True, text=True,
-                              timeout=TIMEOUT_SECONDS, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
+                              input=stdin, timeout=TIMEOUT_SECONDS, check=False)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as error:
         raise ServiceError(f"{service}: {error}") from error
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
@@ -89,11 +89,12 @@ def forget(customer: str, dry_run: bool) -> Outcome:
     if outcome.failures:  # a service that cannot say whose data it has: delete nothing
         return outcome
     outcome.sender_ids = sorted(sender_ids)
-    args = ["forget", f"--customer={customer}", *(f"--sender-id={s}" for s in sender_ids),
+    # Sender ids are whatever clients chose: they travel as JSON, not as arguments.
+    args = ["forget", f"--customer={customer}", "--sender-ids-on-stdin",
             *(["--dry-run"] if dry_run else [])]
     for service in SERVICES:
         try:
-            _collect(outcome, service, call(service, args))
+            _collect(outcome, service, call(service, args, json.dumps(outcome.sender_ids)))
         except ServiceError as error:
             outcome.failures[service] = str(error)
     return outcome

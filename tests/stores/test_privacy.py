@@ -257,6 +257,15 @@ def test_a_customer_id_known_only_to_the_handoff_service_finds_the_conversation(
     assert left_of(stores, ["rest-d1"])["tracker"] > 0
 
 
+def test_wildcards_in_a_customer_id_match_only_themselves(stores: Stores) -> None:
+    conversation(stores, "会话-1 '%", customer_id="a_b%")
+    conversation(stores, "s-2", customer_id="aXbYZ")
+    done = run_job(stores, "ops.forget", "a_b%")
+    assert done.returncode == 0, done.stderr
+    assert not any(left_of(stores, ["会话-1 '%"]).values())
+    assert left_of(stores, ["s-2"])["tracker"] > 0
+
+
 def test_forget_refuses_an_empty_customer(stores: Stores) -> None:
     done = run_job(stores, "ops.forget", "  ")
     assert done.returncode == 2
