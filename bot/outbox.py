@@ -52,8 +52,13 @@ def _engine_of(url: str) -> Engine:
             engine = db.make_engine(url, wal=True)
             db.migrate(engine, SERVICE, metadata)
             _engines[url] = engine
-            _flush_locks[url] = threading.Lock()
         return _engines[url]
+
+
+def _flush_lock(url: str) -> threading.Lock:
+    """One flush at a time per outbox database."""
+    with _engines_guard:
+        return _flush_locks.setdefault(url, threading.Lock())
 
 
 class Outbox:
@@ -155,8 +160,7 @@ class Outbox:
           the configuration is fixed they all go, in order;
         - service down, timeout, 5xx, 408/429 (HandoffUnavailable): kept, the round ends.
         """
-        self.engine  # noqa: B018 (opens the database and its flush lock)
-        with _flush_locks[self.url]:
+        with _flush_lock(self.url):
             delivered = 0
             for key, payload in self.pending():
                 try:
