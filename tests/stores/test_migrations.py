@@ -46,10 +46,10 @@ def test_a_changed_metadata_is_a_difference_the_next_revision_must_cover(tmp_pat
     changed = sa.MetaData()
     for table in metadata.tables.values():
         table.to_metadata(changed)
-    changed.tables["handoffs"].append_column(sa.Column("tags", sa.Text))
+    changed.tables["handoffs"].append_column(sa.Column("column_not_in_the_code", sa.Text))
     differences = db.schema_differences(engine, changed)
     assert [d[0] for d in differences] == ["add_column"]
-    assert differences[0][3].name == "tags"
+    assert differences[0][3].name == "column_not_in_the_code"
 
 
 def test_the_check_command_passes_for_every_store(capsys: pytest.CaptureFixture) -> None:
@@ -92,6 +92,20 @@ def _legacy(path: Path, script: str) -> str:
     with sqlite3.connect(path) as conn:
         conn.executescript(script)
     return str(path)
+
+
+def _made_by_the_old_code(path: Path, service: str) -> None:
+    """The baseline's tables and no version table: what the code before the migrations
+    created (the baseline revision is that schema; later revisions are not applied)."""
+    from alembic import command
+
+    engine = db.make_engine(path)
+    config = db.alembic_config(service)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, db.BASELINE)
+        conn.execute(sa.text(f"DROP TABLE {db.version_table(service)}"))
+    engine.dispose()
 
 
 def _head(service: str) -> str:
@@ -146,13 +160,8 @@ def test_an_old_handoff_store_gets_the_one_open_handoff_index(tmp_path: Path) ->
     from handoff.store import Store, handoffs
 
     path = tmp_path / "handoff.db"
-    legacy = sa.MetaData()
-    for table in metadata_of("handoff").tables.values():
-        table.to_metadata(legacy)
+    _made_by_the_old_code(path, "handoff")
     engine = sa.create_engine(f"sqlite:///{path}")
-    legacy.tables["handoffs"].indexes = {
-        i for i in legacy.tables["handoffs"].indexes if i.name != "uq_handoffs_open_conversation"}
-    legacy.create_all(engine)
     assert "uq_handoffs_open_conversation" not in {
         i["name"] for i in sa.inspect(engine).get_indexes("handoffs")}
     store = Store(f"sqlite:///{path}")
@@ -167,13 +176,13 @@ def test_an_old_shop_database_is_adopted_with_its_orders(tmp_path: Path) -> None
     from shop_api.store import Store
 
     path = tmp_path / "shop.db"
+    _made_by_the_old_code(path, "shop_api")
+    with sqlite3.connect(path) as conn:  # a row as the old code wrote it
+        conn.execute("INSERT INTO meta (key, value) VALUES ('seed_version', 'old')")
     store = Store(str(path))
+    assert store.get_meta("seed_version") == "old"
     seed.seed(store)
     order_id = seed.scenario("pending_payment")
-    store.close()
-    with sqlite3.connect(path) as conn:  # what the code before the migrations left
-        conn.execute(f"DROP TABLE {db.version_table('shop_api')}")
-    store = Store(str(path))
     assert store.order(order_id)["state"] == "pending_payment"
     assert _version(str(path), "shop_api") == _head("shop_api")
     assert db.schema_differences(store.engine, metadata_of("shop_api")) == []
