@@ -186,3 +186,20 @@ def test_an_old_shop_database_is_adopted_with_its_orders(tmp_path: Path) -> None
     assert store.order(order_id)["state"] == "pending_payment"
     assert _version(str(path), "shop_api") == _head("shop_api")
     assert db.schema_differences(store.engine, metadata_of("shop_api")) == []
+
+
+def test_an_old_handoff_store_with_two_open_handoffs_of_a_conversation_says_which(
+        tmp_path: Path) -> None:
+    from handoff.store import Store
+
+    path = tmp_path / "handoff.db"
+    _made_by_the_old_code(path, "handoff")
+    with sqlite3.connect(path) as conn:
+        for handoff_id in ("h1", "h2"):
+            conn.execute(
+                "INSERT INTO handoffs (id, idempotency_key, conversation_id, reason, priority, "
+                "priority_rank, status, summary, payload, bot_paused, requested_at, created_at) "
+                "VALUES (?, ?, 'conv-9', 'complaint', 'high', 1, 'queued', '', '{}', 1, 1, 1)",
+                (handoff_id, handoff_id))
+    with pytest.raises(RuntimeError, match="conv-9"):
+        Store(f"sqlite:///{path}")
