@@ -104,7 +104,21 @@ def migrate(engine: Engine, service: str, metadata: sa.MetaData) -> None:
 
     A store from before the migrations (some of its tables, no version table) is first
     stamped with the baseline. On PostgreSQL an advisory lock makes replicas starting
-    together migrate one after the other."""
+    together migrate one after the other; a SQLite file is migrated in a BEGIN IMMEDIATE
+    transaction of its own (the sqlite3 module's default would commit the DDL of a failed
+    migration and keep it), which serialises processes starting together as well."""
+    migrating = engine
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        migrating = make_engine(engine.url.render_as_string(hide_password=False),
+                                immediate=True)
+    try:
+        _upgrade(migrating, service, metadata)
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def _upgrade(engine: Engine, service: str, metadata: sa.MetaData) -> None:
     from alembic import command
 
     config = alembic_config(service)

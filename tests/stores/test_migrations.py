@@ -203,3 +203,8 @@ def test_an_old_handoff_store_with_two_open_handoffs_of_a_conversation_says_whic
                 (handoff_id, handoff_id))
     with pytest.raises(RuntimeError, match="conv-9"):
         Store(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # what the message asks for
+        conn.execute("UPDATE handoffs SET status = 'cancelled' WHERE id = 'h2'")
+    store = Store(f"sqlite:///{path}")
+    assert [h["id"] for h in store.list_handoffs(("queued",))] == ["h1"]
+    assert _version(str(path), "handoff") == _head("handoff")
