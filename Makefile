@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 WITH_ENV := scripts/with-env.sh
-PY_DIRS := bot tests handoff evaluation shop_api widget security contracts
+PY_DIRS := bot tests handoff evaluation shop_api widget security contracts ops migrations
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -113,6 +113,20 @@ bench: install ## Speed against a plain Rasa baseline over REST and NLU at 1/10/
 
 bench-quick: install ## Shorter `make bench` for development (fewer messages per level)
 	@$(WITH_ENV) $(PY) -m evaluation.benchmark $(MODEL) --quick --label quick
+
+migration: install ## New migration of a store from its code: make migration SERVICE=handoff MSG="agent notes"
+	@test -n "$(SERVICE)" -a -n "$(MSG)" || { echo 'usage: make migration SERVICE=handoff|shop_api|widget|outbox|wechat MSG="what changed"' >&2; exit 2; }
+	@$(PY) -m migrations revision "$(SERVICE)" -m "$(MSG)"
+
+migrations-check: install ## Check that every store's migrations create exactly the schema of its code
+	@$(PY) -m migrations check all
+
+retention: install ## Delete what is older than RETENTION_DAYS in every store (DAYS=N, DRY_RUN=1)
+	@$(WITH_ENV) $(PY) -m ops.retention $(if $(DAYS),--days $(DAYS)) $(if $(DRY_RUN),--dry-run)
+
+forget: install ## Delete one customer's conversations and handoffs everywhere: make forget CUSTOMER=... [DRY_RUN=1]
+	@test -n "$(CUSTOMER)" || { echo "usage: make forget CUSTOMER=sender-id|openid|customer-id|phone [DRY_RUN=1]" >&2; exit 2; }
+	@$(WITH_ENV) $(PY) -m ops.forget "$(CUSTOMER)" $(if $(DRY_RUN),--dry-run)
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
 	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \

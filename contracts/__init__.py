@@ -1,4 +1,5 @@
-"""What the separately deployed services share as code: input rules at their HTTP edges.
-
-Standard library only, so every service can depend on it without pulling in another's stack.
+"""What the separately deployed services share as code: input rules at their HTTP edges
+(http_input.py, standard library only), opening and migrating a store (db.py, SQLAlchemy and
+Alembic, which every service with a store has) and the privacy commands' contract
+(privacy.py).
 """

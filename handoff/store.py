@@ -12,7 +12,6 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -20,7 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from contracts import db
+
 logger = logging.getLogger(__name__)
+# The Alembic environment of this store: migrations/handoff/.
+SERVICE = "handoff"
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
 OPEN = ("queued", "claimed")
 STATUSES = ("queued", "claimed", "resolved", "handed_back", "cancelled", "abandoned")
@@ -121,27 +124,17 @@ class Created:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite files get their folder and a busy timeout."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 15, "check_same_thread": False}
-    return sa.create_engine(url, **kwargs)
+    """An engine for the URL (SQLite files get their folder and a busy timeout)."""
+    return db.make_engine(url)
 
 
 class Store:
     """All reads and writes of the service."""
 
     def __init__(self, url: str) -> None:
-        """Connect and create the tables if they are missing."""
+        """Connect and bring the schema to the newest revision (migrations/handoff/)."""
         self.engine = make_engine(url)
-        metadata.create_all(self.engine)
-        try:  # a store created before the index: add it (create_all skips existing tables)
-            one_open_per_conversation.create(self.engine, checkfirst=True)
-        except sa.exc.SQLAlchemyError as error:
-            logger.error("cannot enforce one open handoff per conversation (close the "
-                         "duplicates, then restart): %s", error)
+        db.migrate(self.engine, SERVICE, metadata)
 
     # --- agents and sessions -------------------------------------------------------------
 

@@ -74,6 +74,11 @@ CONF
   fi
   program widget "$PWD/$BIN/python" -m widget --host "$HOST" --port "$WIDGET_PORT" \
     --db "$WIDGET_DB" --no-access-log
+  # Retention (PIPL): every RETENTION_EVERY_SECONDS, each service deletes what is older than
+  # RETENTION_DAYS in its own store (docs/data.md).
+  if [ -n "${RETENTION_DAYS:-}" ]; then
+    program retention "$PWD/$BIN/python" -m ops.retention --every "${RETENTION_EVERY_SECONDS:-3600}"
+  fi
 } >"$CONF"
 
 export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}" HANDOFF_HOST="${HANDOFF_HOST:-$HOST}"

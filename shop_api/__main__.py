@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from sanic.log import logger
 
@@ -45,8 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m shop_api", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
-    parser.add_argument("--db", type=Path, default=Path("var/shop/shop.db"),
-                        help="SQLite file; created and seeded with demo data if missing")
+    parser.add_argument("--db", default="var/shop/shop.db",
+                        help="SQLite file or database URL (postgresql://...); created and "
+                             "seeded with demo data if missing")
     parser.add_argument("--reset", action="store_true", help="delete the database and reseed")
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     return parser.parse_args(argv)

@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from shop_api import rules
 from shop_api.store import Store, china_now, invoice_number
 
@@ -594,22 +596,32 @@ def roll_forward(store: Store, now: datetime) -> int:
     return max(days, 0)
 
 
-def prepare(db_path: Path, reset: bool = False) -> str:
-    """Create and seed the database if missing (or on reset); keep demo dates current."""
-    if reset:
+def prepare(db_path: Path | str, reset: bool = False) -> str:
+    """Create and seed the database if missing (or on reset); keep demo dates current.
+
+    `db_path`: a SQLite file or a database URL (postgresql://...)."""
+    is_url = "://" in str(db_path)
+    if reset and not is_url:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(str(db_path))
+    if reset and is_url:
+        store.clear()
     if store.get_meta("seed_version") not in (None, SEED_VERSION):
         store.close()  # demo data of an older version: the scenarios may not be there
         return prepare(db_path, reset=True) + " (older demo data replaced)"
     try:
         if not store.states() and store.get_meta("anchor_date") is None:
             seed(store, china_now())
-            return f"seeded demo data into {db_path}"
+            return f"seeded demo data into {_shown(db_path)}"
         days = roll_forward(store, store.now())
-        return f"moved demo dates forward by {days} days in {db_path}" if days else (
-            f"using {db_path}")
+        return f"moved demo dates forward by {days} days in {_shown(db_path)}" if days else (
+            f"using {_shown(db_path)}")
     finally:
         store.close()
+
+
+def _shown(db_path: Path | str) -> str:
+    """A database as the log shows it: a URL without its password."""
+    text = str(db_path)
+    return repr(make_url(text)) if "://" in text else text

@@ -1,121 +1,118 @@
-"""SQLite storage of the shop: schema, queries and every state change, in one place."""
+"""The shop's storage: schema, queries and every state change, in one place.
+
+SQLite by default (SHOP_DB, a file path), PostgreSQL with a URL; SQLAlchemy, the schema
+migrated at start (migrations/shop_api/).
+"""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from contracts import db
 from shop_api import rules
 from shop_api.errors import ShopError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (
-    phone TEXT PRIMARY KEY,
-    phone_bound INTEGER NOT NULL,
-    locked INTEGER NOT NULL DEFAULT 0,
-    locked_until TEXT,
-    lock_reason TEXT,
-    real_name_verified INTEGER NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS orders (
-    order_id TEXT PRIMARY KEY,
-    phone TEXT NOT NULL,
-    state TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    payment_method TEXT,
-    created_at TEXT NOT NULL,
-    paid_at TEXT,
-    shipped_at TEXT,
-    delivered_at TEXT,
-    cancelled_at TEXT,
-    cancel_reason TEXT,
-    eta TEXT,
-    carrier TEXT,
-    tracking_number TEXT,
-    address_name TEXT NOT NULL,
-    address_phone TEXT NOT NULL,
-    address_province TEXT NOT NULL,
-    address_city TEXT NOT NULL,
-    address_detail TEXT NOT NULL,
-    slot_date TEXT,
-    slot_window TEXT
-);
-CREATE INDEX IF NOT EXISTS orders_by_phone ON orders (phone, created_at);
-CREATE TABLE IF NOT EXISTS order_items (
-    order_id TEXT NOT NULL REFERENCES orders (order_id),
-    line INTEGER NOT NULL,
-    sku TEXT NOT NULL,
-    name TEXT NOT NULL,
-    qty INTEGER NOT NULL,
-    price INTEGER NOT NULL,
-    PRIMARY KEY (order_id, line)
-);
-CREATE TABLE IF NOT EXISTS tracking_events (
-    order_id TEXT NOT NULL REFERENCES orders (order_id),
-    time TEXT NOT NULL,
-    location TEXT NOT NULL,
-    description TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS payments (
-    payment_id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL REFERENCES orders (order_id),
-    status TEXT NOT NULL,
-    method TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    failure_code TEXT,
-    created_at TEXT NOT NULL,
-    refund_id TEXT
-);
-CREATE TABLE IF NOT EXISTS refunds (
-    refund_id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL REFERENCES orders (order_id),
-    payment_id TEXT,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    rejection_reason TEXT,
-    created_at TEXT NOT NULL,
-    expected_arrival TEXT,
-    completed_at TEXT
-);
-CREATE TABLE IF NOT EXISTS after_sales (
-    case_id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL REFERENCES orders (order_id),
-    type TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    description TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS invoices (
-    order_id TEXT PRIMARY KEY REFERENCES orders (order_id),
-    title_type TEXT NOT NULL,
-    title TEXT NOT NULL,
-    tax_number TEXT,
-    email TEXT,
-    status TEXT NOT NULL,
-    invoice_number TEXT,
-    amount INTEGER NOT NULL,
-    issued_at TEXT,
-    reissue_count INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
+SERVICE = "shop_api"
+metadata = sa.MetaData()
+_TEXT, _INT = sa.Text, sa.Integer
+
+
+def _columns(*names: str, type_: Any = _TEXT, nullable: bool = True) -> list[sa.Column]:
+    return [sa.Column(name, type_, nullable=nullable) for name in names]
+
+
+sa.Table("meta", metadata, sa.Column("key", _TEXT, primary_key=True),
+         sa.Column("value", _TEXT, nullable=False))
+sa.Table(
+    "accounts", metadata,
+    sa.Column("phone", _TEXT, primary_key=True),
+    sa.Column("phone_bound", _INT, nullable=False),
+    sa.Column("locked", _INT, nullable=False, server_default="0"),
+    *_columns("locked_until", "lock_reason"),
+    sa.Column("real_name_verified", _INT, nullable=False),
+    sa.Column("created_at", _TEXT, nullable=False),
+)
+_orders = sa.Table(
+    "orders", metadata,
+    sa.Column("order_id", _TEXT, primary_key=True),
+    *_columns("phone", "state", nullable=False),
+    sa.Column("amount", _INT, nullable=False),
+    sa.Column("payment_method", _TEXT),
+    sa.Column("created_at", _TEXT, nullable=False),
+    *_columns("paid_at", "shipped_at", "delivered_at", "cancelled_at", "cancel_reason", "eta",
+              "carrier", "tracking_number"),
+    *_columns("address_name", "address_phone", "address_province", "address_city",
+              "address_detail", nullable=False),
+    *_columns("slot_date", "slot_window"),
+)
+sa.Index("orders_by_phone", _orders.c.phone, _orders.c.created_at)
+
+
+def _order_id(primary_key: bool = False) -> sa.Column:
+    return sa.Column("order_id", _TEXT, sa.ForeignKey("orders.order_id"), nullable=False,
+                     primary_key=primary_key)
+
+
+sa.Table(
+    "order_items", metadata, _order_id(primary_key=True),
+    sa.Column("line", _INT, primary_key=True),
+    *_columns("sku", "name", nullable=False),
+    *_columns("qty", "price", type_=_INT, nullable=False),
+)
+# No primary key (as the code before the migrations created it): shift_times rewrites it.
+sa.Table("tracking_events", metadata, _order_id(),
+         *_columns("time", "location", "description", nullable=False))
+sa.Table(
+    "payments", metadata,
+    sa.Column("payment_id", _TEXT, primary_key=True), _order_id(),
+    *_columns("status", "method", nullable=False),
+    sa.Column("amount", _INT, nullable=False),
+    sa.Column("failure_code", _TEXT),
+    sa.Column("created_at", _TEXT, nullable=False),
+    sa.Column("refund_id", _TEXT),
+)
+sa.Table(
+    "refunds", metadata,
+    sa.Column("refund_id", _TEXT, primary_key=True), _order_id(),
+    sa.Column("payment_id", _TEXT),
+    *_columns("kind", "status", nullable=False),
+    sa.Column("amount", _INT, nullable=False),
+    *_columns("method", "reason", nullable=False),
+    sa.Column("rejection_reason", _TEXT),
+    sa.Column("created_at", _TEXT, nullable=False),
+    *_columns("expected_arrival", "completed_at"),
+)
+sa.Table(
+    "after_sales", metadata,
+    sa.Column("case_id", _TEXT, primary_key=True), _order_id(),
+    *_columns("type", "reason", "description", "status", "created_at", nullable=False),
+)
+sa.Table(
+    "invoices", metadata, _order_id(primary_key=True),
+    *_columns("title_type", "title", nullable=False),
+    *_columns("tax_number", "email"),
+    sa.Column("status", _TEXT, nullable=False),
+    sa.Column("invoice_number", _TEXT),
+    sa.Column("amount", _INT, nullable=False),
+    sa.Column("issued_at", _TEXT),
+    sa.Column("reissue_count", _INT, nullable=False, server_default="0"),
+    sa.Column("created_at", _TEXT, nullable=False),
+)
+sa.Table(
+    "idempotency", metadata,
+    sa.Column("key", _TEXT, primary_key=True),
+    sa.Column("fingerprint", _TEXT, nullable=False),
+    sa.Column("status", _INT, nullable=False),
+    *_columns("body", "created_at", nullable=False),
+)
 # Columns holding a date or a time, shifted together when demo data is rolled forward.
 TIME_COLUMNS = {
     "accounts": ("created_at", "locked_until"),
@@ -164,19 +161,20 @@ class Saved:
 
 
 class Store:
-    """The shop's data in one SQLite file."""
+    """The shop's data in one database (a SQLite file or a database URL)."""
 
-    def __init__(self, path: str, clock: Callable[[], datetime] = china_now) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.executescript(SCHEMA)
+    def __init__(self, path: str | Path, clock: Callable[[], datetime] = china_now) -> None:
+        """Open the database and bring its schema to the newest revision."""
+        self.engine = db.make_engine(path, immediate=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _foreign_keys_on)
+        db.migrate(self.engine, SERVICE, metadata)
         self.clock = clock
-        self._depth = 0
+        self._tx: Connection | None = None
 
     def close(self) -> None:
-        """Close the database connection."""
-        self.conn.close()
+        """Close the database connections."""
+        self.engine.dispose()
 
     def now(self) -> datetime:
         """The store's current time (China time)."""
@@ -185,24 +183,44 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Run a block atomically; nested blocks join the outer transaction."""
-        if self._depth:
-            self._depth += 1
+        if self._tx is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._tx = conn
             try:
                 yield
             finally:
-                self._depth -= 1
+                self._tx = None
+
+    def clear(self) -> None:
+        """Delete every row (children first): a database to seed again."""
+        with self.transaction():
+            for table in reversed(metadata.sorted_tables):
+                self._exec(f"DELETE FROM {table.name}")
+
+    # ---- statements ------------------------------------------------------------------
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        """The open transaction's connection, or a transaction of its own."""
+        if self._tx is not None:
+            yield self._tx
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
-        finally:
-            self._depth = 0
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _rows(self, sql: str, **params: Any) -> list[RowMapping]:
+        with self._conn() as conn:
+            return list(conn.execute(sa.text(sql), params).mappings())
+
+    def _row(self, sql: str, **params: Any) -> RowMapping | None:
+        rows = self._rows(sql, **params)
+        return rows[0] if rows else None
+
+    def _exec(self, sql: str, **params: Any) -> int:
+        with self._conn() as conn:
+            return conn.execute(sa.text(sql), params).rowcount
 
     # ---- reads -----------------------------------------------------------------------
 
@@ -212,10 +230,9 @@ class Store:
 
     def orders_by_phone(self, phone: str, limit: int) -> list[dict[str, Any]]:
         """A customer's most recent orders, newest first."""
-        rows = self.conn.execute(
-            "SELECT * FROM orders WHERE phone = ? ORDER BY created_at DESC, order_id DESC LIMIT ?",
-            (phone, limit),
-        ).fetchall()
+        rows = self._rows(
+            "SELECT * FROM orders WHERE phone = :phone ORDER BY created_at DESC, order_id DESC"
+            " LIMIT :limit", phone=phone, limit=limit)
         return [self._order_view(row) for row in rows]
 
     def is_owner(self, order_id: str, phone: str) -> bool:
@@ -225,26 +242,21 @@ class Store:
     def payments(self, order_id: str) -> list[dict[str, Any]]:
         """Every payment attempt of an order, oldest first."""
         self._order_row(order_id)
-        rows = self.conn.execute(
-            "SELECT * FROM payments WHERE order_id = ? ORDER BY created_at, payment_id",
-            (order_id,),
-        ).fetchall()
+        rows = self._rows("SELECT * FROM payments WHERE order_id = :order_id"
+                          " ORDER BY created_at, payment_id", order_id=order_id)
         return [_payment_view(row) for row in rows]
 
     def refunds(self, order_id: str) -> list[dict[str, Any]]:
         """Every refund of an order, newest first."""
         self._order_row(order_id)
-        rows = self.conn.execute(
-            "SELECT * FROM refunds WHERE order_id = ? ORDER BY created_at DESC, refund_id DESC",
-            (order_id,),
-        ).fetchall()
+        rows = self._rows("SELECT * FROM refunds WHERE order_id = :order_id"
+                          " ORDER BY created_at DESC, refund_id DESC", order_id=order_id)
         return [_refund_view(row) for row in rows]
 
     def refund(self, refund_id: str) -> dict[str, Any]:
         """One refund."""
-        row = self.conn.execute(
-            "SELECT * FROM refunds WHERE refund_id = ?", (refund_id,)
-        ).fetchone()
+        row = self._row("SELECT * FROM refunds WHERE refund_id = :refund_id",
+                        refund_id=refund_id)
         if row is None:
             raise ShopError(404, "refund_not_found", "No refund with this id.")
         return _refund_view(row)
@@ -252,25 +264,21 @@ class Store:
     def cases(self, order_id: str) -> list[dict[str, Any]]:
         """Every after-sales case of an order, newest first."""
         self._order_row(order_id)
-        rows = self.conn.execute(
-            "SELECT * FROM after_sales WHERE order_id = ? ORDER BY created_at DESC, case_id DESC",
-            (order_id,),
-        ).fetchall()
+        rows = self._rows("SELECT * FROM after_sales WHERE order_id = :order_id"
+                          " ORDER BY created_at DESC, case_id DESC", order_id=order_id)
         return [dict(row) for row in rows]
 
     def invoice(self, order_id: str) -> dict[str, Any]:
         """The invoice of an order; 404 `invoice_not_found` when none was requested."""
         self._order_row(order_id)
-        row = self.conn.execute(
-            "SELECT * FROM invoices WHERE order_id = ?", (order_id,)
-        ).fetchone()
+        row = self._row("SELECT * FROM invoices WHERE order_id = :order_id", order_id=order_id)
         if row is None:
             raise ShopError(404, "invoice_not_found", "No invoice was requested for this order.")
         return _invoice_view(row)
 
     def account(self, phone: str) -> dict[str, Any]:
         """The account registered with a phone number; `registered` is false when none is."""
-        row = self.conn.execute("SELECT * FROM accounts WHERE phone = ?", (phone,)).fetchone()
+        row = self._row("SELECT * FROM accounts WHERE phone = :phone", phone=phone)
         if row is None:
             return {
                 "phone": mask_phone(phone), "registered": False, "phone_bound": False,
@@ -294,11 +302,9 @@ class Store:
             row = self._order_row(order_id)
             self._apply(row, "cancel", state="cancelled", cancelled_at=self._stamp(),
                         cancel_reason=reason)
-            unrefunded = self.conn.execute(
-                "SELECT * FROM payments WHERE order_id = ? AND status = 'success'"
-                " AND refund_id IS NULL ORDER BY created_at",
-                (order_id,),
-            ).fetchall()
+            unrefunded = self._rows(
+                "SELECT * FROM payments WHERE order_id = :order_id AND status = 'success'"
+                " AND refund_id IS NULL ORDER BY created_at", order_id=order_id)
             refunds = [
                 self._create_refund(order_id, payment["payment_id"], "cancellation", "processing",
                                     payment["amount"], payment["method"], reason or "订单取消")
@@ -346,11 +352,11 @@ class Store:
         with self.transaction():
             row = self._order_row(order_id)
             rules.require(kind, row["state"], _time(row["delivered_at"]), self.now())
-            existing = self.conn.execute(
-                "SELECT case_id FROM after_sales WHERE order_id = ? AND type = ?"
-                " AND status IN (?, ?)",
-                (order_id, kind, *OPEN_CASE_STATES),
-            ).fetchone()
+            existing = self._row(
+                "SELECT case_id FROM after_sales WHERE order_id = :order_id AND type = :kind"
+                " AND status IN (:open, :in_progress)",
+                order_id=order_id, kind=kind, open=OPEN_CASE_STATES[0],
+                in_progress=OPEN_CASE_STATES[1])
             if existing:
                 raise rules.conflict("case_exists", {"case_id": existing["case_id"]})
             case = {
@@ -370,9 +376,8 @@ class Store:
             code = rules.invoice_denial(row["state"], _time(row["delivered_at"]), self.now())
             if code:
                 raise rules.conflict(code, {"state": row["state"]})
-            existing = self.conn.execute(
-                "SELECT invoice_number FROM invoices WHERE order_id = ?", (order_id,)
-            ).fetchone()
+            existing = self._row("SELECT invoice_number FROM invoices WHERE order_id = :order_id",
+                                 order_id=order_id)
             if existing:
                 raise rules.conflict("invoice_exists")
             delivered = row["state"] == "delivered"
@@ -400,29 +405,24 @@ class Store:
                 changes.update(invoice_number=self._next_invoice_number(),
                                issued_at=self._stamp(),
                                reissue_count=invoice["reissue_count"] + 1)
-            assignments = ", ".join(f"{name} = ?" for name in changes)
-            self.conn.execute(f"UPDATE invoices SET {assignments} WHERE order_id = ?",
-                              (*changes.values(), order_id))
+            self._update("invoices", {"order_id": order_id}, changes)
         return self.invoice(order_id)
 
     # ---- idempotency -----------------------------------------------------------------
 
     def recall(self, key: str) -> Saved | None:
         """The answer stored for an idempotency key, if any."""
-        row = self.conn.execute(
-            "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
-        ).fetchone()
+        row = self._row("SELECT fingerprint, status, body FROM idempotency WHERE key = :key",
+                        key=key)
         if row is None:
             return None
         return Saved(row["fingerprint"], row["status"], json.loads(row["body"]))
 
     def remember(self, key: str, fingerprint: str, status: int, body: dict[str, Any]) -> None:
         """Store the answer to an idempotent request."""
-        self.conn.execute(
-            "INSERT INTO idempotency (key, fingerprint, status, body, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (key, fingerprint, status, json.dumps(body, ensure_ascii=False), self._stamp()),
-        )
+        self.insert("idempotency", [{
+            "key": key, "fingerprint": fingerprint, "status": status,
+            "body": json.dumps(body, ensure_ascii=False), "created_at": self._stamp()}])
 
     # ---- seeding and maintenance -----------------------------------------------------
 
@@ -433,42 +433,42 @@ class Store:
             unknown = set(row) - columns
             if unknown:
                 raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
-            names = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
-            self.conn.execute(sql, tuple(row.values()))
+            names = ", ".join(_quoted(name) for name in row)
+            marks = ", ".join(f":{name}" for name in row)
+            # Flags are INTEGER columns (0/1), which PostgreSQL does not fill from booleans.
+            values = {k: int(v) if isinstance(v, bool) else v for k, v in row.items()}
+            self._exec(f"INSERT INTO {table} ({names}) VALUES ({marks})", **values)
 
     def get_meta(self, key: str) -> str | None:
         """A value of the meta table."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._row("SELECT value FROM meta WHERE key = :key", key=key)
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a value of the meta table."""
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        self._exec("INSERT INTO meta (key, value) VALUES (:key, :value)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                   key=key, value=value)
 
     def shift_times(self, days: int) -> None:
         """Move every date and time of the data by `days`, keeping their distances."""
         delta = timedelta(days=days)
         with self.transaction():
             for table, columns in TIME_COLUMNS.items():
-                for column in columns:
-                    rows = self.conn.execute(
-                        f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"
-                    ).fetchall()
-                    for rowid, value in rows:
-                        self.conn.execute(
-                            f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
-                            (_shift(value, delta), rowid),
-                        )
+                keys = [column.name for column in metadata.tables[table].primary_key]
+                if not keys:  # no key to find a row by: rewrite the table
+                    rows = [dict(row) for row in self._rows(f"SELECT * FROM {table}")]
+                    self._exec(f"DELETE FROM {table}")
+                    self.insert(table, [_shifted(row, columns, delta) for row in rows])
+                    continue
+                for row in self._rows(f"SELECT * FROM {table}"):
+                    changes = {c: _shift(row[c], delta) for c in columns if row[c] is not None}
+                    if changes:
+                        self._update(table, {k: row[k] for k in keys}, changes)
 
     def states(self) -> dict[str, int]:
         """How many orders are in each state."""
-        rows = self.conn.execute("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
+        rows = self._rows("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
         return {row["state"]: row["n"] for row in rows}
 
     # ---- internals -------------------------------------------------------------------
@@ -476,53 +476,57 @@ class Store:
     def _columns(self, table: str) -> set[str]:
         if table not in {*TIME_COLUMNS, "order_items", "meta", "idempotency"}:
             raise ValueError(f"unknown table {table}")
-        return {row["name"] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+        return set(metadata.tables[table].columns.keys())
+
+    def _update(self, table: str, where: dict[str, Any], changes: dict[str, Any]) -> int:
+        """UPDATE one table's columns (names checked against the schema) where `where` holds."""
+        unknown = set(changes) - self._columns(table)
+        if unknown:
+            raise ValueError(f"unknown {table} columns {sorted(unknown)}")
+        assignments = ", ".join(f"{_quoted(name)} = :set_{name}" for name in changes)
+        condition = " AND ".join(f"{_quoted(name)} = :where_{name}" for name in where)
+        return self._exec(f"UPDATE {table} SET {assignments} WHERE {condition}",
+                          **{f"set_{k}": v for k, v in changes.items()},
+                          **{f"where_{k}": v for k, v in where.items()})
 
     def _stamp(self) -> str:
         return self.now().isoformat()
 
-    def _order_row(self, order_id: str) -> sqlite3.Row:
-        row = self.conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    def _order_row(self, order_id: str) -> RowMapping:
+        # In a transaction on PostgreSQL the order stays locked until it ends (SQLite's
+        # BEGIN IMMEDIATE holds the whole database already).
+        lock = " FOR UPDATE" if self._tx is not None and \
+            self.engine.dialect.name == "postgresql" else ""
+        row = self._row(f"SELECT * FROM orders WHERE order_id = :order_id{lock}",
+                        order_id=order_id)
         if row is None:
             raise ShopError(404, "order_not_found", "No order with this number.")
         return row
 
-    def _apply(self, row: sqlite3.Row, action: str, **changes: Any) -> None:
+    def _apply(self, row: RowMapping, action: str, **changes: Any) -> None:
         """The one place that changes an order: check the rule, then write the columns."""
         rules.require(action, row["state"], _time(row["delivered_at"]), self.now())
-        columns = self._columns("orders")
-        if set(changes) - columns:
-            raise ValueError(f"unknown order columns {sorted(set(changes) - columns)}")
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        self.conn.execute(
-            f"UPDATE orders SET {assignments} WHERE order_id = ?",
-            (*changes.values(), row["order_id"]),
-        )
+        self._update("orders", {"order_id": row["order_id"]}, changes)
 
     def _refunded_goods(self, order_id: str) -> int:
         """What was refunded or is being refunded for the goods (not for extra charges)."""
-        row = self.conn.execute(
-            "SELECT COALESCE(SUM(amount), 0) AS total FROM refunds WHERE order_id = ?"
-            " AND kind != 'duplicate_charge' AND status != 'rejected'",
-            (order_id,),
-        ).fetchone()
-        return row["total"]
+        row = self._row(
+            "SELECT COALESCE(SUM(amount), 0) AS total FROM refunds WHERE order_id = :order_id"
+            " AND kind != 'duplicate_charge' AND status != 'rejected'", order_id=order_id)
+        return int(row["total"]) if row else 0
 
     def _main_payment(self, order_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT payment_id FROM payments WHERE order_id = ? AND status != 'failed'"
-            " ORDER BY created_at LIMIT 1",
-            (order_id,),
-        ).fetchone()
+        row = self._row(
+            "SELECT payment_id FROM payments WHERE order_id = :order_id AND status != 'failed'"
+            " ORDER BY created_at LIMIT 1", order_id=order_id)
         return row["payment_id"] if row else None
 
     def _create_refund(
         self, order_id: str, payment_id: str | None, kind: str, status: str,
         amount: int, method: str, reason: str,
     ) -> dict[str, Any]:
-        count = self.conn.execute(
-            "SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?", (order_id,)
-        ).fetchone()["n"]
+        count = self._row("SELECT COUNT(*) AS n FROM refunds WHERE order_id = :order_id",
+                          order_id=order_id)["n"]
         now = self.now()
         arrival = rules.expected_arrival(method, status, now.date())
         row = {
@@ -534,39 +538,32 @@ class Store:
         self.insert("refunds", [row])
         if payment_id:
             # A refund of the whole payment is linked to it; partial refunds are not.
-            self.conn.execute(
-                "UPDATE payments SET refund_id = ? WHERE payment_id = ? AND amount = ?"
-                " AND refund_id IS NULL",
-                (row["refund_id"], payment_id, amount),
-            )
+            self._exec(
+                "UPDATE payments SET refund_id = :refund_id WHERE payment_id = :payment_id"
+                " AND amount = :amount AND refund_id IS NULL",
+                refund_id=row["refund_id"], payment_id=payment_id, amount=amount)
         return self.refund(row["refund_id"])
 
     def _next_invoice_number(self) -> str:
         """A 20-digit number like the national e-invoices: year, issuer code, sequence."""
-        issued = self.conn.execute(
-            "SELECT COUNT(*) + COALESCE(SUM(reissue_count), 0) AS n FROM invoices"
-        ).fetchone()["n"]
-        return invoice_number(self.now(), issued + 1)
+        issued = self._row(
+            "SELECT COUNT(*) + COALESCE(SUM(reissue_count), 0) AS n FROM invoices")["n"]
+        return invoice_number(self.now(), int(issued) + 1)
 
     def _next_case_id(self) -> str:
         prefix = f"AS{self.now():%Y%m%d}"
-        row = self.conn.execute(
-            "SELECT COUNT(*) AS n FROM after_sales WHERE case_id LIKE ?", (prefix + "%",)
-        ).fetchone()
+        row = self._row("SELECT COUNT(*) AS n FROM after_sales WHERE case_id LIKE :prefix",
+                        prefix=prefix + "%")
         return f"{prefix}{row['n'] + 1:04d}"
 
-    def _order_view(self, row: sqlite3.Row) -> dict[str, Any]:
+    def _order_view(self, row: RowMapping) -> dict[str, Any]:
         order_id = row["order_id"]
         delivered_at = _time(row["delivered_at"])
-        items = self.conn.execute(
-            "SELECT sku, name, qty, price FROM order_items WHERE order_id = ? ORDER BY line",
-            (order_id,),
-        ).fetchall()
-        events = self.conn.execute(
-            "SELECT time, location, description FROM tracking_events WHERE order_id = ?"
-            " ORDER BY time DESC",
-            (order_id,),
-        ).fetchall()
+        items = self._rows("SELECT sku, name, qty, price FROM order_items"
+                           " WHERE order_id = :order_id ORDER BY line", order_id=order_id)
+        events = self._rows('SELECT "time", location, description FROM tracking_events'
+                            ' WHERE order_id = :order_id ORDER BY "time" DESC',
+                            order_id=order_id)
         deadline = rules.return_deadline(delivered_at)
         slot = row["slot_date"] and {"date": row["slot_date"], "window": row["slot_window"]}
         return {
@@ -590,16 +587,30 @@ class Store:
         }
 
 
-def _payment_view(row: sqlite3.Row) -> dict[str, Any]:
+def _foreign_keys_on(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite checks the REFERENCES clauses only when asked, per connection."""
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def _quoted(name: str) -> str:
+    """A column name as SQL: "time" is a keyword in PostgreSQL."""
+    return f'"{name}"' if name == "time" else name
+
+
+def _payment_view(row: RowMapping) -> dict[str, Any]:
     return {**dict(row), "amount": yuan(row["amount"])}
 
 
-def _refund_view(row: sqlite3.Row) -> dict[str, Any]:
+def _refund_view(row: RowMapping) -> dict[str, Any]:
     return {**dict(row), "amount": yuan(row["amount"])}
 
 
-def _invoice_view(row: sqlite3.Row) -> dict[str, Any]:
+def _invoice_view(row: RowMapping) -> dict[str, Any]:
     return {**dict(row), "amount": yuan(row["amount"])}
+
+
+def _shifted(row: dict[str, Any], columns: Iterable[str], delta: timedelta) -> dict[str, Any]:
+    return {k: _shift(v, delta) if k in columns and v is not None else v for k, v in row.items()}
 
 
 def _shift(value: str, delta: timedelta) -> str:

@@ -225,3 +225,16 @@ def rasa_server(
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a throwaway PostgreSQL server for this session (tests/postgres.py); the
+    test is skipped, with the reason, where none can start (no server binaries)."""
+    from tests import postgres
+
+    reason = postgres.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres.throwaway_server() as url:
+        yield url

@@ -13,7 +13,7 @@ from widget.app import WidgetConfig, create_app
 from widget.tokens import secret_from_env
 
 
-def config_from_env(db_path: Path, environ: Mapping[str, str] = os.environ) -> WidgetConfig:
+def config_from_env(db_path: str | Path, environ: Mapping[str, str] = os.environ) -> WidgetConfig:
     """The widget server's settings; the only reader of the environment here."""
     rasa_port = int(environ.get("RASA_PORT") or 5005)
     return WidgetConfig(
@@ -32,9 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m widget", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("WIDGET_HOST") or "127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("WIDGET_PORT") or 8080))
-    parser.add_argument("--db", type=Path,
-                        default=Path(os.environ.get("WIDGET_DB") or "var/widget/widget.db"),
-                        help="SQLite file of the satisfaction ratings (created if missing)")
+    parser.add_argument("--db", default=os.environ.get("WIDGET_DB") or "var/widget/widget.db",
+                        help="store of the satisfaction ratings: a SQLite file (created if "
+                             "missing) or a database URL (postgresql://...)")
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     return parser.parse_args(argv)
 

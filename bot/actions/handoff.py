@@ -9,15 +9,12 @@ step that failed three times (the journeys' answer step).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from functools import lru_cache
@@ -31,7 +28,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.clients.handoff import (
     HandoffClient,
-    HandoffMisconfigured,
     HandoffRejected,
     HandoffUnavailable,
     Ticket,
@@ -40,6 +36,7 @@ from bot.emotion_tracking import assess, customer_turns
 from bot.faq import load_policy
 from bot.high_risk import high_risk  # noqa: F401 (the actions import it from here)
 from bot.nlu.other_request import replayed
+from bot.outbox import DEFAULT_KEEP_DAYS, Outbox
 from handoff.masking import mask_sensitive
 from handoff.notices import queued_notice
 from handoff.schema import MAX_ID, MAX_TEXT
@@ -49,8 +46,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOPICS_FILE = ROOT / "bot" / "topics.yml"
 CHINA = timezone(timedelta(hours=8))
 DEFAULT_OUTBOX = "var/handoff/outbox.db"
-# Delivered outbox rows are deleted after this many days (HANDOFF_OUTBOX_KEEP_DAYS).
-DEFAULT_KEEP_DAYS = 7.0
 # Bounds of the payload, so the service (limits in handoff/schema.py) never refuses it for
 # its size: the newest turns are kept, at most this many and this many characters in all.
 MAX_TURNS = 300
@@ -320,138 +315,17 @@ def idempotency_key(tracker: Tracker) -> str:
 
 # --- the outbox ----------------------------------------------------------------------------
 
-class Outbox:
-    """Handoffs the service has not taken yet, in a SQLite file that survives restarts.
-
-    Only the background worker delivers them (`flush`), oldest first, with their idempotency
-    key; the service's deduplication makes a delivery that timed out harmless to repeat.
-    A payload the service refuses for good (4xx other than 401/403/408/429) is dead-lettered
-    with the reason and the next entry goes on; see `flush` for the other failures."""
-
-    def __init__(self, path: str | Path) -> None:
-        """Use the file at `path` (created on first write)."""
-        self.path = Path(path)
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=15)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("""CREATE TABLE IF NOT EXISTS outbox (
-            key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, payload TEXT NOT NULL,
-            created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-            delivered_at REAL, dead_at REAL)""")
-        columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
-        if "dead_at" not in columns:  # an outbox file from before dead letters
-            db.execute("ALTER TABLE outbox ADD COLUMN dead_at REAL")
-        return db
-
-    def add(self, key: str, payload: dict[str, Any]) -> bool:
-        """Keep a handoff for later delivery; False when the key is already kept."""
-        with closing(self._connect()) as db, db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO outbox (key, conversation_id, payload, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (key, payload["conversation_id"], json.dumps(payload, ensure_ascii=False),
-                 time.time()))
-            return cursor.rowcount == 1
-
-    def pending(self, conversation_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """Undelivered handoffs, oldest first (of one conversation if given)."""
-        if not self.path.exists():
-            return []
-        query = "SELECT key, payload FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL"
-        args: tuple[Any, ...] = ()
-        if conversation_id is not None:
-            query, args = query + " AND conversation_id = ?", (conversation_id,)
-        with closing(self._connect()) as db:
-            rows = db.execute(query + " ORDER BY created_at, rowid", args).fetchall()
-        return [(key, json.loads(payload)) for key, payload in rows]
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Handoffs the service refused for good, with the reason, oldest first."""
-        if not self.path.exists():
-            return []
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT key, conversation_id, last_error, dead_at FROM outbox "
-                              "WHERE dead_at IS NOT NULL ORDER BY dead_at").fetchall()
-        return [{"key": k, "conversation_id": c, "error": e, "dead_at": d}
-                for k, c, e, d in rows]
-
-    def mark(self, key: str, error: str | None = None) -> None:
-        """Record a delivery (no error) or a failed attempt."""
-        with closing(self._connect()) as db, db:
-            if error is None:
-                db.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, "
-                           "last_error = NULL WHERE key = ?", (time.time(), key))
-            else:
-                db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? "
-                           "WHERE key = ?", (error[:500], key))
-
-    def mark_dead(self, key: str, reason: str) -> None:
-        """Give up on a handoff the service refused for good, keeping the reason."""
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE outbox SET dead_at = ?, attempts = attempts + 1, last_error = ? "
-                       "WHERE key = ?", (time.time(), reason[:500], key))
-
-    def purge(self, keep_days: float = DEFAULT_KEEP_DAYS) -> int:
-        """Delete delivered handoffs older than `keep_days`; returns how many. Pending and
-        dead-lettered ones stay."""
-        if not self.path.exists():
-            return 0
-        with closing(self._connect()) as db, db:
-            return db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL "
-                              "AND delivered_at < ?",
-                              (time.time() - keep_days * 86400,)).rowcount
-
-    def flush(self, client: HandoffClient) -> int:
-        """Deliver what is pending, oldest first; returns how many went.
-
-        - refused for good (HandoffRejected): dead-lettered, an error logged, next entry;
-        - 401/403 or the development token in production (HandoffMisconfigured): an error
-          logged, the entry kept, and this round ends: every entry travels with the same
-          credentials, so the others would be refused too. Each round tries again, so once
-          the configuration is fixed they all go, in order;
-        - service down, timeout, 5xx, 408/429 (HandoffUnavailable): kept, the round ends.
-        """
-        with _lock_of(self.path):
-            delivered = 0
-            for key, payload in self.pending():
-                try:
-                    client.create(payload, key)
-                except HandoffRejected as error:
-                    self.mark_dead(key, str(error))
-                    logger.error("handoff %s refused by the service for good, dead-lettered "
-                                 "in %s: %s", key, self.path, error)
-                    continue
-                except HandoffMisconfigured as error:
-                    self.mark(key, str(error))
-                    logger.error("handoff %s undelivered: configuration error: %s", key, error)
-                    break
-                except HandoffUnavailable as error:
-                    self.mark(key, str(error))
-                    logger.warning("handoff %s still undelivered: %s", key, error)
-                    break
-                self.mark(key)
-                delivered += 1
-                logger.info("handoff %s delivered from the outbox", key)
-            return delivered
-
-
-_locks_guard = threading.Lock()
-_flush_locks: dict[Path, threading.Lock] = {}
 _worker_lock = threading.Lock()
 _worker: threading.Thread | None = None
 
 
-def _lock_of(path: Path) -> threading.Lock:
-    """One flush at a time per outbox file."""
-    with _locks_guard:
-        return _flush_locks.setdefault(path.resolve(), threading.Lock())
-
-
 def outbox() -> Outbox:
-    """The action server's outbox (HANDOFF_OUTBOX, relative paths from the project root)."""
-    path = Path(os.environ.get("HANDOFF_OUTBOX") or DEFAULT_OUTBOX)
+    """The action server's outbox (HANDOFF_OUTBOX: a SQLite file, relative paths from the
+    project root, or a database URL)."""
+    value = os.environ.get("HANDOFF_OUTBOX") or DEFAULT_OUTBOX
+    if "://" in value:
+        return Outbox(value)
+    path = Path(value)
     return Outbox(path if path.is_absolute() else ROOT / path)
 
 

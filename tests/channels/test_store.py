@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bot.channels.store import ChannelStore
 
 
@@ -46,7 +48,8 @@ def test_expired_rows_are_purged(tmp_path: Path) -> None:
     clock.now += 11
     for i in range(60):
         store.claim(f"new:{i}", ttl=10)
-    (count,) = store._db.execute("SELECT COUNT(*) FROM seen_callbacks").fetchone()
+    with store.engine.connect() as db:
+        count = db.execute(sa.text("SELECT COUNT(*) FROM seen_callbacks")).scalar()
     assert count < 210
 
 

@@ -1,6 +1,7 @@
-"""The service's store on SQLite, and on PostgreSQL when HANDOFF_TEST_POSTGRES_URL names a
-database (same code, SQLAlchemy Core): creation once per key, one open handoff per
-conversation, the state machine, queue order and position, messages and the feed."""
+"""The service's store on SQLite, and on PostgreSQL (HANDOFF_TEST_POSTGRES_URL names a
+database, or a throwaway server is started; same code, SQLAlchemy Core): creation once per
+key, one open handoff per conversation, the state machine, queue order and position, messages
+and the feed."""
 from __future__ import annotations
 
 import os
@@ -13,16 +14,17 @@ import pytest
 
 from handoff import auth
 from handoff.store import ConflictError, NotFoundError, Store
+from tests import postgres
 
-URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HANDOFF_TEST_POSTGRES_URL") else [])
 
-
-@pytest.fixture(params=URLS)
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         yield Store(f"sqlite:///{tmp_path / 'handoff.db'}")
-    else:
+    elif os.environ.get("HANDOFF_TEST_POSTGRES_URL"):
         yield Store(os.environ["HANDOFF_TEST_POSTGRES_URL"])
+    else:
+        yield Store(postgres.new_database(request.getfixturevalue("postgres_server")))
 
 
 def fields(conversation: str, priority: str = "normal", at: float = 100.0) -> dict:
