@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget lock clean
+.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ browser: ## Install Debian's chromium and chromium-driver for the browser tests 
 test: install browser ## Run the linter and the whole test suite (trains a model if needed)
 	@$(VENV)/bin/ruff check $(PY_DIRS)
 	@$(WITH_ENV) $(PY) -m pytest
+
+test-fast: install ## Lint and the tests that need no trained model, browser or PostgreSQL (a few minutes)
+	@$(VENV)/bin/ruff check $(PY_DIRS)
+	@$(WITH_ENV) $(PY) -m pytest -m "not model and not browser and not postgres"
 
 validate: install ## Check the training data and domain for consistency
 	@$(RASA) data validate $(RASA_DATA) --fail-on-warnings

@@ -57,6 +57,23 @@ os.environ["HANDOFF_OUTBOX_RETRY_SECONDS"] = "1"
 os.environ["EVENTS_DB"] = str(_HANDOFF_TMP / "events.db")
 
 
+# Test tiers, marked from the fixtures a test uses (so a marker can never be forgotten):
+# `make test-fast` runs what needs neither the trained model nor a browser nor PostgreSQL.
+TIER_FIXTURES = {
+    "model": {"model_path", "agent", "chat", "rasa_server"},
+    "browser": {"browser", "phone"},
+    "postgres": {"postgres_server"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in TIER_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(marker)
+
+
 def action_endpoint(url: str):
     """Where the in-process bot calls the action server, with the shared secret."""
     from rasa.utils.endpoints import EndpointConfig
