@@ -46,6 +46,11 @@ class Settings:
     # "abandoned" (checked every sweep_seconds).
     abandon_hours: float = 12.0
     sweep_seconds: float = 60.0
+    # The shop's API, read over HTTP for the order cards beside a conversation (never
+    # imported: a separately deployed service).
+    shop_api_url: str = "http://127.0.0.1:8100"
+    shop_api_token: str = "dev-only-shop-token"
+    shop_timeout: float = 3.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -72,6 +77,8 @@ class Settings:
             long_wait_minutes=int(env.get("HANDOFF_LONG_WAIT_MINUTES") or 30),
             abandon_hours=float(env.get("HANDOFF_ABANDON_HOURS") or 12),
             sweep_seconds=float(env.get("HANDOFF_SWEEP_SECONDS") or 60),
+            shop_api_url=(env.get("SHOP_API_URL") or cls.shop_api_url).rstrip("/"),
+            shop_api_token=env.get("SHOP_API_TOKEN") or cls.shop_api_token,
         )
         settings.check()
         return settings
