@@ -249,7 +249,7 @@ async def transfer(service: HandoffService, handoff_id: str, agent: dict[str, An
         pass
     service.hub.publish("status", {"handoff_id": handoff_id, "status": handoff["status"],
                                    "transferred": True})
-    return service.view(service.store.handoff(handoff_id))
+    return service.views([service.store.handoff(handoff_id)])[0]
 
 
 def canned_view(row: dict[str, Any]) -> dict[str, Any]:

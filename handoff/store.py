@@ -180,10 +180,12 @@ class QueueFilter:
             found.append(handoffs.c.id.in_(sa.select(handoff_tags.c.handoff_id)
                                            .where(handoff_tags.c.tag == self.tag)))
         if self.group:
-            newest = (sa.select(sa.func.max(transfers.c.id))
-                      .where(transfers.c.handoff_id == handoffs.c.id).scalar_subquery())
-            found.append(sa.exists().where(transfers.c.id == newest,
-                                           transfers.c.to_group == self.group))
+            later = transfers.alias("later")
+            newest = sa.select(transfers.c.handoff_id).where(
+                transfers.c.to_group == self.group,
+                ~sa.exists().where(later.c.handoff_id == transfers.c.handoff_id,
+                                   later.c.id > transfers.c.id))
+            found.append(handoffs.c.id.in_(newest))
         return found
 
     @staticmethod
