@@ -725,7 +725,7 @@ def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every rout
         service: HandoffService = request.app.ctx.service
         rows = service.store.list_handoffs(_statuses(request.args.get("status")),
                                            where=queue_filter(request.args))
-        return ok({"handoffs": service.views(rows),
+        return ok({"handoffs": service.views(rows), "queued_total": service.store.queued_count(),
                    "agents_online": service.store.agents_online(service.settings.online_seconds)})
 
     @app.get("/api/v1/handoffs/<handoff_id:str>")

@@ -307,6 +307,7 @@ def routes(app: Sanic) -> None:
         return ok({"agents": [{"username": a["username"], "display_name": a["display_name"]}
                               for a in service.store.agents_list()],
                    "groups": [{"name": k, "label": v} for k, v in GROUPS.items()],
+                   "reasons": [{"name": k, "label": v} for k, v in REASONS.items()],
                    "tags": service.store.all_tags()})
 
     @app.get("/api/v1/canned-replies")

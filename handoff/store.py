@@ -378,6 +378,12 @@ class Store:
         with self.engine.connect() as db:
             return [_row(row) or {} for row in db.execute(query)]
 
+    def queued_count(self) -> int:
+        """How many handoffs wait for an agent (all of them, whatever a console filters)."""
+        with self.engine.connect() as db:
+            return int(db.execute(sa.select(sa.func.count()).select_from(handoffs)
+                                  .where(handoffs.c.status == "queued")).scalar_one())
+
     def queue_position(self, handoff: dict[str, Any]) -> int | None:
         """1-based place in the queue (priority first, then waiting time); None unless queued."""
         if handoff["status"] != "queued":
