@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.conftest import ROOT
@@ -25,6 +26,20 @@ from tests.handoff.test_desk_api import SHIPPED, payload, start_service
 
 DOCS_IMG = ROOT / "docs" / "img"
 XSS = '<img src=x onerror="window.__xss=1">'
+# A shift's queue: what customers handed off, in the summary's words, with the reason,
+# priority and channel (our own examples).
+SHIFT = [
+    ("快递显示已签收但客户说没收到，要求查监控。", "complaint", "high", "socketio"),
+    ("退款审核被拒，客户不认可拒绝理由。", "explicit_request", "normal", "wechat"),
+    ("客户说要去 12315 投诉商品质量问题。", "high_risk", "urgent", "socketio"),
+    ("同一笔订单被扣了两次款，客户很着急。", "emotion_angry_message", "high", "socketio"),
+    ("想把发票抬头改成公司，税号校验一直不通过。", "journey_failed", "normal", "rest"),
+    ("机器人两次没听懂客户的问题（问以旧换新）。", "repeated_fallback", "normal", "telegram"),
+    ("耳机左耳没有声音，签收第 8 天，问还能不能退。", "explicit_request", "normal", "socketio"),
+    ("物流四天没有更新，客户等着送人。", "emotion_rising_frustration", "high", "wechat"),
+    ("收到的外套尺码和下单的不一样，要换货。", "explicit_request", "normal", "socketio"),
+    ("账号被锁，手机号已经不用了，找回不了。", "journey_failed", "normal", "wechat"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +52,12 @@ def desk(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path, fake_rasa: Fa
     service.stop()
 
 
-def create(service: Service, conversation_id: str | None = None, **kwargs: Any) -> dict:
+def create(service: Service, conversation_id: str | None = None, summary: str | None = None,
+           **kwargs: Any) -> dict:
     conversation_id = conversation_id or f"wb-{uuid.uuid4().hex[:8]}"
     body = payload(conversation_id, **kwargs)
+    if summary:
+        body["summary"] = summary
     resp = service.post("/api/v1/handoffs", body,
                         headers={**service.bot, "Idempotency-Key": conversation_id})
     assert resp.status_code == 201, resp.text
@@ -65,13 +83,7 @@ def queue_ids(driver: Any) -> list[str]:
 def test_a_conversation_with_order_cards_canned_replies_and_internal_notes(
         browser: Any, desk: Service, fake_rasa: FakeRasa, artifacts: Path) -> None:
     desk.agent("wb-zhou", "小周")
-    body = payload(f"wb-{uuid.uuid4().hex[:8]}")
-    body["summary"] = "客户投诉顺丰三天没有更新物流，情绪越来越激动，要求尽快处理。" + XSS
-    body["transcript"].insert(0, {"sender": "customer", "text": XSS,
-                                  "timestamp": time.time() - 60})
-    resp = desk.post("/api/v1/handoffs", body,
-                     headers={**desk.bot, "Idempotency-Key": body["conversation_id"]})
-    handoff = resp.json()
+    handoff = create(desk, summary="客户投诉顺丰三天没有更新物流，情绪越来越激动，要求尽快处理。")
     console_login(browser, desk.url, "wb-zhou")
     browser.execute_script("window.__sameTab = true;")
     click_queue_item(browser, handoff["id"])
@@ -90,9 +102,6 @@ def test_a_conversation_with_order_cards_canned_replies_and_internal_notes(
     dots = browser.find_elements(By.CSS_SELECTOR, "#c-emotion .dot")
     assert [d.get_attribute("class") for d in dots][-3:] == ["dot calm", "dot upset", "dot angry"]
     assert "升温" in text_of(browser, "c-emotion-text")
-    # Customer and bot text is shown as text, never run as HTML.
-    assert XSS in transcript_texts(browser) and XSS in text_of(browser, "d-summary")
-    assert browser.execute_script("return window.__xss") is None
 
     # A canned reply, its placeholders filled from the context.
     browser.find_element(By.ID, "claim").click()
@@ -120,39 +129,59 @@ def test_a_conversation_with_order_cards_canned_replies_and_internal_notes(
     browser.find_element(By.ID, "note-mode").click()
 
     # A tag, typed with Enter (shown as text, even when it looks like markup).
-    tag_box = browser.find_element(By.ID, "tag-input")
-    for tag in ("物流延误", "<b>x</b>"):
-        tag_box.send_keys(tag + "\n")
-        wait(browser, lambda d, t=tag: t in text_of(d, "tag-list"))
+    browser.find_element(By.ID, "tag-input").send_keys("物流延误\n")
+    wait(browser, lambda d: "物流延误" in text_of(d, "tag-list"))
     wait(browser, lambda d: "物流延误" in d.find_element(
         By.CSS_SELECTOR, f'.queue-item[data-id="{handoff["id"]}"]').text)
-    assert browser.execute_script("return window.__sameTab") is True
     keep(browser, artifacts, "console-conversation.png", "console-conversation.png")
+
+    # Customer text, summaries and tags are shown as text, never run as HTML.
+    body = {**payload(f"wb-x-{uuid.uuid4().hex[:6]}"), "summary": "客户发来一段代码：" + XSS}
+    body["transcript"].append({"sender": "customer", "text": XSS, "timestamp": time.time()})
+    hostile = desk.post("/api/v1/handoffs", body,
+                        headers={**desk.bot, "Idempotency-Key": body["conversation_id"]}).json()
+    click_queue_item(browser, hostile["id"])
+    wait(browser, lambda d: XSS in text_of(d, "d-summary") and XSS in transcript_texts(d))
+    browser.find_element(By.ID, "tag-input").send_keys("<b>x</b>\n")
+    wait(browser, lambda d: "<b>x</b>" in text_of(d, "tag-list"))
+    assert browser.execute_script("return window.__xss") is None
+    assert browser.execute_script("return window.__sameTab") is True
 
 
 def test_an_agent_works_a_queue_of_30_conversations_without_reloading(
-        browser: Any, desk: Service, fake_rasa: FakeRasa, artifacts: Path) -> None:
+        browser: Any, tmp_path: Path, logs_dir: Path, fake_rasa: FakeRasa,
+        shop_api: dict[str, str], artifacts: Path) -> None:
+    desk = start_service(tmp_path, logs_dir, fake_rasa, shop_api["SHOP_API_URL"],
+                         "handoff_queue30")
+    try:
+        work_the_queue(browser, desk, fake_rasa, artifacts)
+    finally:
+        desk.stop()
+
+
+def work_the_queue(browser: Any, desk: Service, fake_rasa: FakeRasa, artifacts: Path) -> None:
     desk.agent("wb-lin", "小林")
     desk.agent("wb-tang", "小唐")
-    reasons = ("explicit_request", "complaint", "high_risk", "repeated_fallback",
-               "emotion_angry_message", "journey_failed")
-    priorities = ("normal", "normal", "high", "urgent", "normal", "high")
-    channels = ("socketio", "wechat", "socketio", "rest", "telegram", "socketio")
     batch = uuid.uuid4().hex[:6]
-    made = [create(desk, f"q30-{batch}-{n:02d}", reason=reasons[n % 6],
-                   priority=priorities[n % 6], channel=channels[n % 6]) for n in range(30)]
-    # Only this test's conversations (the module's service holds others too).
+    made = []
+    for n in range(30):
+        summary, reason, priority, channel = SHIFT[n % len(SHIFT)]
+        made.append(create(desk, f"web-{batch}-{n:02d}", summary=summary, reason=reason,
+                           priority=priority, channel=channel))
     console_login(browser, desk.url, "wb-lin")
     browser.execute_script("window.__sameTab = true;")
-    search = browser.find_element(By.ID, "f-q")
-    search.send_keys(f"q30-{batch}")
     wait(browser, lambda d: len(queue_ids(d)) == 30)
     wait(browser, lambda d: "实时" in text_of(d, "online"))
+    assert browser.title == "（30）人工客服工作台"
+    click_queue_item(browser, made[2]["id"])
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".order-card"))
     keep(browser, artifacts, "console-queue-30.png", "console-queue.png")
+    search = browser.find_element(By.ID, "f-q")
 
     # A new conversation: a chime and the tab title, until the agent comes back to the page.
     sounds = browser.execute_script("return state.sounds")
-    newest = create(desk, f"q30-{batch}-new", priority="urgent", reason="high_risk")
+    newest = create(desk, f"web-{batch}-new", priority="urgent", reason="high_risk",
+                    summary="客户说再不退款就找律师。")
     wait(browser, lambda d: "新会话" in d.title, timeout=10)
     assert browser.execute_script("return state.sounds") == sounds + 1
     wait(browser, lambda d: newest["id"] in queue_ids(d), timeout=10)
@@ -177,7 +206,11 @@ def test_an_agent_works_a_queue_of_30_conversations_without_reloading(
     search.send_keys(made[7]["conversation_id"])
     wait(browser, lambda d: queue_ids(d) == [made[7]["id"]])
     search.clear()
-    search.send_keys(f"q30-{batch}")
+    search.send_keys("扣了两次款")  # a summary's words
+    double = {h["id"] for h in made if "扣了两次款" in h["summary"]}
+    wait(browser, lambda d: set(queue_ids(d)) == double)
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.DELETE)  # as a person empties the box (an input event)
     wait(browser, lambda d: len(queue_ids(d)) == 31)
 
     # Work through several: claim, reply, transfer one to after-sales, resolve another.
