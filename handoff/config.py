@@ -93,6 +93,8 @@ class Settings:
             )
         if self.production and self.rasa_token == DEV_RASA_TOKEN:
             raise SettingsError("RASA_AUTH_TOKEN is the development default")
+        if self.production and self.shop_api_token == "dev-only-shop-token":
+            raise SettingsError("SHOP_API_TOKEN is the development default")
 
 
 def _db_url(url: str | None, path: str | None, default: str, allow_empty: bool = False) -> str:
