@@ -252,6 +252,24 @@ async def transfer(service: HandoffService, handoff_id: str, agent: dict[str, An
     return service.views([service.store.handoff(handoff_id)])[0]
 
 
+async def activity(service: HandoffService, handoff_id: str, agent: dict[str, Any],
+                   data: dict[str, Any]) -> dict[str, Any]:
+    """The holding agent is typing (`typing`: true/false) or has read the customer's messages
+    (`read`: true): passed to the customer's widget (the website channel only)."""
+    typing, read = data.get("typing"), data.get("read")
+    if (typing is None and read is None) or any(
+            v is not None and not isinstance(v, bool) for v in (typing, read)):
+        raise ApiError(400, "invalid_activity", "typing and/or read: booleans")
+    handoff = service.store.handoff(handoff_id)
+    if handoff["status"] != "claimed" or handoff["agent_id"] != agent["id"]:
+        raise ConflictError("only the agent holding the conversation")
+    if handoff["channel"] != "socketio":
+        return {"relayed": False}
+    sent = await service.relay.activity(handoff["conversation_id"], {
+        "typing": typing, "read": read is True, "agent": agent["display_name"]})
+    return {"relayed": sent}
+
+
 def canned_view(row: dict[str, Any]) -> dict[str, Any]:
     """A canned reply as the API returns it, with the placeholders it uses."""
     return {"id": row["id"], "title": row["title"], "text": row["text"],
@@ -285,6 +303,12 @@ def routes(app: Sanic) -> None:
         text = text_field(body_json(request), "text", MAX_AGENT_TEXT)
         return ok(await add_note(request.app.ctx.service, handoff_id, request.ctx.agent, text),
                   status=201)
+
+    @app.post("/api/v1/handoffs/<handoff_id:str>/activity")
+    @requires("agent")
+    async def post_activity(request: Request, handoff_id: str) -> HTTPResponse:
+        return ok(await activity(request.app.ctx.service, handoff_id, request.ctx.agent,
+                                 body_json(request)))
 
     @app.put("/api/v1/handoffs/<handoff_id:str>/tags")
     @requires("agent")

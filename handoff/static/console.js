@@ -316,8 +316,13 @@ function appendMessages(messages) {
       if (tags) item.append(el("div", "tags", tags));
     }
     list.append(item);
+    if (message.sender === "customer" && message.source !== "note") state.unread = true;
   }
   if (atBottom || messages.length) list.scrollTop = list.scrollHeight;
+  if (state.unread && holding() && !document.hidden) {
+    state.unread = false;
+    markRead();
+  }
 }
 
 async function pollMessages() {
@@ -338,6 +343,7 @@ async function act(action, done) {
     const handoff = await api(`/handoffs/${encodeURIComponent(state.selected)}/${action}`, { method: "POST" });
     render(handoff);
     showStatus(done);
+    if (action === "claim") markRead();
     await pollMessages();
     await refreshQueue();
   } catch (error) {
@@ -353,6 +359,7 @@ async function sendReply(event) {
   $("send").disabled = true;
   try {
     const noting = $("note-mode").checked;
+    if (!noting) typingStopped();
     await api(`/handoffs/${encodeURIComponent(state.selected)}/${noting ? "notes" : "messages"}`,
               { method: "POST", body: JSON.stringify({ text }) });
     box.value = "";
@@ -448,6 +455,10 @@ function alertNew() {
 }
 
 function seen() {
+  if (state.unread && holding() && !document.hidden) {
+    state.unread = false;
+    markRead();
+  }
   if (!state.unseen || document.hidden) return;
   state.unseen = 0;
   showTitle();
@@ -570,7 +581,48 @@ async function transfer() {
   }
 }
 
+// The customer's widget shows 「客服正在输入…」 while the agent types, and 「已读」 under the
+// messages the agent has seen (website chat only; best effort).
+const TYPING_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 5000;
+
+function holding() {
+  const h = state.handoff;
+  return !!(h && h.status === "claimed" && state.me && h.agent_username === state.me.username);
+}
+
+function activity(body) {
+  if (!holding() || state.handoff.channel !== "socketio") return;
+  api(`/handoffs/${encodeURIComponent(state.handoff.id)}/activity`,
+      { method: "POST", body: JSON.stringify(body) }).catch(() => {});
+}
+
+function typingNow() {
+  if ($("note-mode").checked || !$("reply").value.trim()) return;
+  const now = Date.now();
+  if (!state.typingSent || now - state.typingSent > TYPING_EVERY_MS) {
+    state.typingSent = now;
+    activity({ typing: true });
+  }
+  clearTimeout(state.typingIdle);
+  state.typingIdle = setTimeout(typingStopped, TYPING_IDLE_MS);
+}
+
+function typingStopped() {
+  clearTimeout(state.typingIdle);
+  if (!state.typingSent) return;
+  state.typingSent = 0;
+  activity({ typing: false });
+}
+
+function markRead() {
+  clearTimeout(state.readTimer);
+  state.readTimer = setTimeout(() => activity({ read: true }), 300);
+}
+
 function wireWorkbench() {
+  $("reply").addEventListener("input", typingNow);
+  $("reply").addEventListener("blur", typingStopped);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   let typing = null;
   $("f-q").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(filtersChanged, 250); });

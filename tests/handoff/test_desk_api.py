@@ -285,3 +285,28 @@ def test_tags_search_and_filters(desk: Service, fake_rasa: FakeRasa) -> None:
                    agent).status_code == 400, bad
     assert put(desk, "/api/v1/handoffs/h000000000000/tags", {"tags": []},
                agent).status_code == 404
+
+
+def test_typing_and_read_go_to_the_customers_widget(desk: Service,
+                                                    fake_rasa: FakeRasa) -> None:
+    holder, other = desk.agent("act-a", "小周"), desk.agent("act-b", "小吴")
+    handoff = create(desk)  # from the website chat (socketio)
+    path = f"/api/v1/handoffs/{handoff['id']}/activity"
+    assert desk.post(path, {"typing": True}, headers=holder).status_code == 409  # not claimed
+    desk.post(f"/api/v1/handoffs/{handoff['id']}/claim", headers=holder)
+    before = len(fake_rasa.calls)
+    for body in ({"typing": True}, {"read": True}):
+        resp = desk.post(path, body, headers=holder)
+        assert resp.status_code == 200 and resp.json() == {"relayed": True}, resp.text
+    sent = [(c, b) for c, b, _ in fake_rasa.calls[before:] if isinstance(b, dict)]
+    assert sent == [("socketio", {"conversation_id": handoff["conversation_id"], "typing": True,
+                                  "read": False, "agent": "小周"}),
+                    ("socketio", {"conversation_id": handoff["conversation_id"], "typing": None,
+                                  "read": True, "agent": "小周"})]
+    assert desk.post(path, {"typing": True}, headers=other).status_code == 409
+    for bad in ({}, {"typing": "yes"}, {"read": 1}):
+        assert desk.post(path, bad, headers=holder).status_code == 400, bad
+    rest = create(desk, channel="rest")
+    desk.post(f"/api/v1/handoffs/{rest['id']}/claim", headers=holder)
+    assert desk.post(f"/api/v1/handoffs/{rest['id']}/activity", {"typing": True},
+                     headers=holder).json() == {"relayed": False}

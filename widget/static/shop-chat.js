@@ -137,7 +137,7 @@
         from: "customer",
         text: typeof item.text === "string" ? item.text : "",
         ts: typeof item.timestamp === "number" ? item.timestamp : 0,
-        status: "sent"
+        status: "delivered" // the server keeps a turn once it has it
       };
     }
     return botMessage(item);
@@ -256,6 +256,9 @@
   typing.appendChild(el("span"));
   typing.appendChild(el("span"));
   typing.appendChild(el("span"));
+  // "小周正在输入…" while a human agent types (empty while the bot prepares its answer).
+  var typingWho = el("em", "scw-typing-who");
+  typing.appendChild(typingWho);
   typing.hidden = true;
 
   var form = el("form", "scw-form");
@@ -300,6 +303,30 @@
     return card;
   }
 
+  // sent: written to the open connection; delivered: the server answered after it; read:
+  // the agent has seen it in the console.
+  var STATUS_MARKS = { sent: "已发送", delivered: "已送达", read: "已读" };
+  var STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
+
+  function clockLabel(ts) {
+    var d = new Date(ts * 1000);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  /** Raise every customer message that got at least `from` to `to`. */
+  function advanceCustomerMessages(to) {
+    var changed = false;
+    state.messages.forEach(function (m) {
+      if (m.from === "customer" && STATUS_RANK[m.status] >= 1 &&
+          STATUS_RANK[m.status] < STATUS_RANK[to]) {
+        m.status = to;
+        changed = true;
+      }
+    });
+    return changed;
+  }
+
   function timeLabel(ts) {
     var d = new Date(ts * 1000);
     var pad = function (n) { return (n < 10 ? "0" : "") + n; };
@@ -339,6 +366,12 @@
       row.appendChild(retry);
     } else if (message.from === "customer" && message.status === "sending") {
       row.appendChild(el("div", "scw-pending", "发送中…"));
+    } else if (message.ts) {
+      // The time of every message, and under the customer's own how far it got.
+      var mark = message.from === "customer" ? STATUS_MARKS[message.status] : "";
+      var meta = el("div", "scw-meta", clockLabel(message.ts));
+      if (mark) meta.appendChild(el("span", "scw-mark scw-mark-" + message.status, mark));
+      row.appendChild(meta);
     }
     if (message.buttons && message.buttons.length) {
       var buttons = el("div", "scw-buttons");
@@ -548,8 +581,10 @@
 
   var typingTimer = null;
 
-  function showTyping(show) {
+  function showTyping(show, who) {
     clearTimeout(typingTimer);
+    typingWho.textContent = show && who ? who + "正在输入…" : "";
+    typing.setAttribute("aria-label", show && who ? who + "正在输入" : "客服正在输入");
     typing.hidden = !show;
     if (show) {
       typingTimer = setTimeout(function () { typing.hidden = true; }, TYPING_TIMEOUT_MS);
@@ -603,6 +638,7 @@
   function receive(payload) {
     var message = botMessage(payload);
     if (state.messages.some(function (m) { return m.key === message.key; })) return;
+    advanceCustomerMessages("delivered");
     state.messages.push(message);
     if (message.handoff) state.handoff = message.handoff;
     if (historyPending) liveDuringHistory.push(message);
@@ -703,7 +739,13 @@
 
   function mergeHistory(server, startedAt) {
     var known = {};
-    server.forEach(function (m) { known[m.key] = true; });
+    var local = {};
+    state.messages.forEach(function (m) { local[m.key] = m; });
+    server.forEach(function (m) {
+      known[m.key] = true;
+      var mine = local[m.key];  // this browser saw it get further (已读)
+      if (mine && STATUS_RANK[mine.status] > STATUS_RANK[m.status]) m.status = mine.status;
+    });
     var extra = [];
     state.messages.forEach(function (m) {
       if (known[m.key]) return;
@@ -843,6 +885,20 @@
       save();
     } else if (name === "bot_uttered") {
       receive(payload);
+    } else if (name === "agent_activity" && payload && typeof payload === "object") {
+      agentActivity(payload);
+    }
+  }
+
+  /** The agent is typing (or stopped), or has read the customer's messages. */
+  function agentActivity(activity) {
+    var who = typeof activity.agent === "string" && activity.agent
+      ? "客服" + activity.agent.slice(0, 40) : "客服";
+    if (activity.typing === true) showTyping(true, who);
+    else if (activity.typing === false) showTyping(false);
+    if (activity.read === true && advanceCustomerMessages("read")) {
+      save();
+      renderAll();
     }
   }
 
@@ -870,8 +926,8 @@
       if (!mine[m.key]) {
         state.messages.push(m); // appended: the clocks of browser and server may differ
         changed = true;
-      } else if (mine[m.key].status === "sending" && m.status === "sent") {
-        mine[m.key].status = "sent";
+      } else if (STATUS_RANK[m.status] > STATUS_RANK[mine[m.key].status]) {
+        mine[m.key].status = m.status; // the other tab saw it get further
         changed = true;
       }
     });
