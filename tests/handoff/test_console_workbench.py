@@ -106,8 +106,17 @@ def test_a_conversation_with_order_cards_canned_replies_and_internal_notes(
     # A canned reply, its placeholders filled from the context.
     browser.find_element(By.ID, "claim").click()
     wait(browser, lambda d: d.find_element(By.ID, "reply").is_enabled())
+    # The customer's widget hears that the agent read their messages and is typing.
+    def activity(kind: str) -> list[dict[str, Any]]:
+        return [b for c, b, _ in fake_rasa.calls if c == "socketio" and isinstance(b, dict)
+                and b.get("conversation_id") == handoff["conversation_id"] and b.get(kind)]
+    wait(browser, lambda d: activity("read"))
     Select(browser.find_element(By.ID, "canned")).select_by_visible_text("查看订单")
     box = browser.find_element(By.ID, "reply")
+    box.send_keys(" ")  # typing (the canned reply filled the box without a keystroke)
+    wait(browser, lambda d: activity("typing"))
+    assert activity("typing")[0]["agent"] == "小周"
+    box.send_keys(Keys.BACKSPACE)
     assert box.get_attribute("value") == (f"亲您好，我正在查看订单 {SHIPPED} 的情况，"
                                           "请稍等一两分钟。")
     browser.find_element(By.ID, "send").click()
