@@ -526,7 +526,8 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
             "timestamp": iso(message["timestamp"]), "source": message["source"],
             "intent": meta.get("intent"), "emotion": meta.get("emotion"),
             "intent_label": labels.intent_label((meta.get("intent") or {}).get("name")),
-            "agent": meta.get("agent"), "custom": meta.get("custom")}
+            "agent": meta.get("agent"), "custom": meta.get("custom"),
+            "image_id": meta.get("image_id")}
 
 
 def _stored_payload(data: dict[str, Any]) -> dict[str, Any]:
@@ -607,9 +608,9 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
     async def security_headers(request: Request, resp: HTTPResponse) -> None:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
-        resp.headers["Content-Security-Policy"] = (
+        resp.headers.setdefault("Content-Security-Policy", (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"))
 
     @app.listener("after_server_start")
     async def start_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:

@@ -51,6 +51,9 @@ class Settings:
     shop_api_url: str = "http://127.0.0.1:8100"
     shop_api_token: str = "dev-only-shop-token"
     shop_timeout: float = 3.0
+    # The widget server keeps customers' photos; the service reads them for agents.
+    widget_url: str = "http://127.0.0.1:8080"
+    widget_uploads_token: str = "dev-only-uploads-token"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -79,6 +82,9 @@ class Settings:
             sweep_seconds=float(env.get("HANDOFF_SWEEP_SECONDS") or 60),
             shop_api_url=(env.get("SHOP_API_URL") or cls.shop_api_url).rstrip("/"),
             shop_api_token=env.get("SHOP_API_TOKEN") or cls.shop_api_token,
+            widget_url=(env.get("WIDGET_URL")
+                        or f"http://127.0.0.1:{env.get('WIDGET_PORT') or 8080}").rstrip("/"),
+            widget_uploads_token=env.get("WIDGET_UPLOADS_TOKEN") or cls.widget_uploads_token,
         )
         settings.check()
         return settings
@@ -95,6 +101,8 @@ class Settings:
             raise SettingsError("RASA_AUTH_TOKEN is the development default")
         if self.production and self.shop_api_token == "dev-only-shop-token":
             raise SettingsError("SHOP_API_TOKEN is the development default")
+        if self.production and self.widget_uploads_token == "dev-only-uploads-token":
+            raise SettingsError("WIDGET_UPLOADS_TOKEN is the development default")
 
 
 def _db_url(url: str | None, path: str | None, default: str, allow_empty: bool = False) -> str:

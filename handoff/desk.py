@@ -7,12 +7,15 @@ session token); every body goes through contracts.http_input via `body_json`.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
-from sanic import Sanic
+import aiohttp
+from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -288,6 +291,38 @@ def _reply_id(raw: str) -> int:
     return int(raw)
 
 
+IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
+
+
+async def customer_photo(service: HandoffService, handoff_id: str, image_id: str
+                         ) -> tuple[bytes, str]:
+    """A photo the customer sent in this handoff, read from the widget server with the
+    service's token; 404 unless one of the handoff's messages carries it."""
+    if not IMAGE_ID.match(image_id):
+        raise ApiError(404, "not_found", "no such photo")
+    handoff = service.store.handoff(handoff_id)
+    if not any(m["meta"].get("image_id") == image_id
+               for m in service.store.messages(handoff_id)):
+        raise ApiError(404, "not_found", "no such photo in this conversation")
+    settings = service.settings
+    url = (f"{settings.widget_url}/api/uploads/"
+           f"{quote(handoff['conversation_id'], safe='')}/{image_id}")
+    timeout = aiohttp.ClientTimeout(total=5)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+                url, headers={"Authorization": f"Bearer {settings.widget_uploads_token}"}
+        ) as resp:
+            kind = resp.headers.get("Content-Type", "").split(";")[0]
+            if resp.status == 404:
+                raise ApiError(404, "not_found", "the photo is no longer kept")
+            if resp.status != 200 or kind not in IMAGE_TYPES:
+                raise ApiError(502, "widget_unreachable", "the photo could not be read")
+            return await resp.read(), kind
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        raise ApiError(502, "widget_unreachable", "the photo could not be read") from error
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 def routes(app: Sanic) -> None:
@@ -323,6 +358,16 @@ def routes(app: Sanic) -> None:
     async def post_transfer(request: Request, handoff_id: str) -> HTTPResponse:
         return ok(await transfer(request.app.ctx.service, handoff_id, request.ctx.agent,
                                  body_json(request)))
+
+    @app.get("/api/v1/handoffs/<handoff_id:str>/images/<image_id:str>")
+    @requires("agent")
+    async def get_photo(request: Request, handoff_id: str, image_id: str) -> HTTPResponse:
+        data, kind = await customer_photo(request.app.ctx.service, handoff_id, image_id)
+        return response.raw(data, content_type=kind, headers={
+            "Content-Disposition":
+                f'inline; filename="photo-{image_id[:8]}.{IMAGE_TYPES[kind]}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=3600"})
 
     @app.get("/api/v1/agents")
     @requires("agent")

@@ -314,6 +314,9 @@ def _metadata(raw: Any) -> dict[str, Any]:
     client_id = raw.get("client_id")
     if isinstance(client_id, str) and CLIENT_ID.match(client_id):
         kept["client_id"] = client_id
+    image_id = raw.get("image_id")  # a photo stored by the widget server (widget/uploads.py)
+    if isinstance(image_id, str) and SESSION_ID.match(image_id):
+        kept["image_id"] = image_id
     shown = raw.get("display_text")
     if isinstance(shown, str) and shown and len(shown) <= MAX_DISPLAY_CHARS \
             and is_clean_text(shown):

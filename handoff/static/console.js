@@ -310,6 +310,20 @@ function appendMessages(messages) {
       : message.sender === "agent" && message.agent ? `客服 ${message.agent}` : SENDER[message.sender] || "未知";
     item.append(el("div", "who", `${label} · ${timeOf(message.timestamp)}${message.source === "live" ? " · 新消息" : ""}`));
     item.append(el("div", "text", message.text));
+    if (message.image_id && /^[0-9a-f]{32}$/.test(message.image_id) && state.selected) {
+      // A photo the customer sent (served by this service after it checked the handoff).
+      const src = `${API}/handoffs/${encodeURIComponent(state.selected)}/images/${message.image_id}`;
+      const link = el("a", "photo-link");
+      link.href = src;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      const img = el("img", "photo");
+      img.src = src;
+      img.alt = "客户发来的图片";
+      img.loading = "lazy";
+      link.append(img);
+      item.append(link);
+    }
     if (message.sender === "customer" && (message.intent_label || message.emotion)) {
       const emotion = message.emotion && message.emotion.label ? `情绪：${EMOTION[message.emotion.label] || "未知"}` : "";
       const tags = [message.intent_label || "", emotion].filter(Boolean).join(" · ");

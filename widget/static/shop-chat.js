@@ -273,6 +273,21 @@
   var sendButton = el("button", "scw-send", "发送");
   sendButton.type = "submit";
   sendButton.disabled = true;
+  // A photo for the human agent (a broken item, a wrong parcel): offered while one is in
+  // charge; checked again and re-encoded by the server.
+  var photoButton = el("button", "scw-photo", "图片");
+  photoButton.type = "button";
+  photoButton.setAttribute("aria-label", "发送图片");
+  photoButton.hidden = true;
+  var photoInput = el("input", "scw-photo-input");
+  photoInput.type = "file";
+  photoInput.accept = "image/jpeg,image/png,image/webp";
+  photoInput.hidden = true;
+  var photoError = el("div", "scw-photo-error");
+  photoError.setAttribute("role", "alert");
+  photoError.hidden = true;
+  form.appendChild(photoButton);
+  form.appendChild(photoInput);
   form.appendChild(input);
   form.appendChild(counter);
   form.appendChild(sendButton);
@@ -281,6 +296,7 @@
   panel.appendChild(statusBar);
   panel.appendChild(connectionBar);
   panel.appendChild(list);
+  panel.appendChild(photoError);
   panel.appendChild(form);
   root.appendChild(launcher);
   root.appendChild(panel);
@@ -350,6 +366,14 @@
     }
     var bubble = el("div", "scw-bubble");
     bubble.appendChild(richText(message.text || ""));
+    if (message.localImage && message.localImage.indexOf("blob:") === 0) {
+      // The customer's own photo, shown from this browser (gone after a reload).
+      var own = el("img", "scw-image");
+      own.src = message.localImage;
+      own.alt = "您发送的图片";
+      own.onerror = function () { own.remove(); };
+      bubble.appendChild(own);
+    }
     var image = message.image && safeUrl(message.image);
     if (image) {
       var img = el("img", "scw-image");
@@ -493,6 +517,7 @@
     }
     statusBar.textContent = text;
     statusBar.hidden = !text;
+    photoButton.hidden = !humanInCharge();
   }
 
   // ---- panel and input ----------------------------------------------------------------
@@ -613,6 +638,54 @@
     flushOutbox();
   }
 
+  var MAX_PHOTO_BYTES = 5 * 1024 * 1024;
+
+  function showPhotoError(text) {
+    photoError.textContent = text;
+    photoError.hidden = !text;
+    if (text) setTimeout(function () { photoError.hidden = true; }, 8000);
+  }
+
+  /** Upload the chosen photo to the widget server, then send it as a message. */
+  function sendPhoto(file) {
+    showPhotoError("");
+    if (!file) return;
+    if (file.size > MAX_PHOTO_BYTES) {
+      showPhotoError("图片不能超过 5 MB，请压缩后再发。");
+      return;
+    }
+    if (!state.sessionId || !state.sessionToken) {
+      showPhotoError("还没有连接上客服，请稍后再发图片。");
+      return;
+    }
+    photoButton.disabled = true;
+    fetch(cfg.apiUrl + "/api/uploads/" + encodeURIComponent(state.sessionId), {
+      method: "POST", body: file,
+      headers: { "X-Session-Token": state.sessionToken, "Content-Type": "application/octet-stream" }
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok || typeof body.image_id !== "string") {
+          throw new Error(body.message || "图片没有发送成功，请稍后再试。");
+        }
+        var id = newId("c");
+        state.messages.push({ key: id, from: "customer", text: "[图片]", ts: Date.now() / 1000,
+          status: "sending", localImage: URL.createObjectURL(file) });
+        state.outbox.push({ id: id, message: "[图片]", shown: null, image_id: body.image_id });
+        save();
+        renderAll();
+        flushOutbox();
+      });
+    }).catch(function (error) {
+      showPhotoError(error && error.message ? error.message : "图片没有发送成功，请稍后再试。");
+    }).then(function () {
+      photoButton.disabled = false;
+      photoInput.value = "";
+    });
+  }
+
+  photoButton.addEventListener("click", function () { photoInput.click(); });
+  photoInput.addEventListener("change", function () { sendPhoto(photoInput.files[0]); });
+
   function resend(message) {
     state.messages = state.messages.filter(function (m) { return m.key !== message.key; });
     sendText(message.text);
@@ -624,6 +697,7 @@
       var item = state.outbox.shift();
       var metadata = { client_id: item.id };
       if (item.shown) metadata.display_text = item.shown;
+      if (item.image_id) metadata.image_id = item.image_id;
       emit("user_uttered", { message: item.message, session_id: state.sessionId, metadata: metadata });
       markSent(item.id);
     }
