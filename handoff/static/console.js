@@ -320,11 +320,11 @@ function appendMessages(messages) {
       const img = el("img", "photo");
       img.src = src;
       img.alt = "客户发来的图片";
-      img.loading = "lazy";
+      img.addEventListener("load", () => { list.scrollTop = list.scrollHeight; });
       link.append(img);
       item.append(link);
     }
-    if (message.sender === "customer" && (message.intent_label || message.emotion)) {
+    if (message.sender === "customer" && !message.image_id && (message.intent_label || message.emotion)) {
       const emotion = message.emotion && message.emotion.label ? `情绪：${EMOTION[message.emotion.label] || "未知"}` : "";
       const tags = [message.intent_label || "", emotion].filter(Boolean).join(" · ");
       if (tags) item.append(el("div", "tags", tags));
