@@ -3,6 +3,7 @@ API, the emotion trend, canned replies, internal notes that never reach the cust
 transfers to a group or a colleague, tags, and the queue's search and filters."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,8 @@ def start_service(folder: Path, logs_dir: Path, rasa: FakeRasa, shop_url: str,
     env = {"HANDOFF_DB": str(folder / "handoff.db"), "HANDOFF_API_TOKEN": BOT_TOKEN,
            "RASA_URL": rasa.url, "HANDOFF_EVENTS_URL": f"sqlite:///{stream.path}",
            "SHOP_API_URL": shop_url, "SHOP_API_TOKEN": "test-shop-token"}
+    if os.environ.get("HANDOFF_TEST_POSTGRES_URL"):  # the same tests on PostgreSQL
+        env["HANDOFF_DB_URL"] = os.environ["HANDOFF_TEST_POSTGRES_URL"]
     service = Service(free_port(), env, logs_dir / f"{name}.log")
     service.start()
     return service
