@@ -246,3 +246,35 @@ def work_the_queue(browser: Any, desk: Service, fake_rasa: FakeRasa, artifacts: 
     assert len(queue_ids(browser)) == 30
     assert browser.execute_script("return window.__sameTab") is True  # never reloaded
     keep(browser, artifacts, "console-queue-worked.png")
+
+
+def test_alerts_and_a_filtered_queue_keep_working_after_the_service_restarts(
+        browser: Any, tmp_path: Path, logs_dir: Path, fake_rasa: FakeRasa,
+        shop_api: dict[str, str], artifacts: Path) -> None:
+    desk = start_service(tmp_path, logs_dir, fake_rasa, shop_api["SHOP_API_URL"],
+                         "handoff_restart")
+    try:
+        desk.agent("wb-restart", "小郑")
+        first = create(desk, priority="urgent", reason="high_risk", summary="客户说要报警。")
+        create(desk, priority="normal", summary="客户问发票。")
+        console_login(browser, desk.url, "wb-restart")
+        browser.execute_script("window.__sameTab = true;")
+        Select(browser.find_element(By.ID, "f-priority")).select_by_visible_text("紧急")
+        wait(browser, lambda d: queue_ids(d) == [first["id"]])
+        wait(browser, lambda d: "实时" in text_of(d, "online"))
+
+        desk.stop()
+        wait(browser, lambda d: "实时" not in text_of(d, "online"), timeout=15)
+        desk.start()
+        wait(browser, lambda d: "实时" in text_of(d, "online"), timeout=15)
+        sounds = browser.execute_script("return state.sounds")
+        later = create(desk, priority="urgent", reason="high_risk", summary="客户说要起诉。")
+        create(desk, priority="normal", summary="客户问退货地址。")  # filtered out
+        wait(browser, lambda d: queue_ids(d) == [first["id"], later["id"]], timeout=10)
+        wait(browser, lambda d: "新会话" in d.title, timeout=10)
+        assert browser.execute_script("return state.sounds") > sounds
+        assert browser.title.endswith("（4）人工客服工作台")  # all waiting, whatever the filter
+        assert browser.execute_script("return window.__sameTab") is True
+        keep(browser, artifacts, "console-after-restart-filtered.png")
+    finally:
+        desk.stop()
