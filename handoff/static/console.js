@@ -67,6 +67,14 @@ function timeOf(iso) {
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString("zh-CN", { hour12: false });
 }
 
+// "12月6日 18:27": a tracking event's day matters (a parcel stuck for days).
+function dayTimeOf(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getMonth() + 1}月${date.getDate()}日 ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
 function strength(score) {
   const value = Number(score || 0);
   return value >= 0.8 ? "强烈" : value >= 0.5 ? "明显" : "轻微";
@@ -527,7 +535,7 @@ function orderCard(order) {
   }
   if (order.tracking_latest) {
     const latest = order.tracking_latest;
-    card.append(el("div", "muted small", `${timeOf(latest.time)} ${latest.location || ""} ${latest.description || ""}`));
+    card.append(el("div", "muted small", `${dayTimeOf(latest.time)} ${latest.location || ""} ${latest.description || ""}`));
   }
   return card;
 }
