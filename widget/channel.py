@@ -301,8 +301,9 @@ class WidgetSocketIOInput(SocketIOInput):
 
 def _metadata(raw: Any) -> dict[str, Any]:
     """What the widget may say about a message: its client-side id, the text it showed
-    for a button and the id of a photo it stored on the widget server. Anything else (a customer id, a verified flag) is the client's claim and
-    dropped: identity comes from the channel."""
+    for a button and the id of a photo it stored on the widget server. Anything else (a
+    customer id, a verified flag) is the client's claim and dropped: identity comes from the
+    channel."""
     if isinstance(raw, str) and len(raw) <= MAX_METADATA_CHARS:
         try:
             raw = json.loads(raw)
