@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import ROOT
 from tests.handoff.conftest import FakeRasa, Service, console_login
-from tests.handoff.test_console_shift import click_queue_item, transcript_texts, wait
+from tests.handoff.test_console_shift import click_queue_item, transcript_texts
 from tests.handoff.test_desk_api import SHIPPED, payload, start_service
 
 DOCS_IMG = ROOT / "docs" / "img"
@@ -62,6 +63,13 @@ def create(service: Service, conversation_id: str | None = None, summary: str | 
                         headers={**service.bot, "Idempotency-Key": conversation_id})
     assert resp.status_code == 201, resp.text
     return resp.json()
+
+
+def wait(driver: Any, check: Any, timeout: float = 20) -> Any:
+    """Wait for `check`; the queue re-renders on every push, so a node read a moment ago may
+    be gone: look again."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=(
+        StaleElementReferenceException, NoSuchElementException)).until(check)
 
 
 def keep(driver: Any, artifacts: Path, name: str, docs_name: str | None = None) -> None:
@@ -237,7 +245,8 @@ def work_the_queue(browser: Any, desk: Service, fake_rasa: FakeRasa, artifacts: 
     assert any("正在为您转接售后客服" in t for t in told)
     Select(browser.find_element(By.ID, "f-group")).select_by_visible_text("售后组")
     wait(browser, lambda d: queue_ids(d) == [made[2]["id"]])
-    assert "售后" in browser.find_element(By.CSS_SELECTOR, ".queue-item .badge.group").text
+    wait(browser, lambda d: "售后" in d.find_element(By.CSS_SELECTOR,
+                                                   ".queue-item .badge.group").text)
     Select(browser.find_element(By.ID, "f-group")).select_by_visible_text("全部分组")
     click_queue_item(browser, made[1]["id"])
     wait(browser, lambda d: d.find_element(By.ID, "resolve").is_enabled())
