@@ -29,7 +29,7 @@ from handoff.notices import notice as notice_text
 from handoff.notices import queued_notice
 from handoff.relay import LISTEN, PAUSE, RasaRelay, RelayError, bot_event, custom_state
 from handoff.schema import REASONS, PayloadError, iso, validate_payload
-from handoff.store import OPEN, STATUSES, ConflictError, NotFoundError, Store
+from handoff.store import GROUPS, OPEN, STATUSES, ConflictError, NotFoundError, Store
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -230,6 +230,19 @@ class HandoffService:
         if full:
             data["transcript"] = [message_view(m) for m in self.store.messages(handoff["id"])]
         return data
+
+    def views(self, rows: list[dict[str, Any]], full: bool = False) -> list[dict[str, Any]]:
+        """Handoffs as the API returns them, with their tags and group (read in one go)."""
+        ids = [h["id"] for h in rows]
+        tags, groups = self.store.tags_of(ids), self.store.groups_of(ids)
+        views = []
+        for handoff in rows:
+            data = self.view(handoff, full=full)
+            group = groups.get(handoff["id"])
+            data["tags"] = tags.get(handoff["id"], [])
+            data["group"] = {"name": group, "label": GROUPS[group]} if group in GROUPS else None
+            views.append(data)
+        return views
 
     # --- actions --------------------------------------------------------------------------
 
@@ -513,7 +526,8 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
             "timestamp": iso(message["timestamp"]), "source": message["source"],
             "intent": meta.get("intent"), "emotion": meta.get("emotion"),
             "intent_label": labels.intent_label((meta.get("intent") or {}).get("name")),
-            "agent": meta.get("agent"), "custom": meta.get("custom")}
+            "agent": meta.get("agent"), "custom": meta.get("custom"),
+            "image_id": meta.get("image_id")}
 
 
 def _stored_payload(data: dict[str, Any]) -> dict[str, Any]:
@@ -563,6 +577,9 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.service = HandoffService(settings)
     _routes(app)
+    from handoff import desk  # imports this module: registered once both are loaded
+
+    desk.routes(app)
     _console(app)
 
     @app.exception(ApiError)
@@ -575,7 +592,8 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
 
     @app.exception(NotFoundError)
     async def not_found(request: Request, error: NotFoundError) -> HTTPResponse:
-        return error_json(404, "not_found", f"no handoff {error}")
+        text = str(error)
+        return error_json(404, "not_found", text if " " in text else f"no handoff {text}")
 
     @app.exception(ConflictError)
     async def conflict(request: Request, error: ConflictError) -> HTTPResponse:
@@ -590,9 +608,9 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
     async def security_headers(request: Request, resp: HTTPResponse) -> None:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
-        resp.headers["Content-Security-Policy"] = (
+        resp.headers.setdefault("Content-Security-Policy", (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"))
 
     @app.listener("after_server_start")
     async def start_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
@@ -609,6 +627,8 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
                 task.cancel()
         app.ctx.service.hub.close_all()  # open streams end, so the server stops at once
         await app.ctx.service.relay.close()
+        if getattr(app.ctx.service, "shop", None) is not None:
+            await app.ctx.service.shop.close()
 
     return app
 
@@ -701,16 +721,22 @@ def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every rout
     @app.get("/api/v1/handoffs")
     @requires("bot", "agent")
     async def list_handoffs(request: Request) -> HTTPResponse:
+        from handoff.desk import queue_filter
+
         service: HandoffService = request.app.ctx.service
-        rows = service.store.list_handoffs(_statuses(request.args.get("status")))
-        return ok({"handoffs": [service.view(h) for h in rows],
+        rows = service.store.list_handoffs(_statuses(request.args.get("status")),
+                                           where=queue_filter(request.args))
+        return ok({"handoffs": service.views(rows), "queued_total": service.store.queued_count(),
                    "agents_online": service.store.agents_online(service.settings.online_seconds)})
 
     @app.get("/api/v1/handoffs/<handoff_id:str>")
     @requires("bot", "agent")
     async def get_handoff(request: Request, handoff_id: str) -> HTTPResponse:
         service: HandoffService = request.app.ctx.service
-        return ok(service.view(service.store.handoff(handoff_id), full=True))
+        data = service.views([service.store.handoff(handoff_id)], full=True)[0]
+        if request.ctx.agent is None:  # agents' internal notes stay with agents
+            data["transcript"] = [m for m in data["transcript"] if m["source"] != "note"]
+        return ok(data)
 
     @app.get("/api/v1/handoffs/<handoff_id:str>/messages")
     @requires("bot", "agent")
@@ -718,6 +744,8 @@ def _routes(app: Sanic) -> None:  # noqa: C901 - one place that lists every rout
         service: HandoffService = request.app.ctx.service
         handoff = service.store.handoff(handoff_id)
         rows = service.store.messages(handoff_id, _after(request))
+        if request.ctx.agent is None:  # agents' internal notes stay with agents
+            rows = [m for m in rows if m["source"] != "note"]
         return ok({"status": handoff["status"], "agent": handoff.get("agent_name"),
                    "messages": [message_view(m) for m in rows]})
 

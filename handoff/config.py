@@ -46,6 +46,14 @@ class Settings:
     # "abandoned" (checked every sweep_seconds).
     abandon_hours: float = 12.0
     sweep_seconds: float = 60.0
+    # The shop's API, read over HTTP for the order cards beside a conversation (never
+    # imported: a separately deployed service).
+    shop_api_url: str = "http://127.0.0.1:8100"
+    shop_api_token: str = "dev-only-shop-token"
+    shop_timeout: float = 3.0
+    # The widget server keeps customers' photos; the service reads them for agents.
+    widget_url: str = "http://127.0.0.1:8080"
+    widget_uploads_token: str = "dev-only-uploads-token"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -72,6 +80,11 @@ class Settings:
             long_wait_minutes=int(env.get("HANDOFF_LONG_WAIT_MINUTES") or 30),
             abandon_hours=float(env.get("HANDOFF_ABANDON_HOURS") or 12),
             sweep_seconds=float(env.get("HANDOFF_SWEEP_SECONDS") or 60),
+            shop_api_url=(env.get("SHOP_API_URL") or cls.shop_api_url).rstrip("/"),
+            shop_api_token=env.get("SHOP_API_TOKEN") or cls.shop_api_token,
+            widget_url=(env.get("WIDGET_URL")
+                        or f"http://127.0.0.1:{env.get('WIDGET_PORT') or 8080}").rstrip("/"),
+            widget_uploads_token=env.get("WIDGET_UPLOADS_TOKEN") or cls.widget_uploads_token,
         )
         settings.check()
         return settings
@@ -86,6 +99,10 @@ class Settings:
             )
         if self.production and self.rasa_token == DEV_RASA_TOKEN:
             raise SettingsError("RASA_AUTH_TOKEN is the development default")
+        if self.production and self.shop_api_token == "dev-only-shop-token":
+            raise SettingsError("SHOP_API_TOKEN is the development default")
+        if self.production and self.widget_uploads_token == "dev-only-uploads-token":
+            raise SettingsError("WIDGET_UPLOADS_TOKEN is the development default")
 
 
 def _db_url(url: str | None, path: str | None, default: str, allow_empty: bool = False) -> str:

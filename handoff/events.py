@@ -66,6 +66,9 @@ def is_thanks(text: str, intent: str | None = None) -> bool:
     return not cleaned or (len(cleaned) <= 12 and bool(_THANKS.match(cleaned)))
 
 
+IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 @dataclass(frozen=True)
 class CustomerMessage:
     """A customer message from the event stream."""
@@ -78,6 +81,8 @@ class CustomerMessage:
     emotion: dict[str, Any] | None
     # The customer restarted the conversation (/restart): the bot answers again.
     restart: bool = False
+    # A photo the customer sent from the widget (its id on the widget server).
+    image_id: str | None = None
 
 
 def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessage | None:
@@ -100,7 +105,14 @@ def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessag
         timestamp=float(event.get("timestamp") or 0),
         intent={"name": intent.get("name"), "confidence": intent.get("confidence")},
         emotion=parse.get("emotion"),
+        image_id=_image_id(event.get("metadata")),
     )
+
+
+def _image_id(metadata: Any) -> str | None:
+    """The id of a photo sent with the message (32 hex digits), if any."""
+    value = metadata.get("image_id") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) and IMAGE_ID.match(value) else None
 
 
 class EventTail:
@@ -176,6 +188,8 @@ class EventTail:
         if message.restart:
             return [(handoff, message)]
         meta = {"intent": message.intent, "emotion": message.emotion}
+        if message.image_id:
+            meta["image_id"] = message.image_id
         added = self.store.add_message(handoff, "customer", mask_sensitive(message.text), "live",
                                        meta, timestamp=message.timestamp,
                                        event_key=f"event-{message.event_id}-{message.timestamp}")

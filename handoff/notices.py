@@ -57,6 +57,12 @@ NOTICES = {
     "message_received": "收到，您的消息客服都能看到，接入后会第一时间回复您"
                         "（您现在排在第 {position} 位）。",
     "message_received_again": "收到，已转给人工客服。",
+    # An agent passed the conversation on (the console's 转接): to a group's queue, or to a
+    # colleague directly.
+    "transferred_group": "为了更好地解决您的问题，正在为您转接{group}客服，请稍候，"
+                         "接入后会直接在这里回复您，之前的对话记录对方都能看到。",
+    "transferred_agent": "您的问题已转给客服{agent}继续处理，之前的对话记录{agent}都能看到，"
+                         "请稍候。",
     "abandoned": "您的转人工请求等待时间较长，已自动结束。如果还需要人工客服，随时发送"
                  "「转人工」；其他问题也可以直接问我。",
 }
@@ -102,7 +108,7 @@ def queued_notice(position: int | None, eta_minutes: int | None, agents_online: 
 
 def notice(name: str, agent: str | None = None, position: int | None = None,
            eta_minutes: int | None = None, service_hours: str = "", question: str = "",
-           long_wait: int | None = None) -> str:
+           long_wait: int | None = None, group: str = "") -> str:
     """The text of a notice, filled in."""
     note = f"（服务时间{service_hours}）" if service_hours else ""
     eta_note = f"，预计等待约 {eta_minutes} 分钟" if eta_minutes else ""
@@ -110,4 +116,4 @@ def notice(name: str, agent: str | None = None, position: int | None = None,
                                 eta_minutes=eta_minutes, service_hours_note=note,
                                 service_hours=service_hours or "每天 9:00-22:00",
                                 question=question, eta_note=eta_note,
-                                long_wait=long_wait or long_wait_minutes())
+                                long_wait=long_wait or long_wait_minutes(), group=group)

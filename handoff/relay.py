@@ -100,6 +100,23 @@ class RasaRelay:
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise RelayError(f"Rasa unreachable at {self.base_url}: {error!r}") from error
 
+    async def activity(self, conversation_id: str, activity: dict[str, Any]) -> bool:
+        """Tell the customer's widget that the agent is typing or has read their messages
+        (the widget channel's `agent_activity` route: nothing is stored in the conversation).
+        Best effort: False when it did not get through."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        url = f"{self.base_url}/webhooks/socketio/agent_activity"
+        try:
+            async with self._session.post(url, json={"conversation_id": conversation_id,
+                                                     **activity},
+                                          headers={"Authorization": f"Bearer {self.token}"}
+                                          ) as resp:
+                return resp.status < 300
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            logger.info("agent activity for %s not sent: %r", conversation_id, error)
+            return False
+
     async def close(self) -> None:
         """Close the HTTP session."""
         if self._session is not None:

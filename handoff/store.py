@@ -35,6 +35,9 @@ TRANSITIONS = {
     "cancel": ({"queued"}, "cancelled"),
     # Nobody took it and the customer has been silent for hours (HandoffService.sweep).
     "abandon": ({"queued"}, "abandoned"),
+    # Back to the queue for a group (售前/售后), or straight to another agent.
+    "transfer_group": ({"queued", "claimed"}, "queued"),
+    "transfer_agent": ({"claimed"}, "claimed"),
 }
 
 metadata = sa.MetaData()
@@ -106,6 +109,101 @@ state = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# --- agent workbench (issue 23) -----------------------------------------------------------
+# New tables only, no new column on an existing table: `create_all` adds them to an existing
+# store, so the current upgrade path keeps working until the migrations (Alembic) take over.
+# Internal notes need no table: they are `messages` rows with source "note", never sent.
+canned_replies = sa.Table(
+    "canned_replies", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("title", sa.String(32), nullable=False),
+    # May hold placeholders such as {客户称呼} and {订单号}, filled in the console.
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("agents.id")),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+handoff_tags = sa.Table(
+    "handoff_tags", metadata,
+    sa.Column("handoff_id", sa.String(32), sa.ForeignKey("handoffs.id"), primary_key=True),
+    sa.Column("tag", sa.String(16), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+# Every transfer of a handoff; the newest row's `to_group` is the group it waits for.
+transfers = sa.Table(
+    "transfers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("handoff_id", sa.String(32), sa.ForeignKey("handoffs.id"), nullable=False,
+              index=True),
+    sa.Column("from_agent_id", sa.Integer, sa.ForeignKey("agents.id")),
+    sa.Column("to_agent_id", sa.Integer, sa.ForeignKey("agents.id")),
+    sa.Column("to_group", sa.String(16)),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+GROUPS = {"presales": "售前", "aftersales": "售后"}
+# Offered on a new store (and never again once an agent changed them).
+DEFAULT_CANNED = [
+    ("问候", "{客户称呼}您好，我是客服{客服}，很高兴为您服务，请问有什么可以帮您？"),
+    ("查看订单", "{客户称呼}您好，我正在查看订单 {订单号} 的情况，请稍等一两分钟。"),
+    ("道歉", "非常抱歉给您带来不便，{客户称呼}，这件事我会负责跟进到底。"),
+    ("请发照片", "麻烦您拍一张商品破损处和外包装的照片发给我，我马上为您登记售后。"),
+    ("结束", "{客户称呼}，还有其他需要帮忙的吗？没有的话祝您生活愉快！"),
+]
+# --- end of agent workbench tables ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The console's search and filters; empty fields do not filter."""
+
+    priority: str | None = None
+    reason: str | None = None
+    channel: str | None = None
+    since: float | None = None
+    until: float | None = None
+    text: str | None = None
+    tag: str | None = None
+    group: str | None = None
+
+    def clauses(self) -> list[Any]:
+        """The WHERE clauses on `handoffs`."""
+        found: list[Any] = []
+        for column, value in ((handoffs.c.priority, self.priority),
+                              (handoffs.c.reason, self.reason),
+                              (handoffs.c.channel, self.channel)):
+            if value:
+                found.append(column == value)
+        if self.since is not None:
+            found.append(handoffs.c.created_at >= self.since)
+        if self.until is not None:
+            found.append(handoffs.c.created_at < self.until)
+        if self.text:
+            found.append(self._text_clause(self.text))
+        if self.tag:
+            found.append(handoffs.c.id.in_(sa.select(handoff_tags.c.handoff_id)
+                                           .where(handoff_tags.c.tag == self.tag)))
+        if self.group:
+            later = transfers.alias("later")
+            newest = sa.select(transfers.c.handoff_id).where(
+                transfers.c.to_group == self.group,
+                ~sa.exists().where(later.c.handoff_id == transfers.c.handoff_id,
+                                   later.c.id > transfers.c.id))
+            found.append(handoffs.c.id.in_(newest))
+        return found
+
+    @staticmethod
+    def _text_clause(text: str) -> Any:
+        """Summary, conversation or customer id, or any message of the handoff contains it
+        (LIKE wildcards in the text are matched literally)."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        in_messages = sa.select(messages.c.handoff_id).where(
+            messages.c.text.like(pattern, escape="\\"))
+        return sa.or_(handoffs.c.summary.like(pattern, escape="\\"),
+                      handoffs.c.conversation_id.like(pattern, escape="\\"),
+                      handoffs.c.customer_id.like(pattern, escape="\\"),
+                      handoffs.c.id.in_(in_messages))
+
 
 class ConflictError(Exception):
     """The handoff is not in a state that allows the action (e.g. claimed by another agent)."""
@@ -135,6 +233,7 @@ class Store:
         """Connect and bring the schema to the newest revision (migrations/handoff/)."""
         self.engine = make_engine(url)
         db.migrate(self.engine, SERVICE, metadata)
+        self.seed_canned()
 
     # --- agents and sessions -------------------------------------------------------------
 
@@ -260,15 +359,23 @@ class Store:
             raise NotFoundError(handoff_id)
         return _row(row) or {}
 
-    def list_handoffs(self, statuses: tuple[str, ...], limit: int = 200) -> list[dict[str, Any]]:
-        """Handoffs in the given states: by priority, then the longest waiting first."""
+    def list_handoffs(self, statuses: tuple[str, ...], limit: int = 200,
+                      where: QueueFilter | None = None) -> list[dict[str, Any]]:
+        """Handoffs in the given states (and matching `where`): by priority, then the longest
+        waiting first."""
         query = (sa.select(handoffs, agents.c.display_name.label("agent_name"),
                            agents.c.username.label("agent_username"))
                  .select_from(handoffs.outerjoin(agents, agents.c.id == handoffs.c.agent_id))
-                 .where(handoffs.c.status.in_(statuses))
+                 .where(handoffs.c.status.in_(statuses), *(where or QueueFilter()).clauses())
                  .order_by(handoffs.c.priority_rank, handoffs.c.created_at).limit(limit))
         with self.engine.connect() as db:
             return [_row(row) or {} for row in db.execute(query)]
+
+    def queued_count(self) -> int:
+        """How many handoffs wait for an agent (all of them, whatever a console filters)."""
+        with self.engine.connect() as db:
+            return int(db.execute(sa.select(sa.func.count()).select_from(handoffs)
+                                  .where(handoffs.c.status == "queued")).scalar_one())
 
     def queue_position(self, handoff: dict[str, Any]) -> int | None:
         """1-based place in the queue (priority first, then waiting time); None unless queued."""
@@ -369,7 +476,7 @@ class Store:
     def last_turn(self, handoff_id: str) -> dict[str, Any] | None:
         """The newest customer, bot or agent message of a handoff that is not a notice."""
         query = (messages.select().where(messages.c.handoff_id == handoff_id,
-                                         messages.c.source != "notice")
+                                         messages.c.source.not_in(("notice", "note")))
                  .order_by(messages.c.id.desc()).limit(1))
         with self.engine.connect() as db:
             row = db.execute(query).first()
@@ -403,6 +510,132 @@ class Store:
         with self.engine.connect() as db:
             return [_message(row) for row in db.execute(query)]
 
+    # --- agent workbench: canned replies, tags, transfers (issue 23) ---------------------
+
+    def seed_canned(self) -> None:
+        """Offer the default canned replies on a new store (once: deleting them all sticks)."""
+        if self.get_state("canned_seeded"):
+            return
+        now = time.time()
+        with self.engine.begin() as db:
+            if not db.execute(sa.select(sa.func.count()).select_from(canned_replies)).scalar():
+                db.execute(canned_replies.insert(), [
+                    {"title": title, "text": text, "created_at": now, "updated_at": now}
+                    for title, text in DEFAULT_CANNED])
+        self.set_state("canned_seeded", "1")
+
+    def canned(self) -> list[dict[str, Any]]:
+        """Every canned reply, oldest first."""
+        with self.engine.connect() as db:
+            rows = db.execute(canned_replies.select().order_by(canned_replies.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    def add_canned(self, title: str, text: str, agent_id: int) -> dict[str, Any]:
+        """Store a canned reply."""
+        now = time.time()
+        with self.engine.begin() as db:
+            new_id = db.execute(canned_replies.insert().values(
+                title=title, text=text, created_by=agent_id, created_at=now,
+                updated_at=now)).inserted_primary_key[0]
+        return self._canned(int(new_id))
+
+    def update_canned(self, reply_id: int, title: str, text: str) -> dict[str, Any]:
+        """Change a canned reply; raises NotFoundError."""
+        with self.engine.begin() as db:
+            changed = db.execute(canned_replies.update().where(canned_replies.c.id == reply_id)
+                                 .values(title=title, text=text, updated_at=time.time()))
+        if not changed.rowcount:
+            raise NotFoundError(f"canned reply {reply_id}")
+        return self._canned(reply_id)
+
+    def delete_canned(self, reply_id: int) -> None:
+        """Delete a canned reply; raises NotFoundError."""
+        with self.engine.begin() as db:
+            gone = db.execute(canned_replies.delete().where(canned_replies.c.id == reply_id))
+        if not gone.rowcount:
+            raise NotFoundError(f"canned reply {reply_id}")
+
+    def _canned(self, reply_id: int) -> dict[str, Any]:
+        with self.engine.connect() as db:
+            row = db.execute(canned_replies.select()
+                             .where(canned_replies.c.id == reply_id)).first()
+        if row is None:
+            raise NotFoundError(f"canned reply {reply_id}")
+        return dict(row._mapping)
+
+    def set_tags(self, handoff_id: str, tags: list[str]) -> list[str]:
+        """Replace a handoff's tags; returns them sorted."""
+        self.handoff(handoff_id)  # NotFoundError
+        now = time.time()
+        with self.engine.begin() as db:
+            db.execute(handoff_tags.delete().where(handoff_tags.c.handoff_id == handoff_id))
+            if tags:
+                db.execute(handoff_tags.insert(), [
+                    {"handoff_id": handoff_id, "tag": tag, "created_at": now}
+                    for tag in sorted(set(tags))])
+        return sorted(set(tags))
+
+    def tags_of(self, handoff_ids: list[str]) -> dict[str, list[str]]:
+        """handoff id -> its tags (sorted)."""
+        found: dict[str, list[str]] = {h: [] for h in handoff_ids}
+        if not handoff_ids:
+            return found
+        query = (sa.select(handoff_tags.c.handoff_id, handoff_tags.c.tag)
+                 .where(handoff_tags.c.handoff_id.in_(handoff_ids))
+                 .order_by(handoff_tags.c.tag))
+        with self.engine.connect() as db:
+            for row in db.execute(query):
+                found[row.handoff_id].append(row.tag)
+        return found
+
+    def all_tags(self) -> list[str]:
+        """Every tag in use, for the console's filter."""
+        with self.engine.connect() as db:
+            return [r[0] for r in db.execute(sa.select(handoff_tags.c.tag).distinct()
+                                             .order_by(handoff_tags.c.tag))]
+
+    def groups_of(self, handoff_ids: list[str]) -> dict[str, str | None]:
+        """handoff id -> the group of its newest transfer (None: never sent to a group)."""
+        found: dict[str, str | None] = {h: None for h in handoff_ids}
+        if not handoff_ids:
+            return found
+        query = (sa.select(transfers.c.handoff_id, transfers.c.to_group)
+                 .where(transfers.c.handoff_id.in_(handoff_ids)).order_by(transfers.c.id))
+        with self.engine.connect() as db:
+            for row in db.execute(query):
+                found[row.handoff_id] = row.to_group
+        return found
+
+    def transfer(self, handoff_id: str, from_agent_id: int, to_group: str | None = None,
+                 to_agent_id: int | None = None) -> dict[str, Any]:
+        """Send a handoff back to the queue for a group, or hand it to another agent, in one
+        conditional UPDATE; raises ConflictError when its state (or holder) forbids it."""
+        action = "transfer_agent" if to_agent_id is not None else "transfer_group"
+        allowed, target = TRANSITIONS[action]
+        now = time.time()
+        values: dict[str, Any] = {"status": target, "agent_id": to_agent_id,
+                                  "claimed_at": now if to_agent_id is not None else None}
+        condition = [handoffs.c.id == handoff_id, handoffs.c.status.in_(allowed),
+                     sa.or_(handoffs.c.status == "queued",
+                            handoffs.c.agent_id == from_agent_id)]
+        with self.engine.begin() as db:
+            changed = db.execute(handoffs.update().where(*condition).values(**values)).rowcount
+            if changed:
+                db.execute(transfers.insert().values(
+                    handoff_id=handoff_id, from_agent_id=from_agent_id,
+                    to_agent_id=to_agent_id, to_group=to_group, created_at=now))
+        current = self.handoff(handoff_id)
+        if not changed:
+            raise ConflictError(_conflict_message(current, "transfer"))
+        return current
+
+    def agents_list(self) -> list[dict[str, Any]]:
+        """Every agent: id, username, display name and when last seen."""
+        query = sa.select(agents.c.id, agents.c.username, agents.c.display_name,
+                          agents.c.last_seen_at).order_by(agents.c.display_name)
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
     # --- service state -------------------------------------------------------------------
 
     def get_state(self, key: str) -> str | None:
@@ -433,6 +666,7 @@ def _message(row: Any) -> dict[str, Any]:
 
 
 def _conflict_message(current: dict[str, Any], action: str) -> str:
-    if current["status"] == "claimed" and action in ("claim", "resolve", "handback"):
+    if current["status"] == "claimed" and action in ("claim", "resolve", "handback",
+                                                     "transfer"):
         return f"handoff is held by {current.get('agent_name') or 'another agent'}"
     return f"cannot {action} a handoff that is {current['status']}"

@@ -55,6 +55,9 @@ os.environ["HANDOFF_URL"] = f"http://127.0.0.1:{free_port()}"
 os.environ["HANDOFF_OUTBOX"] = str(_HANDOFF_TMP / "outbox.db")
 os.environ["HANDOFF_OUTBOX_RETRY_SECONDS"] = "1"
 os.environ["EVENTS_DB"] = str(_HANDOFF_TMP / "events.db")
+# The widget server's address is fixed before any service starts: the handoff service reads
+# customers' photos from it (tests/widget/conftest.py starts it there).
+os.environ["WIDGET_URL"] = f"http://127.0.0.1:{free_port()}"
 
 
 # Test tiers, marked from the fixtures a test uses (so a marker can never be forgotten):

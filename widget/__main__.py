@@ -12,6 +12,17 @@ from bot.logs import SANIC_LOGGERS, install_masking
 from widget.app import WidgetConfig, create_app
 from widget.tokens import secret_from_env
 
+DEV_UPLOADS_TOKEN = "dev-only-uploads-token"
+
+
+def uploads_token(environ: Mapping[str, str]) -> str:
+    """WIDGET_UPLOADS_TOKEN (the handoff service reads customers' photos with it); the
+    development default is refused when APP_ENV=production."""
+    token = environ.get("WIDGET_UPLOADS_TOKEN") or DEV_UPLOADS_TOKEN
+    if environ.get("APP_ENV") == "production" and token == DEV_UPLOADS_TOKEN:
+        raise SystemExit("WIDGET_UPLOADS_TOKEN is the development default; set a secret.")
+    return token
+
 
 def config_from_env(db_path: str | Path, environ: Mapping[str, str] = os.environ) -> WidgetConfig:
     """The widget server's settings; the only reader of the environment here."""
@@ -24,6 +35,8 @@ def config_from_env(db_path: str | Path, environ: Mapping[str, str] = os.environ
         public_socket_url=environ.get("WIDGET_SOCKET_URL", ""),
         session_secret=secret_from_env(environ),
         admin_token=environ.get("WIDGET_ADMIN_TOKEN", ""),
+        uploads_dir=environ.get("WIDGET_UPLOADS") or str(db_path.parent / "uploads"),
+        uploads_token=uploads_token(environ),
     )
 
 

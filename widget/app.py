@@ -26,6 +26,7 @@ from widget.channel import is_session_id
 from widget.csat import CsatStore
 from widget.history import conversation_messages
 from widget.tokens import DEV_SECRET, HEADER, token_matches
+from widget.uploads import MAX_BYTES, PhotoStore, UploadError, check_photo
 
 HERE = Path(__file__).resolve().parent
 STATIC_FILES = {
@@ -54,6 +55,9 @@ class WidgetConfig:
     session_secret: str = DEV_SECRET  # proves a browser holds a session (widget/tokens.py)
     # Bearer token of the supervisor's figures (/api/csat/summary); empty: not served.
     admin_token: str = ""
+    # Customers' photos, and the bearer token the handoff service reads them with (agents).
+    uploads_dir: str = "var/widget/uploads"
+    uploads_token: str = ""
 
 
 class ApiError(Exception):
@@ -67,7 +71,8 @@ class ApiError(Exception):
 def create_app(config: WidgetConfig) -> Sanic:
     """The widget server."""
     app = Sanic(f"widget_{uuid.uuid4().hex}")
-    app.config.REQUEST_MAX_SIZE = 16 * 1024
+    # A photo (5 MB) is the largest body; JSON routes bound theirs themselves (load_json).
+    app.config.REQUEST_MAX_SIZE = MAX_BYTES + 64 * 1024
     app.ctx.config = config
     app.register_listener(_start, "before_server_start")
     app.register_listener(_stop, "after_server_stop")
@@ -79,7 +84,9 @@ def create_app(config: WidgetConfig) -> Sanic:
     app.add_route(history, "/api/history/<session_id:str>", methods=["GET"])
     app.add_route(rate, "/api/csat", methods=["POST"])
     app.add_route(csat_summary, "/api/csat/summary", methods=["GET"])
-    for uri in ("/api/history/<session_id:str>", "/api/csat"):
+    app.add_route(upload_photo, "/api/uploads/<session_id:str>", methods=["POST"])
+    app.add_route(photo, "/api/uploads/<session_id:str>/<image_id:str>", methods=["GET"])
+    for uri in ("/api/history/<session_id:str>", "/api/csat", "/api/uploads/<session_id:str>"):
         app.add_route(_preflight, uri, methods=["OPTIONS"], name=f"preflight_{uri[5:9]}")
     return app
 
@@ -89,6 +96,7 @@ def create_app(config: WidgetConfig) -> Sanic:
 
 async def _start(app: Sanic, _loop: Any) -> None:
     app.ctx.csat = CsatStore(app.ctx.config.db_path)
+    app.ctx.photos = PhotoStore(app.ctx.config.uploads_dir)
     app.ctx.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
 
 
@@ -214,6 +222,45 @@ async def history(request: Request, session_id: str) -> HTTPResponse:
     session_id = _owned_session(request, session_id, request.headers.get(HEADER))
     events = await _tracker_events(request, session_id)
     return _json({"session_id": session_id, "messages": conversation_messages(events)})
+
+
+MAX_PHOTOS_PER_SESSION = 30
+
+
+async def upload_photo(request: Request, session_id: str) -> HTTPResponse:
+    """A photo the customer sends (raw bytes as the body): checked by its content,
+    re-encoded without metadata, stored; answers its id."""
+    session_id = _owned_session(request, session_id, request.headers.get(HEADER))
+    store: PhotoStore = request.app.ctx.photos
+    folder = store.folder / session_id
+    if folder.is_dir() and sum(1 for _ in folder.iterdir()) >= MAX_PHOTOS_PER_SESSION:
+        raise ApiError(429, "too_many_photos", "这次咨询发送的图片太多了，请直接描述问题。")
+    try:
+        checked = check_photo(request.body or b"")
+    except UploadError as error:
+        raise ApiError(error.status, error.code, error.message) from error
+    image_id = store.save(session_id, checked)
+    logger.info("photo %s stored for a widget session (%d bytes)", image_id, len(checked.data))
+    return _json({"image_id": image_id, "width": checked.width, "height": checked.height}, 201)
+
+
+async def photo(request: Request, session_id: str, image_id: str) -> HTTPResponse:
+    """A stored photo, for its customer (session token) or the handoff service (bearer
+    token): never sniffable, never a page (nosniff, attachment-safe name, a sandbox CSP)."""
+    config: WidgetConfig = request.app.ctx.config
+    bearer = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+    if not (config.uploads_token and bearer and
+            hmac.compare_digest(bearer.encode(), config.uploads_token.encode())):
+        session_id = _owned_session(request, session_id, request.headers.get(HEADER))
+    found = request.app.ctx.photos.load(session_id, image_id)
+    if found is None:
+        raise ApiError(404, "not_found", "No such photo.")
+    data, mime = found
+    extension = "png" if mime == "image/png" else "jpg"
+    return raw(data, content_type=mime, headers={
+        "Content-Disposition": f'inline; filename="photo-{image_id[:8]}.{extension}"',
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cross-Origin-Resource-Policy": "same-site"})
 
 
 async def rate(request: Request) -> HTTPResponse:

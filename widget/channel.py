@@ -17,6 +17,7 @@ that failed behind the bot (nothing said, or handling the message raised) gets t
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from bot.channels.edge import (
     too_long_reply,
 )
 from bot.channels.silent import failed_turn_reply, is_paused
-from contracts.http_input import is_clean_text
+from contracts.http_input import InputError, is_clean_text, load_json
 from widget.tokens import secret_from_env, session_token, token_matches
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,22 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INVALID_MESSAGE = "抱歉，这条消息我没能识别（内容为空或含有无法显示的字符），请重新输入一下。"
 # Keys of a bot message the widget renders; everything else (model id, ...) stays on the server.
 _MEDIA_KEYS = ("image", "attachment", "elements")
+
+
+ACTIVITY_MAX_BYTES = 1024
+
+
+def agent_activity_payload(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The widget's `agent_activity` event: `typing` and/or `read` (booleans) and the agent's
+    display name; None when the request holds neither flag or a wrong type."""
+    typing, read, agent = data.get("typing"), data.get("read"), data.get("agent")
+    if typing is None and read is None:
+        return None
+    if any(v is not None and not isinstance(v, bool) for v in (typing, read)):
+        return None
+    if agent is not None and (not isinstance(agent, str) or len(agent) > 40):
+        return None
+    return {"typing": typing, "read": read is True, "agent": agent}
 
 
 def is_session_id(value: Any) -> bool:
@@ -176,7 +193,31 @@ class WidgetSocketIOInput(SocketIOInput):
             await self._on_user_message(sid, data, on_new_message)
 
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
+
+        @blueprint.route("/agent_activity", methods=["POST"])
+        async def agent_activity(request: Request) -> HTTPResponse:
+            return await self._agent_activity(request)
+
         return blueprint
+
+    async def _agent_activity(self, request: Request) -> HTTPResponse:
+        """What the handoff service tells a widget besides messages (nothing is stored in the
+        conversation): the agent is typing, or has read the customer's messages. Needs the
+        Rasa server's token (RASA_AUTH_TOKEN) as a bearer token."""
+        expected = os.environ.get("RASA_AUTH_TOKEN", "")
+        given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return response.json({"error": "unauthorized"}, status=401)
+        try:
+            data = load_json(request.body, ACTIVITY_MAX_BYTES, depth=2)
+        except InputError as error:
+            return response.json(error.body(), status=error.status)
+        activity = agent_activity_payload(data)
+        if activity is None or not is_session_id(data.get("conversation_id")):
+            return response.json({"error": "invalid_activity"}, status=400)
+        await self.sio.emit("agent_activity", activity, room=data["conversation_id"],
+                            namespace=self.namespace)
+        return response.json({"status": "sent"})
 
     async def _on_connect(self, sid: str, environ: dict, auth: dict | None = None) -> bool:
         if not self.jwt_key:
@@ -259,9 +300,10 @@ class WidgetSocketIOInput(SocketIOInput):
 
 
 def _metadata(raw: Any) -> dict[str, Any]:
-    """What the widget may say about a message: its client-side id and the text it showed
-    for a button. Anything else (a customer id, a verified flag) is the client's claim and
-    dropped: identity comes from the channel."""
+    """What the widget may say about a message: its client-side id, the text it showed
+    for a button and the id of a photo it stored on the widget server. Anything else (a
+    customer id, a verified flag) is the client's claim and dropped: identity comes from the
+    channel."""
     if isinstance(raw, str) and len(raw) <= MAX_METADATA_CHARS:
         try:
             raw = json.loads(raw)
@@ -273,6 +315,9 @@ def _metadata(raw: Any) -> dict[str, Any]:
     client_id = raw.get("client_id")
     if isinstance(client_id, str) and CLIENT_ID.match(client_id):
         kept["client_id"] = client_id
+    image_id = raw.get("image_id")  # a photo stored by the widget server (widget/uploads.py)
+    if isinstance(image_id, str) and SESSION_ID.match(image_id):
+        kept["image_id"] = image_id
     shown = raw.get("display_text")
     if isinstance(shown, str) and shown and len(shown) <= MAX_DISPLAY_CHARS \
             and is_clean_text(shown):

@@ -259,8 +259,15 @@ def test_production_refuses_development_secrets() -> None:
         Settings.from_env({"HANDOFF_ENV": "production", "RASA_AUTH_TOKEN": "s3cret"})
     with pytest.raises(SettingsError, match="RASA_AUTH_TOKEN"):
         Settings.from_env({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "s3cret"})
+    with pytest.raises(SettingsError, match="SHOP_API_TOKEN"):
+        Settings.from_env({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "a",
+                           "RASA_AUTH_TOKEN": "b"})
+    with pytest.raises(SettingsError, match="WIDGET_UPLOADS_TOKEN"):
+        Settings.from_env({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "a",
+                           "RASA_AUTH_TOKEN": "b", "SHOP_API_TOKEN": "c"})
     settings = Settings.from_env({"HANDOFF_ENV": "production", "HANDOFF_API_TOKEN": "a",
-                                  "RASA_AUTH_TOKEN": "b",
+                                  "RASA_AUTH_TOKEN": "b", "SHOP_API_TOKEN": "c",
+                                  "WIDGET_UPLOADS_TOKEN": "d",
                                   "HANDOFF_DB_URL": "postgresql://u:p@db/handoff"})
     assert settings.db_url == "postgresql://u:p@db/handoff"
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port, start_process, stop_process, wait_until_up
+from tests.conftest import ROOT, start_process, stop_process, wait_until_up
 from widget.tokens import session_token
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "widget"
@@ -44,7 +44,7 @@ def widget_server(
     rasa_server: str, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The widget server (demo page, widget files, history, ratings) on a free port."""
-    port = free_port()
+    port = int(os.environ["WIDGET_URL"].rsplit(":", 1)[1])  # where the handoff service looks
     log = logs_dir / "widget.log"
     db = tmp_path_factory.mktemp("widget") / "widget.db"
     env = {

@@ -137,7 +137,7 @@
         from: "customer",
         text: typeof item.text === "string" ? item.text : "",
         ts: typeof item.timestamp === "number" ? item.timestamp : 0,
-        status: "sent"
+        status: "delivered" // the server keeps a turn once it has it
       };
     }
     return botMessage(item);
@@ -256,6 +256,9 @@
   typing.appendChild(el("span"));
   typing.appendChild(el("span"));
   typing.appendChild(el("span"));
+  // "小周正在输入…" while a human agent types (empty while the bot prepares its answer).
+  var typingWho = el("em", "scw-typing-who");
+  typing.appendChild(typingWho);
   typing.hidden = true;
 
   var form = el("form", "scw-form");
@@ -270,6 +273,21 @@
   var sendButton = el("button", "scw-send", "发送");
   sendButton.type = "submit";
   sendButton.disabled = true;
+  // A photo for the human agent (a broken item, a wrong parcel): offered while one is in
+  // charge; checked again and re-encoded by the server.
+  var photoButton = el("button", "scw-photo", "图片");
+  photoButton.type = "button";
+  photoButton.setAttribute("aria-label", "发送图片");
+  photoButton.hidden = true;
+  var photoInput = el("input", "scw-photo-input");
+  photoInput.type = "file";
+  photoInput.accept = "image/jpeg,image/png,image/webp";
+  photoInput.hidden = true;
+  var photoError = el("div", "scw-photo-error");
+  photoError.setAttribute("role", "alert");
+  photoError.hidden = true;
+  form.appendChild(photoButton);
+  form.appendChild(photoInput);
   form.appendChild(input);
   form.appendChild(counter);
   form.appendChild(sendButton);
@@ -278,6 +296,7 @@
   panel.appendChild(statusBar);
   panel.appendChild(connectionBar);
   panel.appendChild(list);
+  panel.appendChild(photoError);
   panel.appendChild(form);
   root.appendChild(launcher);
   root.appendChild(panel);
@@ -298,6 +317,30 @@
     });
     card.appendChild(chips);
     return card;
+  }
+
+  // sent: written to the open connection; delivered: the server answered after it; read:
+  // the agent has seen it in the console.
+  var STATUS_MARKS = { sent: "已发送", delivered: "已送达", read: "已读" };
+  var STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
+
+  function clockLabel(ts) {
+    var d = new Date(ts * 1000);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  /** Raise every customer message that got at least `from` to `to`. */
+  function advanceCustomerMessages(to) {
+    var changed = false;
+    state.messages.forEach(function (m) {
+      if (m.from === "customer" && STATUS_RANK[m.status] >= 1 &&
+          STATUS_RANK[m.status] < STATUS_RANK[to]) {
+        m.status = to;
+        changed = true;
+      }
+    });
+    return changed;
   }
 
   function timeLabel(ts) {
@@ -323,6 +366,14 @@
     }
     var bubble = el("div", "scw-bubble");
     bubble.appendChild(richText(message.text || ""));
+    if (message.localImage && message.localImage.indexOf("blob:") === 0) {
+      // The customer's own photo, shown from this browser (gone after a reload).
+      var own = el("img", "scw-image");
+      own.src = message.localImage;
+      own.alt = "您发送的图片";
+      own.onerror = function () { own.remove(); };
+      bubble.appendChild(own);
+    }
     var image = message.image && safeUrl(message.image);
     if (image) {
       var img = el("img", "scw-image");
@@ -339,6 +390,12 @@
       row.appendChild(retry);
     } else if (message.from === "customer" && message.status === "sending") {
       row.appendChild(el("div", "scw-pending", "发送中…"));
+    } else if (message.ts) {
+      // The time of every message, and under the customer's own how far it got.
+      var mark = message.from === "customer" ? STATUS_MARKS[message.status] : "";
+      var meta = el("div", "scw-meta", clockLabel(message.ts));
+      if (mark) meta.appendChild(el("span", "scw-mark scw-mark-" + message.status, mark));
+      row.appendChild(meta);
     }
     if (message.buttons && message.buttons.length) {
       var buttons = el("div", "scw-buttons");
@@ -460,6 +517,7 @@
     }
     statusBar.textContent = text;
     statusBar.hidden = !text;
+    photoButton.hidden = !humanInCharge();
   }
 
   // ---- panel and input ----------------------------------------------------------------
@@ -548,8 +606,10 @@
 
   var typingTimer = null;
 
-  function showTyping(show) {
+  function showTyping(show, who) {
     clearTimeout(typingTimer);
+    typingWho.textContent = show && who ? who + "正在输入…" : "";
+    typing.setAttribute("aria-label", show && who ? who + "正在输入" : "客服正在输入");
     typing.hidden = !show;
     if (show) {
       typingTimer = setTimeout(function () { typing.hidden = true; }, TYPING_TIMEOUT_MS);
@@ -578,6 +638,54 @@
     flushOutbox();
   }
 
+  var MAX_PHOTO_BYTES = 5 * 1024 * 1024;
+
+  function showPhotoError(text) {
+    photoError.textContent = text;
+    photoError.hidden = !text;
+    if (text) setTimeout(function () { photoError.hidden = true; }, 8000);
+  }
+
+  /** Upload the chosen photo to the widget server, then send it as a message. */
+  function sendPhoto(file) {
+    showPhotoError("");
+    if (!file) return;
+    if (file.size > MAX_PHOTO_BYTES) {
+      showPhotoError("图片不能超过 5 MB，请压缩后再发。");
+      return;
+    }
+    if (!state.sessionId || !state.sessionToken) {
+      showPhotoError("还没有连接上客服，请稍后再发图片。");
+      return;
+    }
+    photoButton.disabled = true;
+    fetch(cfg.apiUrl + "/api/uploads/" + encodeURIComponent(state.sessionId), {
+      method: "POST", body: file,
+      headers: { "X-Session-Token": state.sessionToken, "Content-Type": "application/octet-stream" }
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok || typeof body.image_id !== "string") {
+          throw new Error(body.message || "图片没有发送成功，请稍后再试。");
+        }
+        var id = newId("c");
+        state.messages.push({ key: id, from: "customer", text: "[图片]", ts: Date.now() / 1000,
+          status: "sending", localImage: URL.createObjectURL(file) });
+        state.outbox.push({ id: id, message: "[图片]", shown: null, image_id: body.image_id });
+        save();
+        renderAll();
+        flushOutbox();
+      });
+    }).catch(function (error) {
+      showPhotoError(error && error.message ? error.message : "图片没有发送成功，请稍后再试。");
+    }).then(function () {
+      photoButton.disabled = false;
+      photoInput.value = "";
+    });
+  }
+
+  photoButton.addEventListener("click", function () { photoInput.click(); });
+  photoInput.addEventListener("change", function () { sendPhoto(photoInput.files[0]); });
+
   function resend(message) {
     state.messages = state.messages.filter(function (m) { return m.key !== message.key; });
     sendText(message.text);
@@ -589,6 +697,7 @@
       var item = state.outbox.shift();
       var metadata = { client_id: item.id };
       if (item.shown) metadata.display_text = item.shown;
+      if (item.image_id) metadata.image_id = item.image_id;
       emit("user_uttered", { message: item.message, session_id: state.sessionId, metadata: metadata });
       markSent(item.id);
     }
@@ -603,6 +712,7 @@
   function receive(payload) {
     var message = botMessage(payload);
     if (state.messages.some(function (m) { return m.key === message.key; })) return;
+    advanceCustomerMessages("delivered");
     state.messages.push(message);
     if (message.handoff) state.handoff = message.handoff;
     if (historyPending) liveDuringHistory.push(message);
@@ -703,7 +813,13 @@
 
   function mergeHistory(server, startedAt) {
     var known = {};
-    server.forEach(function (m) { known[m.key] = true; });
+    var local = {};
+    state.messages.forEach(function (m) { local[m.key] = m; });
+    server.forEach(function (m) {
+      known[m.key] = true;
+      var mine = local[m.key];  // this browser saw it get further (已读)
+      if (mine && STATUS_RANK[mine.status] > STATUS_RANK[m.status]) m.status = mine.status;
+    });
     var extra = [];
     state.messages.forEach(function (m) {
       if (known[m.key]) return;
@@ -843,6 +959,20 @@
       save();
     } else if (name === "bot_uttered") {
       receive(payload);
+    } else if (name === "agent_activity" && payload && typeof payload === "object") {
+      agentActivity(payload);
+    }
+  }
+
+  /** The agent is typing (or stopped), or has read the customer's messages. */
+  function agentActivity(activity) {
+    var who = typeof activity.agent === "string" && activity.agent
+      ? "客服" + activity.agent.slice(0, 40) : "客服";
+    if (activity.typing === true) showTyping(true, who);
+    else if (activity.typing === false) showTyping(false);
+    if (activity.read === true && advanceCustomerMessages("read")) {
+      save();
+      renderAll();
     }
   }
 
@@ -870,8 +1000,8 @@
       if (!mine[m.key]) {
         state.messages.push(m); // appended: the clocks of browser and server may differ
         changed = true;
-      } else if (mine[m.key].status === "sending" && m.status === "sent") {
-        mine[m.key].status = "sent";
+      } else if (STATUS_RANK[m.status] > STATUS_RANK[mine[m.key].status]) {
+        mine[m.key].status = m.status; // the other tab saw it get further
         changed = true;
       }
     });
