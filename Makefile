@@ -69,9 +69,9 @@ shop-api: install ## Run only the demo shop API (RESET=1 reseeds var/shop/shop.d
 handoff: install ## Run only the handoff service and agent console (HANDOFF_PORT, 8000)
 	@$(WITH_ENV) bash -c 'RASA_URL="$${RASA_URL:-http://127.0.0.1:$$RASA_PORT}" $(PY) -m handoff serve'
 
-agent: install ## Create an agent account for the console: make agent NAME=xiaowang [DISPLAY=小王]
-	@test -n "$(NAME)" || { echo "usage: make agent NAME=login [DISPLAY=name customers see]" >&2; exit 2; }
-	@$(WITH_ENV) $(PY) -m handoff create-agent "$(NAME)" $(if $(DISPLAY),--display-name "$(DISPLAY)")
+agent: install ## Create an agent account for the console: make agent NAME=xiaowang [DISPLAY=小王] [ROLE=supervisor]
+	@test -n "$(NAME)" || { echo "usage: make agent NAME=login [DISPLAY=name customers see] [ROLE=agent|supervisor]" >&2; exit 2; }
+	@$(WITH_ENV) $(PY) -m handoff create-agent "$(NAME)" $(if $(DISPLAY),--display-name "$(DISPLAY)") $(if $(ROLE),--role "$(ROLE)")
 
 widget: install ## Run only the widget server: demo shop page with the chat widget (WIDGET_PORT, 8080)
 	@$(WITH_ENV) bash -c 'RASA_URL="$${RASA_URL:-http://127.0.0.1:$$RASA_PORT}" \

@@ -46,6 +46,10 @@ class Settings:
     # "abandoned" (checked every sweep_seconds).
     abandon_hours: float = 12.0
     sweep_seconds: float = 60.0
+    # Rasa's tracker store, read (read-only) for the supervisor's reports; empty: no reports.
+    tracker_url: str = f"sqlite:///{ROOT / 'var' / 'rasa' / 'tracker.db'}"
+    # The widget's satisfaction ratings (its `csat` table, read-only); empty: none.
+    csat_url: str = f"sqlite:///{ROOT / 'var' / 'widget' / 'widget.db'}"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -72,6 +76,10 @@ class Settings:
             long_wait_minutes=int(env.get("HANDOFF_LONG_WAIT_MINUTES") or 30),
             abandon_hours=float(env.get("HANDOFF_ABANDON_HOURS") or 12),
             sweep_seconds=float(env.get("HANDOFF_SWEEP_SECONDS") or 60),
+            tracker_url=_db_url(env.get("TRACKER_DB_URL"), env.get("TRACKER_DB"),
+                                cls.tracker_url, allow_empty="TRACKER_DB_URL" in env),
+            csat_url=_db_url(env.get("HANDOFF_CSAT_DB_URL"), env.get("WIDGET_DB"),
+                             cls.csat_url, allow_empty="HANDOFF_CSAT_DB_URL" in env),
         )
         settings.check()
         return settings

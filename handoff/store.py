@@ -44,7 +44,10 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("last_seen_at", sa.Float),
+    # agent | supervisor (supervisors also see the reports and the team's view).
+    sa.Column("role", sa.String(16), nullable=False, server_default="agent"),
 )
+ROLES = ("agent", "supervisor")
 sessions = sa.Table(
     "sessions", metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
@@ -137,6 +140,7 @@ class Store:
         """Connect and create the tables if they are missing."""
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         try:  # a store created before the index: add it (create_all skips existing tables)
             one_open_per_conversation.create(self.engine, checkfirst=True)
         except sa.exc.SQLAlchemyError as error:
@@ -145,13 +149,16 @@ class Store:
 
     # --- agents and sessions -------------------------------------------------------------
 
-    def add_agent(self, username: str, display_name: str, password_hash: str) -> int:
+    def add_agent(self, username: str, display_name: str, password_hash: str,
+                  role: str = "agent") -> int:
         """Create an agent account; raises ConflictError when the username is taken."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
         try:
             with self.engine.begin() as db:
                 result = db.execute(agents.insert().values(
                     username=username, display_name=display_name,
-                    password_hash=password_hash, created_at=time.time()))
+                    password_hash=password_hash, created_at=time.time(), role=role))
                 return int(result.inserted_primary_key[0])
         except IntegrityError as error:
             raise ConflictError(f"agent {username!r} exists") from error
@@ -423,6 +430,25 @@ class Store:
             if db.execute(state.update().where(state.c.key == key)
                           .values(value=value)).rowcount == 0:
                 db.execute(state.insert().values(key=key, value=value))
+
+
+# Columns added after a table was first created: (table, column, DDL type and default).
+# create_all skips existing tables, so an older store gets them here (the Alembic migrations
+# that replace this list must add the same).
+_LATER_COLUMNS = (
+    ("agents", "role", "VARCHAR(16) NOT NULL DEFAULT 'agent'"),
+)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the columns of _LATER_COLUMNS that an existing store lacks."""
+    inspector = sa.inspect(engine)
+    for table, column, ddl in _LATER_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table)}
+        if column not in present:
+            with engine.begin() as db:
+                db.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+            logger.info("added %s.%s to the handoff store", table, column)
 
 
 def _row(row: Any) -> dict[str, Any] | None:
