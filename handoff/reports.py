@@ -579,7 +579,7 @@ def containment(conversations: list[dict[str, Any]],
         entry[1] += index not in by_handoff
     rows = [{"topic": t, "topic_label": labels.topic_label(t), "conversations": n,
              "contained": k, "containment_rate": _rate(k, n)} for t, (n, k) in counts.items()]
-    return sorted(rows, key=lambda r: -r["conversations"])
+    return sorted(rows, key=lambda r: (-r["conversations"], r["topic"]))
 
 
 def handoff_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -652,7 +652,8 @@ def satisfaction(conversations: list[dict[str, Any]], by_handoff: dict[int, list
         "by_topic": sorted(({"topic": t, "topic_label": labels.topic_label(t),
                              "ratings": len(v), "average": _average(v),
                              "satisfied_rate": _rate(sum(1 for x in v if x >= 4), len(v))}
-                            for t, v in per_topic.items()), key=lambda r: -r["ratings"]),
+                            for t, v in per_topic.items()),
+                          key=lambda r: (-r["ratings"], r["topic"])),
         "by_server": [{"server": k, "label": "机器人" if k == "bot" else "人工客服",
                        "ratings": len(v), "average": _average(v),
                        "satisfied_rate": _rate(sum(1 for x in v if x >= 4), len(v))}
@@ -674,7 +675,8 @@ def emotion(conversations: list[dict[str, Any]]) -> dict[str, Any]:
         "by_topic": sorted(({"topic": t, "topic_label": labels.topic_label(t),
                              "upset": n.get("upset", 0), "angry": n.get("angry", 0),
                              "conversations": n.get("upset", 0) + n.get("angry", 0)}
-                            for t, n in at_topic.items()), key=lambda r: -r["conversations"]),
+                            for t, n in at_topic.items()),
+                           key=lambda r: (-r["conversations"], r["topic"])),
     }
 
 
