@@ -52,7 +52,7 @@ MAX_RANGE_DAYS = 366
 BATCH_EVENTS = 20_000
 # Grouping of not-understood messages: at most this many distinct texts (the most frequent).
 MAX_GROUP_TEXTS = 1500
-GROUP_DISTANCE = 0.8
+GROUP_DISTANCE = 0.85
 CHANNEL_LABELS = {"rest": "接口（REST）", "socketio": "网站聊天窗口", "wechat": "微信",
                   "telegram": "Telegram", "unknown": "未知"}
 REASON_LABELS = {"nlu_fallback": "没有听懂", "out_of_scope": "超出服务范围",
