@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick lock clean
+.PHONY: help install browser train model-path run shell test lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick demo-traffic bench-reports lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -113,6 +113,12 @@ bench: install ## Speed against a plain Rasa baseline over REST and NLU at 1/10/
 
 bench-quick: install ## Shorter `make bench` for development (fewer messages per level)
 	@$(WITH_ENV) $(PY) -m evaluation.benchmark $(MODEL) --quick --label quick
+
+demo-traffic: install ## A few hundred demo conversations through the running `make run` (N=300), agents answer some
+	@$(WITH_ENV) $(PY) -m evaluation.demo_traffic $(if $(N),--conversations $(N))
+
+bench-reports: install ## Reports on 100,000 synthetic conversations: naive scan vs summary table (N=100000)
+	@$(PY) -m evaluation.reports_bench $(if $(N),--conversations $(N))
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
 	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \

@@ -183,6 +183,8 @@ async def list_queue(request: Request) -> HTTPResponse:
 @requires("supervisor")
 async def label(request: Request, row_id: int) -> HTTPResponse:
     """Label a queued message: `{"label": intent, "suggested_topic": topic}` (either)."""
+    if row_id > 2**53:
+        raise ApiError(404, "not_found", "no such message in the queue")
     body = body_json(request)
     intent, topic = body.get("label"), body.get("suggested_topic")
     if intent is not None and (not isinstance(intent, str)
