@@ -183,7 +183,8 @@ function empty(names) {
 function bars(id, names, series, options = {}) {
   chart(id).setOption({
     ...BASE, title: empty(names), legend: series.length > 1 ? { top: 0 } : undefined,
-    xAxis: options.horizontal ? { type: "value", ...(options.valueAxis || {}) }
+    grid: { ...BASE.grid, right: options.horizontal ? 56 : 16 },
+    xAxis: options.horizontal ? { type: "value", minInterval: 1, ...(options.valueAxis || {}) }
       : { type: "category", data: names, axisLabel: { interval: options.interval ?? "auto", rotate: options.rotate || 0 } },
     yAxis: options.horizontal ? { type: "category", data: names, inverse: true }
       : { type: "value", minInterval: 1, ...(options.valueAxis || {}) },
@@ -213,13 +214,13 @@ function renderCharts(report) {
   }, true);
   const status = report.handoffs.by_status;
   bars("c-status", status.map((s) => s.label), [{ name: "转人工", data: status.map((s) => s.handoffs),
-       label: { show: true, position: "top" } }]);
+       label: { show: true, position: "top" } }], { interval: 0 });
   const servers = report.satisfaction.by_server.filter((r) => r.ratings);
   const rated = report.satisfaction.by_topic.slice(0, 8);
   const csatNames = [...servers.map((r) => r.label), ...rated.map((r) => r.topic_label)];
   bars("c-csat", csatNames, [{ name: "平均分", data: [...servers, ...rated].map((r) => r.average),
        label: { show: true, position: "right" } }],
-       { horizontal: true, valueAxis: { min: 0, max: 5 } });
+       { horizontal: true, valueAxis: { min: 0, max: 5, minInterval: 0 } });
   const moods = report.emotion.by_topic.slice(0, 10);
   bars("c-emotion", moods.map((r) => r.topic_label), [
     { name: "转为不满", stack: "mood", data: moods.map((r) => r.upset), itemStyle: { color: "#f59f00" } },

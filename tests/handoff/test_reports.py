@@ -20,6 +20,7 @@ import requests
 from tests.conftest import ROOT
 from tests.handoff.conftest import PASSWORD, Service, wait_for
 from tests.handoff.test_end_to_end import say, states
+from tests.widget.conftest import widget_server  # noqa: F401 (fixture)
 from tests.widget.test_widget_server import SocketClient
 from widget.tokens import HEADER
 
@@ -41,8 +42,8 @@ def delta(after: dict[str, Any], before: dict[str, Any], field: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def known(rasa_server: str, handoff_service: Service, widget_server: str
-          ) -> Iterator[dict[str, Any]]:
+def known(rasa_server: str, handoff_service: Service,
+          widget_server: str) -> Iterator[dict[str, Any]]:  # noqa: F811
     """A known set of conversations, and the report before and after them."""
     boss = handoff_service.agent(SUPERVISOR, "王主管", role="supervisor")
     agent = handoff_service.agent(AGENT, "小李")
