@@ -93,8 +93,8 @@ eval-topics: install ## Topic accuracy of a topic-labelled TSV: make eval-topics
 eval-study: train ## Topic and emotion figures on the labelled study set, working and held-out halves
 	@$(PY) -m evaluation.study $(MODEL) --out reports/study.md
 
-export-traffic: install ## Messages the bot missed or handed off -> reports/to_label.tsv (SINCE=YYYY-MM-DD)
-	@$(WITH_ENV) bash -c '$(PY) -m evaluation.export_traffic --db "$$TRACKER_DB" --out reports/to_label.tsv $(if $(SINCE),--since $(SINCE))'
+export-traffic: install ## Messages the bot missed or handed off -> reports/to_label.tsv (SINCE=YYYY-MM-DD, LABELLED=queue.tsv)
+	@$(WITH_ENV) bash -c '$(PY) -m evaluation.export_traffic --db "$$TRACKER_DB" --out reports/to_label.tsv $(if $(SINCE),--since $(SINCE)) $(if $(LABELLED),--labelled "$(LABELLED)")'
 
 eval-emotion: install ## Emotion detector figures on ../shared/data (writes reports/emotion.md)
 	@$(PY) -m evaluation.emotion --out reports/emotion.md

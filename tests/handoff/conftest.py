@@ -192,7 +192,7 @@ def handoff_api(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
 
 @pytest.fixture(scope="session")
 def handoff_service(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
-                    rasa_server: str, tracker_db: Path, widget_db: Path) -> Iterator[Service]:
+                    rasa_server: str, rasa_tracker_db: Path, widget_db: Path) -> Iterator[Service]:
     """The handoff service the real action server posts to (HANDOFF_URL, set in
     tests/conftest.py), following the real Rasa server's event stream; its reports read
     that server's tracker store and the session's widget ratings."""
@@ -203,7 +203,7 @@ def handoff_service(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
            "HANDOFF_API_TOKEN": os.environ["HANDOFF_API_TOKEN"], "RASA_URL": rasa_server,
            "HANDOFF_EVENTS_URL": f"sqlite:///{os.environ['EVENTS_DB']}",
            "HANDOFF_EVENTS_POLL_SECONDS": "0.2",
-           "TRACKER_DB": str(tracker_db), "HANDOFF_CSAT_DB_URL": f"sqlite:///{widget_db}"}
+           "TRACKER_DB": str(rasa_tracker_db), "HANDOFF_CSAT_DB_URL": f"sqlite:///{widget_db}"}
     service = Service(port, env, logs_dir / "handoff_service.log")
     service.start()
     yield service
