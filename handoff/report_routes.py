@@ -3,6 +3,7 @@ of not-understood messages and the team view. Only agents with the supervisor ro
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy import exc as sa_exc
 
 from handoff import reports
 from handoff.app import ApiError, HandoffService, body_json, ok, requires
 
+logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor"
 VENDOR_FILES = {"echarts.min.js": "text/javascript"}
@@ -35,8 +38,8 @@ class Reports:
         """Open the tracker store (read-only) and the ratings store, if configured."""
         settings = service.settings
         self.engine = service.store.engine
-        tracker = reports.tracker_engine(settings.tracker_url) if settings.tracker_url else None
-        self.csat = reports.tracker_engine(settings.csat_url) if settings.csat_url else None
+        tracker = _engine(settings.tracker_url, "TRACKER_DB_URL")
+        self.csat = _engine(settings.csat_url, "HANDOFF_CSAT_DB_URL")
         self.summary = reports.Summary(self.engine, tracker)
         self._groups: dict[tuple, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -64,12 +67,41 @@ class Reports:
             return self._groups[key]
 
 
+def _engine(url: str, name: str) -> Any:
+    """A read-only engine for a source of the reports; None when unset or unusable."""
+    if not url:
+        return None
+    try:
+        return reports.tracker_engine(url)
+    except (ValueError, ImportError, sa_exc.ArgumentError) as error:
+        logger.error("%s cannot be used, the reports go without it: %s", name, error)
+        return None
+
+
 def reports_of(request: Request) -> Reports:
     """The app's Reports, made on first use."""
-    app = request.app
+    return _reports(request.app)
+
+
+def _reports(app: Any) -> Reports:
     if not hasattr(app.ctx, "reports"):
         app.ctx.reports = Reports(app.ctx.service)
     return app.ctx.reports
+
+
+@bp.listener("after_server_start")
+async def catch_up(app: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Fold what the tracker store gained while the service was down, in the background, so
+    the first page load does not pay for it."""
+    reports = _reports(app)
+
+    def refresh() -> None:
+        try:
+            reports.summary.refresh()
+        except Exception:  # the page's own refresh will report it
+            logger.exception("refreshing the reports' summary failed")
+
+    app.ctx.reports_catch_up = loop.run_in_executor(None, refresh)
 
 
 def date_range(request: Request, body: dict[str, Any] | None = None) -> reports.DateRange:
