@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,30 +40,10 @@ class Reports:
         tracker = _engine(settings.tracker_url, "TRACKER_DB_URL")
         self.csat = _engine(settings.csat_url, "HANDOFF_CSAT_DB_URL")
         self.summary = reports.Summary(self.engine, tracker)
-        self._groups: dict[tuple, list[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
 
     def report(self, span: reports.DateRange) -> dict[str, Any]:
-        """Refresh the summary, then every figure of the range (blocking: run in a thread)."""
-        self.summary.refresh()
-        conversations = reports.load_conversations(self.engine, span)
-        margin = 86400.0  # a handoff a little after its conversation's last day still counts
-        handoff_rows = reports.load_handoffs(self.engine, span.start, span.end + margin)
-        missed = reports.load_missed(self.engine, span)
-        ratings = reports.load_ratings(self.csat, span)
-        report = reports.compute(conversations, handoff_rows, missed, ratings, span, group=False)
-        report["fallback"]["groups"] = self.groups(span, missed)
-        return report
-
-    def groups(self, span: reports.DateRange, missed: list[dict[str, Any]]) -> list[dict]:
-        """The grouped messages of the range, computed once per state of the summary."""
-        key = (span.first, span.last, self.summary.last_event_id(), len(missed))
-        with self._lock:
-            if key not in self._groups:
-                if len(self._groups) > 32:
-                    self._groups.clear()
-                self._groups[key] = reports.group_missed(missed)
-            return self._groups[key]
+        """Every figure of the range (blocking: run in a thread)."""
+        return self.summary.report(span, self.csat)
 
 
 def _engine(url: str, name: str) -> Any:
