@@ -332,6 +332,9 @@ def test_reports_page_in_chromium(known: dict[str, Any], handoff_service: Servic
     logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
             and "favicon" not in e["message"] and "/api/v1/me" not in e["message"]]
     assert not logs, logs
+    # The console (same login) links a supervisor to the page.
+    browser.get(f"{handoff_service.url}/console/")
+    wait.until(lambda d: d.find_element(By.ID, "reports-link").is_displayed())
 
 
 def test_an_agent_sees_no_reports_page(known: dict[str, Any], handoff_service: Service,
@@ -348,3 +351,6 @@ def test_an_agent_sees_no_reports_page(known: dict[str, Any], handoff_service: S
     wait.until(lambda d: d.find_element(By.ID, "denied-view").is_displayed())
     assert "仅限主管" in browser.find_element(By.ID, "denied-view").text
     assert not browser.find_element(By.ID, "report-view").is_displayed()
+    browser.get(f"{handoff_service.url}/console/")
+    wait.until(lambda d: d.find_element(By.ID, "desk-view").is_displayed())
+    assert not browser.find_element(By.ID, "reports-link").is_displayed()
