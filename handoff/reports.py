@@ -210,13 +210,20 @@ def read_events(engine: Engine, after_id: int = 0,
 # --- folding events into conversations ------------------------------------------------------
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """The value when it is a dict, else an empty one (a damaged event never stops a refresh)."""
+    return value if isinstance(value, dict) else {}
+
+
 def message_topic(parse: dict[str, Any]) -> str | None:
     """The topic of a message from its intent (an FAQ answer: its entry's topic)."""
-    intent = (parse.get("intent") or {}).get("name") or ""
+    intent = _dict(parse.get("intent")).get("name") or ""
+    if not isinstance(intent, str):
+        return None
     if intent == "faq":
-        selector = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        selector = _dict(_dict(_dict(parse.get("response_selector")).get("faq")).get("response"))
         key = selector.get("intent_response_key")
-        return labels.intent_topics().get(key) if key else None
+        return labels.intent_topics().get(key) if isinstance(key, str) else None
     if intent in ("nlu_fallback", ""):
         return None
     return labels.intent_topics().get(intent) or "other"
@@ -226,8 +233,9 @@ def missed_reason(parse: dict[str, Any], text: str) -> str | None:
     """Why a typed message counts as not understood, or None."""
     if not text.strip() or text.startswith("/"):
         return None  # a button press
-    intent = parse.get("intent") or {}
-    name = intent.get("name") or "nlu_fallback"
+    intent = _dict(parse.get("intent"))
+    name = intent.get("name") if isinstance(intent.get("name"), str) else ""
+    name = name or "nlu_fallback"
     if name in MISSED_INTENTS:
         return MISSED_INTENTS[name]
     confidence = intent.get("confidence")
@@ -240,7 +248,7 @@ def new_conversation(sender_id: str, timestamp: float) -> dict[str, Any]:
     """An empty summary row."""
     return {"id": None, "sender_id": sender_id, "started_at": timestamp, "last_at": timestamp,
             "channel": None, "topic": None, "user_messages": 0, "missed_messages": 0,
-            "emotion": "calm", "emotion_topic": None, "_first_topic": None, "_dirty": True}
+            "emotion": "calm", "emotion_topic": None, "_dirty": True}
 
 
 def fold(current: dict[str, Any] | None, row: tuple[int, str, str, float, str],
@@ -261,22 +269,23 @@ def fold(current: dict[str, Any] | None, row: tuple[int, str, str, float, str],
         event = json.loads(data) if isinstance(data, str) else (data or {})
     except ValueError:
         event = {}
-    parse = event.get("parse_data") or {}
+    event = event if isinstance(event, dict) else {}
+    parse = _dict(event.get("parse_data"))
     if parse.get(REPLAYED):
         return current or new_conversation(sender_id, timestamp), closed
     conversation = current or new_conversation(sender_id, timestamp)
     conversation["_dirty"] = True
     conversation["last_at"] = max(conversation["last_at"], timestamp)
     conversation["user_messages"] += 1
-    conversation["channel"] = conversation["channel"] or event.get("input_channel") or "unknown"
+    channel = event.get("input_channel")
+    conversation["channel"] = conversation["channel"] or (
+        channel[:64] if isinstance(channel, str) and channel else "unknown")
     topic = message_topic(parse)
-    if topic and conversation["_first_topic"] is None:
-        conversation["_first_topic"] = topic
     if topic and topic not in PASSING_TOPICS and conversation["topic"] in (None, *PASSING_TOPICS):
         conversation["topic"] = topic
     elif conversation["topic"] is None and topic:
         conversation["topic"] = topic
-    label = (parse.get("emotion") or {}).get("label")
+    label = _dict(parse.get("emotion")).get("label")
     if label in EMOTION_RANK and EMOTION_RANK[label] > EMOTION_RANK[conversation["emotion"]]:
         if conversation["emotion"] == "calm":  # where it turned
             conversation["emotion_topic"] = (topic if topic and topic not in PASSING_TOPICS
@@ -286,14 +295,16 @@ def fold(current: dict[str, Any] | None, row: tuple[int, str, str, float, str],
                                                                                *PASSING_TOPICS):
         if conversation["topic"] not in (None, *PASSING_TOPICS):
             conversation["emotion_topic"] = conversation["topic"]
-    text = event.get("text") or ""
+    text = event.get("text") if isinstance(event.get("text"), str) else ""
     reason = missed_reason(parse, text)
     if reason:
         conversation["missed_messages"] += 1
-        intent = parse.get("intent") or {}
+        intent = _dict(parse.get("intent"))
         confidence = intent.get("confidence")
+        name = intent.get("name")
         missed.append({"sender_id": sender_id, "timestamp": timestamp,
-                       "text": " ".join(text.split())[:500], "intent": intent.get("name"),
+                       "text": " ".join(text.split())[:500],
+                       "intent": name[:128] if isinstance(name, str) else None,
                        "confidence": float(confidence) if isinstance(confidence, (int, float))
                        else None, "reason": reason})
     return conversation, closed
@@ -395,7 +406,7 @@ class Summary:
             with self.engine.connect() as db:
                 for row in db.execute(query):
                     data = dict(row._mapping)
-                    data.update(_first_topic=data["topic"], _dirty=False)
+                    data["_dirty"] = False
                     found[data["sender_id"]] = data
         return found
 

@@ -106,6 +106,23 @@ def test_conversations_topics_emotion_and_missed_messages_from_tracker_events(st
     assert report["traffic"]["per_hour"][10]["conversations"] == 1
 
 
+def test_damaged_events_never_stop_a_refresh(stores) -> None:
+    writer, store, summary = stores
+    damaged = [json.dumps(x) for x in (5, [1], {"parse_data": "x"},
+                                       {"text": ["a"], "parse_data": {"intent": "faq"}},
+                                       {"text": "嗯", "input_channel": {"a": 1},
+                                        "parse_data": {"intent": {"name": ["x"]},
+                                                       "emotion": "angry"}})] + ["{not json"]
+    write(writer, [start("d", T0)] + [
+        {"sender_id": "d", "type_name": "user", "timestamp": T0 + i, "intent_name": None,
+         "action_name": None, "data": data} for i, data in enumerate(damaged, 1)])
+    assert summary.refresh() == 7
+    [row] = reports.load_conversations(store.engine, reports.DateRange(DAY, DAY))
+    assert row["user_messages"] == 6 and row["channel"] == "unknown"
+    assert [m["text"] for m in reports.load_missed(store.engine, reports.DateRange(DAY, DAY))] \
+        == ["嗯"]
+
+
 def test_a_new_session_is_a_new_conversation_and_refresh_continues_the_open_one(stores) -> None:
     writer, store, summary = stores
     write(writer, [start("c", T0), user("c", T0 + 1, "我要退款", "request_refund")])
