@@ -172,7 +172,9 @@ function chart(id) {
 
 const BASE = { color: COLORS, textStyle: { fontFamily: "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, sans-serif" },
                grid: { left: 48, right: 16, top: 36, bottom: 40, containLabel: true },
-               tooltip: { trigger: "axis", confine: true } };
+               // richText: the tooltip is drawn, not HTML with inline styles (which the page's
+               // Content-Security-Policy refuses).
+               tooltip: { trigger: "axis", confine: true, renderMode: "richText" } };
 
 function empty(names) {
   // A chart without data says so instead of showing bare axes.
@@ -206,7 +208,8 @@ function renderCharts(report) {
           label: { show: true, position: "right", formatter: "{c}%" } }],
        { horizontal: true, valueAxis: { max: 100, axisLabel: { formatter: "{value}%" } } });
   chart("c-reasons").setOption({
-    ...BASE, title: empty(report.handoffs.by_reason), tooltip: { trigger: "item", confine: true, formatter: "{b}：{c} 次（{d}%）" },
+    ...BASE, title: empty(report.handoffs.by_reason),
+    tooltip: { trigger: "item", confine: true, renderMode: "richText", formatter: "{b}：{c} 次（{d}%）" },
     legend: { type: "scroll", bottom: 0 },
     series: [{ type: "pie", radius: ["35%", "62%"], center: ["50%", "45%"],
                label: { formatter: "{b}\n{c} 次" },

@@ -314,6 +314,12 @@ def test_reports_page_in_chromium(known: dict[str, Any], handoff_service: Servic
     for internal in ("explicit_request", "handed_back", "socketio", "emotion_", "undefined",
                      "NaN", "null"):
         assert internal not in page, internal
+    # Tooltips on hover, without breaking the Content-Security-Policy (checked in the log below).
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    for chart in ("c-hours", "c-reasons"):
+        ActionChains(browser).move_to_element(browser.find_element(By.ID, chart)).perform()
+        time.sleep(0.5)
     # One click puts a group into the labelling queue.
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#groups-table tbody tr")
                if "机票" in r.text)
