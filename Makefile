@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget lock clean
+.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget demo-traffic bench-reports lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,9 +73,9 @@ shop-api: install ## Run only the demo shop API (RESET=1 reseeds var/shop/shop.d
 handoff: install ## Run only the handoff service and agent console (HANDOFF_PORT, 8000)
 	@$(WITH_ENV) bash -c 'RASA_URL="$${RASA_URL:-http://127.0.0.1:$$RASA_PORT}" $(PY) -m handoff serve'
 
-agent: install ## Create an agent account for the console: make agent NAME=xiaowang [DISPLAY=小王]
-	@test -n "$(NAME)" || { echo "usage: make agent NAME=login [DISPLAY=name customers see]" >&2; exit 2; }
-	@$(WITH_ENV) $(PY) -m handoff create-agent "$(NAME)" $(if $(DISPLAY),--display-name "$(DISPLAY)")
+agent: install ## Create an agent account for the console: make agent NAME=xiaowang [DISPLAY=小王] [ROLE=supervisor]
+	@test -n "$(NAME)" || { echo "usage: make agent NAME=login [DISPLAY=name customers see] [ROLE=agent|supervisor]" >&2; exit 2; }
+	@$(WITH_ENV) $(PY) -m handoff create-agent "$(NAME)" $(if $(DISPLAY),--display-name "$(DISPLAY)") $(if $(ROLE),--role "$(ROLE)")
 
 widget: install ## Run only the widget server: demo shop page with the chat widget (WIDGET_PORT, 8080)
 	@$(WITH_ENV) bash -c 'RASA_URL="$${RASA_URL:-http://127.0.0.1:$$RASA_PORT}" \
@@ -97,8 +97,8 @@ eval-topics: install ## Topic accuracy of a topic-labelled TSV: make eval-topics
 eval-study: train ## Topic and emotion figures on the labelled study set, working and held-out halves
 	@$(PY) -m evaluation.study $(MODEL) --out reports/study.md
 
-export-traffic: install ## Messages the bot missed or handed off -> reports/to_label.tsv (SINCE=YYYY-MM-DD)
-	@$(WITH_ENV) bash -c '$(PY) -m evaluation.export_traffic --db "$$TRACKER_DB" --out reports/to_label.tsv $(if $(SINCE),--since $(SINCE))'
+export-traffic: install ## Messages the bot missed or handed off -> reports/to_label.tsv (SINCE=YYYY-MM-DD, LABELLED=queue.tsv)
+	@$(WITH_ENV) bash -c '$(PY) -m evaluation.export_traffic --db "$$TRACKER_DB" --out reports/to_label.tsv $(if $(SINCE),--since $(SINCE)) $(if $(LABELLED),--labelled "$(LABELLED)")'
 
 eval-emotion: install ## Emotion detector figures on ../shared/data (writes reports/emotion.md)
 	@$(PY) -m evaluation.emotion --out reports/emotion.md
@@ -131,6 +131,12 @@ retention: install ## Delete what is older than RETENTION_DAYS in every store (D
 forget: install ## Delete one customer's conversations and handoffs everywhere: make forget CUSTOMER=... [DRY_RUN=1]
 	@test -n "$(CUSTOMER)" || { echo "usage: make forget CUSTOMER=sender-id|openid|customer-id|phone [DRY_RUN=1]" >&2; exit 2; }
 	@$(WITH_ENV) $(PY) -m ops.forget "$(CUSTOMER)" $(if $(DRY_RUN),--dry-run)
+
+demo-traffic: install ## A few hundred demo conversations through the running `make run` (N=300), agents answer some
+	@$(WITH_ENV) $(PY) -m evaluation.demo_traffic $(if $(N),--conversations $(N))
+
+bench-reports: install ## Reports on 100,000 synthetic conversations: naive scan vs summary table (N=100000)
+	@$(PY) -m evaluation.reports_bench $(if $(N),--conversations $(N))
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
 	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \

@@ -1,7 +1,7 @@
 """Export the customer messages the bot did not understand or handed off, ready for labelling.
 
 Usage: python -m evaluation.export_traffic [--db var/rasa/tracker.db] [--out reports/to_label.tsv]
-                                           [--since YYYY-MM-DD]
+                                           [--since YYYY-MM-DD] [--labelled FILE.tsv]
 Reads Rasa's SQL tracker store (`--db`: a SQLite file or an SQLAlchemy URL such as
 postgresql://user:pass@host/rasa) and writes one TSV row per distinct message (compared
 without spaces, punctuation and case; the earliest is kept) with the columns
@@ -22,6 +22,11 @@ topics for a topic-level evaluation set. Then add the text, as the customer wrot
 intent in bot/data/nlu/<feature>.yml or bot/data/faq/<area>.yml (or keep it as a held-out
 example in tests/nlu/heldout_intents.yml / tests/faq/heldout.yml, never both), run `make test`
 and `make eval`. docs/tutorial.md walks through it.
+
+The supervisors' reports page has a labelling queue of the same messages, grouped by
+similarity; its download (`label-queue.tsv`) has these columns. `--labelled FILE` (make
+export-traffic LABELLED=FILE) carries the labels and topics of such a file (or of an earlier,
+labelled export) over to the same messages, compared like the de-duplication.
 """
 from __future__ import annotations
 
@@ -185,9 +190,29 @@ def to_row(turn: Turn) -> dict[str, str]:
     }
 
 
-def export(db: str, out: Path, since: float | None = None) -> int:
+def read_labelled(path: Path) -> dict[str, tuple[str, str]]:
+    """De-duplication key -> (suggested_topic, label) of the labelled rows of a TSV in this
+    module's format (an earlier export, or the reports page's labelling queue)."""
+    header, *lines = path.read_text(encoding="utf-8").splitlines()
+    names = header.split("\t")
+    if not {"text", "suggested_topic", "label"} <= set(names):
+        raise ValueError(f"{path}: needs the columns text, suggested_topic and label")
+    labelled = {}
+    for line in lines:
+        row = dict(zip(names, line.split("\t")))
+        topic, label = row.get("suggested_topic", ""), row.get("label", "")
+        if topic or label:
+            labelled[normalise(row.get("text", ""))] = (topic, label)
+    return labelled
+
+
+def export(db: str, out: Path, since: float | None = None,
+           labelled: dict[str, tuple[str, str]] | None = None) -> int:
     """Write the messages to label to `out`; returns how many."""
     rows = [to_row(t) for t in select(mark(build_turns(read_events(db, since))))]
+    for row in rows:
+        topic, label = (labelled or {}).get(normalise(row["text"]), ("", ""))
+        row.update(suggested_topic=topic, label=label)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Plain TSV without quoting (tabs and newlines are folded into spaces in to_row), the way
     # evaluation.topics reads it.
@@ -210,10 +235,16 @@ def main() -> None:
                         help="SQLite file of the tracker store, or an SQLAlchemy URL")
     parser.add_argument("--out", type=Path, default=Path("reports/to_label.tsv"))
     parser.add_argument("--since", type=parse_since, help="only events from this day on (UTC)")
+    parser.add_argument("--labelled", type=Path,
+                        help="a labelled TSV of this format: its labels carry over")
     args = parser.parse_args()
     if "://" not in args.db and not Path(args.db).is_file():
         parser.error(f"{args.db} does not exist (the bot writes it once it has had a conversation)")
-    count = export(args.db, args.out, args.since)
+    try:
+        labelled = read_labelled(args.labelled) if args.labelled else None
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    count = export(args.db, args.out, args.since, labelled)
     print(f"{count} messages to label written to {args.out}", file=sys.stderr)
 
 

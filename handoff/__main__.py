@@ -1,7 +1,8 @@
 """Command line of the handoff service.
 
     python -m handoff serve [--port 8000]          run the API and the agent console
-    python -m handoff create-agent NAME [--display-name 小王] [--password-stdin]
+    python -m handoff create-agent NAME [--display-name 小王] [--role supervisor]
+                                                   [--password-stdin]
     python -m handoff set-password NAME [--password-stdin]
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from handoff import auth
 from handoff.config import Settings, SettingsError
-from handoff.store import ConflictError, Store
+from handoff.store import ROLES, ConflictError, Store
 
 
 def _password(from_stdin: bool) -> str:
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                              help="read the password from the first line of stdin")
         if name == "create-agent":
             command.add_argument("--display-name", help="name the customer sees (default NAME)")
+            command.add_argument("--role", choices=ROLES, default="agent",
+                                 help="supervisor: also the reports and the team view")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -78,12 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"password of {username} changed")
         return 0
     try:
-        store.add_agent(username, (args.display_name or username).strip()[:64], password_hash)
+        store.add_agent(username, (args.display_name or username).strip()[:64], password_hash,
+                        role=args.role)
     except ConflictError:
         print(f"agent {username!r} exists (use set-password to change the password)",
               file=sys.stderr)
         return 1
-    print(f"agent {username} created")
+    print(f"{args.role} {username} created")
     return 0
 
 

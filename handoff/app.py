@@ -93,7 +93,8 @@ def body_json(request: Request) -> dict[str, Any]:
 
 
 def requires(*roles: str) -> Callable:
-    """Allow a route to the bot ("bot") and/or logged-in agents ("agent")."""
+    """Allow a route to the bot ("bot"), logged-in agents ("agent") and/or only agents with
+    the supervisor role ("supervisor")."""
     def decorator(handler: Callable) -> Callable:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
@@ -118,8 +119,10 @@ def requires(*roles: str) -> Callable:
                 agent = service.store.agent_for_session(auth.token_hash(token))
                 if agent is None:
                     raise ApiError(401, "unauthorized", "invalid or expired token")
-                if "agent" not in roles:
+                if "agent" not in roles and "supervisor" not in roles:
                     raise ApiError(403, "forbidden", "this endpoint is for the bot")
+                if "agent" not in roles and agent.get("role") != "supervisor":
+                    raise ApiError(403, "forbidden", "this page is for supervisors")
                 request.ctx.agent = agent
             return await handler(request, *args, **kwargs)
         return wrapper
@@ -581,6 +584,9 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
 
     desk.routes(app)
     _console(app)
+    from handoff.report_routes import bp as reports_blueprint
+
+    app.blueprint(reports_blueprint)
 
     @app.exception(ApiError)
     async def api_error(request: Request, error: ApiError) -> HTTPResponse:
@@ -803,7 +809,8 @@ def _set_session_cookie(resp: HTTPResponse, token: str, max_age: float, secure: 
 
 
 def _agent_view(agent: dict[str, Any]) -> dict[str, Any]:
-    return {"username": agent["username"], "display_name": agent["display_name"]}
+    return {"username": agent["username"], "display_name": agent["display_name"],
+            "role": agent.get("role") or "agent"}
 
 
 def _console(app: Sanic) -> None:

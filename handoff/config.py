@@ -54,6 +54,10 @@ class Settings:
     # The widget server keeps customers' photos; the service reads them for agents.
     widget_url: str = "http://127.0.0.1:8080"
     widget_uploads_token: str = "dev-only-uploads-token"
+    # Rasa's tracker store, read (read-only) for the supervisor's reports; empty: no reports.
+    tracker_url: str = f"sqlite:///{ROOT / 'var' / 'rasa' / 'tracker.db'}"
+    # The widget's satisfaction ratings (its `csat` table, read-only); empty: none.
+    csat_url: str = f"sqlite:///{ROOT / 'var' / 'widget' / 'widget.db'}"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,6 +89,10 @@ class Settings:
             widget_url=(env.get("WIDGET_URL")
                         or f"http://127.0.0.1:{env.get('WIDGET_PORT') or 8080}").rstrip("/"),
             widget_uploads_token=env.get("WIDGET_UPLOADS_TOKEN") or cls.widget_uploads_token,
+            tracker_url=_db_url(env.get("TRACKER_DB_URL"), env.get("TRACKER_DB"),
+                                cls.tracker_url, allow_empty="TRACKER_DB_URL" in env),
+            csat_url=_db_url(env.get("HANDOFF_CSAT_DB_URL"), env.get("WIDGET_DB"),
+                             cls.csat_url, allow_empty="HANDOFF_CSAT_DB_URL" in env),
         )
         settings.check()
         return settings

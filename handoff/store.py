@@ -50,7 +50,10 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("last_seen_at", sa.Float),
+    # agent | supervisor (supervisors also see the reports and the team's view).
+    sa.Column("role", sa.String(16), nullable=False, server_default="agent"),
 )
+ROLES = ("agent", "supervisor")
 sessions = sa.Table(
     "sessions", metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
@@ -205,6 +208,53 @@ class QueueFilter:
                       handoffs.c.id.in_(in_messages))
 
 
+# The supervisors' reports (handoff/reports.py): a summary of the tracker store, rebuildable
+# from it, one row per conversation and one per message the bot did not understand.
+report_conversations = sa.Table(
+    "report_conversations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("started_at", sa.Float, nullable=False, index=True),
+    sa.Column("last_at", sa.Float, nullable=False),
+    sa.Column("channel", sa.String(64)),
+    # The first topic that is not a greeting, 转人工 or out of scope (else the first seen).
+    sa.Column("topic", sa.String(64)),
+    sa.Column("user_messages", sa.Integer, nullable=False),
+    sa.Column("missed_messages", sa.Integer, nullable=False),
+    # calm | upset | angry: the worst emotion of the customer's messages
+    sa.Column("emotion", sa.String(16), nullable=False),
+    sa.Column("emotion_topic", sa.String(64)),
+)
+report_missed = sa.Table(
+    "report_missed", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("intent", sa.String(128)),
+    sa.Column("confidence", sa.Float),
+    # nlu_fallback | out_of_scope | low_confidence
+    sa.Column("reason", sa.String(32), nullable=False),
+)
+# The labelling queue: not-understood messages a supervisor sent there from a group; its TSV
+# has the columns of `make export-traffic` (evaluation/export_traffic.py).
+label_queue = sa.Table(
+    "label_queue", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("text_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("conversation_id", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("predicted_intent", sa.String(128)),
+    sa.Column("confidence", sa.Float),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("group_key", sa.String(16), nullable=False, index=True),
+    sa.Column("suggested_topic", sa.String(64), nullable=False, server_default=""),
+    sa.Column("label", sa.String(128), nullable=False, server_default=""),
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("added_by", sa.String(64), nullable=False),
+)
+
 class ConflictError(Exception):
     """The handoff is not in a state that allows the action (e.g. claimed by another agent)."""
 
@@ -237,13 +287,16 @@ class Store:
 
     # --- agents and sessions -------------------------------------------------------------
 
-    def add_agent(self, username: str, display_name: str, password_hash: str) -> int:
+    def add_agent(self, username: str, display_name: str, password_hash: str,
+                  role: str = "agent") -> int:
         """Create an agent account; raises ConflictError when the username is taken."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
         try:
             with self.engine.begin() as db:
                 result = db.execute(agents.insert().values(
                     username=username, display_name=display_name,
-                    password_hash=password_hash, created_at=time.time()))
+                    password_hash=password_hash, created_at=time.time(), role=role))
                 return int(result.inserted_primary_key[0])
         except IntegrityError as error:
             raise ConflictError(f"agent {username!r} exists") from error

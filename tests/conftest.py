@@ -223,15 +223,27 @@ def chat(agent: Any, event_loop_session: asyncio.AbstractEventLoop, request) -> 
 
 
 @pytest.fixture(scope="session")
+def rasa_tracker_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tracker store (SQLite) of the session's `rasa_server`."""
+    return tmp_path_factory.mktemp("tracker") / "tracker.db"
+
+
+@pytest.fixture(scope="session")
+def widget_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The widget server's store (ratings) of the session's `widget_server`."""
+    return tmp_path_factory.mktemp("widget") / "widget.db"
+
+
+@pytest.fixture(scope="session")
 def rasa_server(
-    model_path: Path, action_server: str, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    model_path: Path, action_server: str, logs_dir: Path, rasa_tracker_db: Path
 ) -> Iterator[str]:
     """A real `rasa run` with the REST channel and the HTTP API; yields its base URL."""
     port = free_port()
     log = logs_dir / "rasa.log"
     env = {
         "ACTION_SERVER_URL": action_server,
-        "TRACKER_DB": str(tmp_path_factory.mktemp("tracker") / "tracker.db"),
+        "TRACKER_DB": str(rasa_tracker_db),
     }
     args = [
         str(BIN / "rasa"), "run", "--model", str(model_path), "--enable-api",

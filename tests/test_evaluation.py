@@ -325,3 +325,23 @@ def test_escalating_a_calm_conversation_counts_as_false_escalation() -> None:
     replays = replay(sessions, predict, load_thresholds())
     row = _replay_row("d", replays, {"s-calm": "calm", "s-quiet": "calm", "s-upset": "upset"})
     assert "| 1 / 2 (50.0%) | 1 / 1 (100.0%) |" in row
+
+
+def test_labels_of_the_reports_labelling_queue_carry_over(tracker_db: Path,
+                                                         tmp_path: Path) -> None:
+    # The queue's download (handoff.reports.queue_tsv) in this module's columns, one message
+    # labelled there, written a little differently than in the tracker.
+    queue = tmp_path / "label-queue.tsv"
+    queue.write_text("\t".join(export_traffic.COLUMNS) + "\n"
+                     + "c1\t2026-01-01T00:00:20+00:00\t阿巴 阿巴！\tnlu_fallback\t0.55\t"
+                       "nlu_fallback\tout_of_scope\tnonsense\n", encoding="utf-8")
+    out = tmp_path / "to_label.tsv"
+    export_traffic.export(str(tracker_db), out, labelled=export_traffic.read_labelled(queue))
+    rows = {r["text"]: r for r in read_tsv(out)}
+    assert (rows["阿巴阿巴"]["suggested_topic"], rows["阿巴阿巴"]["label"]) == (
+        "out_of_scope", "nonsense")
+    assert rows["发票怎么开"]["label"] == ""
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\ttext\n1\t你好\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        export_traffic.read_labelled(bad)

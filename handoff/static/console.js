@@ -126,6 +126,7 @@ async function start() {
   stop();
   state.me = body.agent;
   $("me-name").textContent = `${state.me.display_name}（${state.me.username}）`;
+  $("reports-link").hidden = state.me.role !== "supervisor";  // the supervisors' reports page
   $("me").hidden = false;
   $("login-view").hidden = true;
   $("desk-view").hidden = false;

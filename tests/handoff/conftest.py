@@ -47,16 +47,18 @@ class Service:
     def bot(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.env['HANDOFF_API_TOKEN']}"}
 
-    def create_agent(self, username: str, display_name: str) -> subprocess.CompletedProcess:
+    def create_agent(self, username: str, display_name: str,
+                     role: str = "agent") -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "handoff", "create-agent", username, "--display-name",
-             display_name, "--password-stdin"], input=PASSWORD + "\n", text=True,
+             display_name, "--role", role, "--password-stdin"], input=PASSWORD + "\n", text=True,
             capture_output=True, cwd=ROOT, env={**os.environ, **self.env})
 
-    def agent(self, username: str, display_name: str | None = None) -> dict[str, str]:
+    def agent(self, username: str, display_name: str | None = None,
+              role: str = "agent") -> dict[str, str]:
         """Headers of a logged-in agent (the account is created on first use)."""
         if username not in self._agents:
-            self.create_agent(username, display_name or username)
+            self.create_agent(username, display_name or username, role)
             resp = requests.post(f"{self.url}/api/v1/auth/login", timeout=10,
                                  json={"username": username, "password": PASSWORD})
             assert resp.status_code == 200, resp.text
@@ -190,16 +192,18 @@ def handoff_api(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
 
 @pytest.fixture(scope="session")
 def handoff_service(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path,
-                    rasa_server: str) -> Iterator[Service]:
+                    rasa_server: str, rasa_tracker_db: Path, widget_db: Path) -> Iterator[Service]:
     """The handoff service the real action server posts to (HANDOFF_URL, set in
-    tests/conftest.py), following the real Rasa server's event stream."""
+    tests/conftest.py), following the real Rasa server's event stream; its reports read
+    that server's tracker store and the session's widget ratings."""
     folder = tmp_path_factory.mktemp("handoff-service")
     port = int(os.environ["HANDOFF_URL"].rsplit(":", 1)[1])
     env = {"HANDOFF_DB": str(folder / "handoff.db"),
            # The token the action server was started with.
            "HANDOFF_API_TOKEN": os.environ["HANDOFF_API_TOKEN"], "RASA_URL": rasa_server,
            "HANDOFF_EVENTS_URL": f"sqlite:///{os.environ['EVENTS_DB']}",
-           "HANDOFF_EVENTS_POLL_SECONDS": "0.2"}
+           "HANDOFF_EVENTS_POLL_SECONDS": "0.2",
+           "TRACKER_DB": str(rasa_tracker_db), "HANDOFF_CSAT_DB_URL": f"sqlite:///{widget_db}"}
     service = Service(port, env, logs_dir / "handoff_service.log")
     service.start()
     yield service

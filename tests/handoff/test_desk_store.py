@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
+from contracts import db as contracts_db
 from handoff import store as store_module
 from handoff.store import ConflictError, QueueFilter, Store
 
@@ -92,11 +94,11 @@ def test_canned_replies(store: Store) -> None:
 
 def test_an_existing_store_gains_the_workbench_tables(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = sa.MetaData()
-    for table in ("agents", "sessions", "handoffs", "messages", "state"):
-        store_module.metadata.tables[table].to_metadata(old)
+    # The store as it was before the workbench: migrated up to revision 0002.
+    command.upgrade(contracts_db.alembic_config("handoff", url), "0002")
     engine = sa.create_engine(url)
-    old.create_all(engine)
+    old = sa.MetaData()
+    old.reflect(engine)
     with engine.begin() as db:
         db.execute(old.tables["handoffs"].insert().values(
             id="hold00000001", idempotency_key="k", conversation_id="c-old", reason="complaint",

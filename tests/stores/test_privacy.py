@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from bot.channels.store import ChannelStore
 from bot.outbox import Outbox
 from contracts.db import make_engine
+from handoff import reports
 from handoff.store import Store as HandoffStore
 from tests import postgres
 from widget.csat import CsatStore
@@ -113,10 +114,23 @@ def handoff(stores: Stores, sender: str, customer_id: str, close: bool = False) 
     created = store.create_handoff(f"{sender}:1", fields, [
         {"sender": "customer", "text": "转人工", "timestamp": time.time(), "meta": "{}"}])
     store.add_message(created.handoff, "customer", "还在吗", "live")
+    # What agents add: a tag and a transfer to a group (rows keyed by the handoff).
+    store.set_tags(created.handoff["id"], ["物流"])
+    agent = store.add_agent(f"agent-{sender}", "小王", "x")
+    store.transfer(created.handoff["id"], agent, to_group="after_sales")
     if close:
         store.transition(created.handoff["id"], "handback")
     store.engine.dispose()
     return created.handoff["id"]
+
+
+def report_summary(stores: Stores) -> None:
+    """The supervisors' summary of the tracker store, folded by the handoff service's code."""
+    engine, tracker = make_engine(stores.handoff), make_engine(stores.tracker)
+    HandoffStore(stores.handoff).engine.dispose()  # migrated: the report tables exist
+    reports.Summary(engine, tracker).refresh()
+    engine.dispose()
+    tracker.dispose()
 
 
 def rating(stores: Stores, sender: str) -> None:
@@ -149,6 +163,7 @@ def customer_data(stores: Stores) -> None:
         kept_handoff(stores, sender, customer)
     wechat_state(stores, "oAAA")
     wechat_state(stores, "oBBB")
+    report_summary(stores)
 
 
 # --- reading what is left ---------------------------------------------------------------------
@@ -182,6 +197,10 @@ def left_of(stores: Stores, senders: list[str]) -> dict[str, int]:
                           "SELECT COUNT(*) FROM handoffs WHERE conversation_id IN :ids"),
         "messages": count(stores.handoff,
                           "SELECT COUNT(*) FROM messages WHERE conversation_id IN :ids"),
+        "report": count(stores.handoff, "SELECT COUNT(*) FROM report_conversations "
+                        "WHERE sender_id IN :ids"),
+        "tags": count(stores.handoff, "SELECT COUNT(*) FROM handoff_tags WHERE handoff_id IN "
+                      "(SELECT id FROM handoffs WHERE conversation_id IN :ids)"),
         "csat": count(stores.widget, "SELECT COUNT(*) FROM csat WHERE session_id IN :ids"),
         "outbox": count(stores.outbox,
                         "SELECT COUNT(*) FROM outbox WHERE conversation_id IN :ids"),
@@ -300,6 +319,7 @@ def test_retention_deletes_what_is_older_than_the_setting_everywhere(stores: Sto
         t=old)
     wechat_state(stores, "oOLD", clock=old)
     wechat_state(stores, "oNEW")
+    report_summary(stores)
     env_days = {**stores.env(), "RETENTION_DAYS": "180"}
 
     done = subprocess.run([sys.executable, "-m", "ops.retention"], env=env_days, cwd=ROOT,

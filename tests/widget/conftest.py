@@ -40,13 +40,11 @@ def csat_summary(widget_server: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def widget_server(
-    rasa_server: str, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def widget_server(rasa_server: str, logs_dir: Path, widget_db: Path) -> Iterator[str]:
     """The widget server (demo page, widget files, history, ratings) on a free port."""
     port = int(os.environ["WIDGET_URL"].rsplit(":", 1)[1])  # where the handoff service looks
     log = logs_dir / "widget.log"
-    db = tmp_path_factory.mktemp("widget") / "widget.db"
+    db = widget_db
     env = {
         "RASA_URL": rasa_server,
         "RASA_PORT": str(urlsplit(rasa_server).port),
