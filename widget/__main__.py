@@ -24,6 +24,14 @@ def uploads_token(environ: Mapping[str, str]) -> str:
     return token
 
 
+def default_uploads_dir(db: str) -> str:
+    """Customers' photos beside a SQLite store; under var/ when the store is a database URL."""
+    if "://" in db and not db.startswith("sqlite"):
+        return "var/widget/uploads"
+    path = Path(db.split(":///", 1)[1] if db.startswith("sqlite") else db)
+    return str(path.parent / "uploads")
+
+
 def config_from_env(db_path: str | Path, environ: Mapping[str, str] = os.environ) -> WidgetConfig:
     """The widget server's settings; the only reader of the environment here."""
     rasa_port = int(environ.get("RASA_PORT") or 5005)
@@ -35,7 +43,7 @@ def config_from_env(db_path: str | Path, environ: Mapping[str, str] = os.environ
         public_socket_url=environ.get("WIDGET_SOCKET_URL", ""),
         session_secret=secret_from_env(environ),
         admin_token=environ.get("WIDGET_ADMIN_TOKEN", ""),
-        uploads_dir=environ.get("WIDGET_UPLOADS") or str(db_path.parent / "uploads"),
+        uploads_dir=environ.get("WIDGET_UPLOADS") or default_uploads_dir(str(db_path)),
         uploads_token=uploads_token(environ),
     )
 
