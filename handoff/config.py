@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.profile import is_production
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_TOKEN = "dev-only-handoff-token"
 DEV_RASA_TOKEN = "dev-only-rasa-token"
@@ -51,7 +53,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read HANDOFF_* (and RASA_URL / RASA_AUTH_TOKEN); refuse dev secrets in production."""
         env = dict(os.environ if env is None else env)
-        production = env.get("HANDOFF_ENV", "").lower() == "production"
+        production = is_production(env)
         settings = cls(
             port=int(env.get("HANDOFF_PORT") or cls.port),
             host=env.get("HANDOFF_HOST") or cls.host,
