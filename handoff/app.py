@@ -21,6 +21,7 @@ from sanic.response import HTTPResponse
 
 from contracts.http_input import InputError, is_printable_id, load_json
 from handoff import auth, labels
+from handoff.broker import BrokerConsumer
 from handoff.config import Settings
 from handoff.events import EventTail, is_cancel, is_request_for_human, is_thanks
 from handoff.live import Hub
@@ -134,7 +135,11 @@ class HandoffService:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.relay = RasaRelay(settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
-        self.tail = EventTail(self.store, settings.events_url) if settings.events_url else None
+        # One source of customer messages: the broker's queue when configured, else the table.
+        self.tail = EventTail(self.store, settings.events_url) \
+            if settings.events_url and not settings.broker_url else None
+        self.consumer = BrokerConsumer(self.store, settings.broker_url, settings.broker_queue,
+                                       self.react) if settings.broker_url else None
         # (username, client address) -> (failures in a row, locked until); per process,
         # forgotten on restart. Per address too, so a guesser elsewhere cannot lock an agent
         # out of their own console.
@@ -599,11 +604,13 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
         service: HandoffService = app.ctx.service
         if service.tail is not None:
             app.ctx.tail_task = loop.create_task(service.tail_forever())
+        if service.consumer is not None:
+            app.ctx.consumer_task = loop.create_task(service.consumer.run())
         app.ctx.sweep_task = loop.create_task(service.sweep_forever())
 
     @app.listener("before_server_stop")
     async def stop_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
-        for name in ("tail_task", "sweep_task"):
+        for name in ("tail_task", "consumer_task", "sweep_task"):
             task = getattr(app.ctx, name, None)
             if task:
                 task.cancel()

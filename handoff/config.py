@@ -32,6 +32,10 @@ class Settings:
     # How often the event stream is read: customer messages reach the console (pushed) within
     # about this delay.
     events_poll_seconds: float = 0.2
+    # RabbitMQ (production profile): when set, customer messages come from Rasa's Pika event
+    # broker's queue instead of the SQL table (handoff/broker.py).
+    broker_url: str = ""
+    broker_queue: str = "shop_events"
     production: bool = False
     session_hours: float = 12.0
     # An agent counts as online when the console called the API this recently.
@@ -66,6 +70,8 @@ class Settings:
                 allow_empty="HANDOFF_EVENTS_URL" in env,
             ),
             events_poll_seconds=float(env.get("HANDOFF_EVENTS_POLL_SECONDS") or 0.2),
+            broker_url=env.get("HANDOFF_BROKER_URL") or "",
+            broker_queue=env.get("HANDOFF_BROKER_QUEUE") or cls.broker_queue,
             production=production,
             session_hours=float(env.get("HANDOFF_SESSION_HOURS") or 12),
             online_seconds=float(env.get("HANDOFF_ONLINE_SECONDS") or 60),
