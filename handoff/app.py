@@ -23,7 +23,14 @@ from contracts.http_input import InputError, is_printable_id, load_json
 from handoff import auth, labels
 from handoff.broker import BrokerConsumer
 from handoff.config import Settings
-from handoff.events import EventTail, is_cancel, is_request_for_human, is_thanks
+from handoff.events import (
+    EventTail,
+    customer_message,
+    is_cancel,
+    is_request_for_human,
+    is_thanks,
+    record_message,
+)
 from handoff.live import Hub
 from handoff.masking import mask_sensitive
 from handoff.notices import notice as notice_text
@@ -263,6 +270,8 @@ class HandoffService:
             added = await asyncio.get_running_loop().run_in_executor(
                 None, self.tail.backfill, handoff)
             handoff = self.store.handoff(handoff["id"])
+        elif result.created and self.consumer is not None:
+            self.later(self.backfill_from_rasa(handoff))
         if result.created:
             self.hub.publish("queue", {"handoff_id": handoff["id"], "status": "queued"})
             # Whatever goes to Rasa (a cancel found in the backfill, the "queued" notice) is
@@ -279,6 +288,23 @@ class HandoffService:
                              str(payload.get("service_hours") or ""),
                              payload.get("in_service_hours") is not False,
                              self.settings.long_wait_minutes)
+
+    async def backfill_from_rasa(self, handoff: dict[str, Any]) -> None:
+        """With the message broker, customer messages published before the handoff arrived
+        (late, from the bot's outbox) found no handoff and are gone from the queue: read them
+        from Rasa's conversation instead. Same keys as the queue's, so each is added once."""
+        try:
+            events = await self.relay.events(handoff["conversation_id"])
+        except RelayError as error:
+            logger.warning("no backfill for %s: %s", handoff["id"], error)
+            return
+        added = []
+        for event in events:
+            message = customer_message(0, handoff["conversation_id"], json.dumps(event), key="")
+            if message:
+                added.extend(await asyncio.get_running_loop().run_in_executor(
+                    None, record_message, self.store, message, handoff))
+        await self.react(added)
 
     async def after_create(self, handoff: dict[str, Any],
                            added: list[tuple[dict[str, Any], Any]]) -> None:

@@ -123,6 +123,8 @@ CONF
     program "rasa$i" "$BIN/rasa" run --model "$MODEL" --enable-api --auth-token "%(ENV_RASA_AUTH_TOKEN)s" \
       --interface $HOST --port $((BASE + 9 + i)) --endpoints endpoints.production.yml \
       --credentials "$CREDENTIALS"
+    # Behind nginx: the customer's address (rate limits) is the one nginx saw.
+    echo 'environment=SANIC_PROXIES_COUNT="1"'
   done
   program shop_api "$BIN/python" -m shop_api --host $HOST --port "$SHOP_API_PORT" --db "$SHOP_DB"
   program handoff "$BIN/python" -m handoff serve --port "$HANDOFF_PORT" --no-access-log
