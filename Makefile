@@ -54,6 +54,7 @@ browser: ## Install Debian's chromium and chromium-driver for the browser tests 
 	@scripts/ensure-chromium.sh
 
 test: install browser ## Run the linter and the whole test suite (trains a model if needed)
+	@scripts/prod/install.sh  # PostgreSQL for the store tests' PostgreSQL variants (tests/postgres.py)
 	@$(VENV)/bin/ruff check $(PY_DIRS)
 	@$(WITH_ENV) $(PY) -m pytest
 

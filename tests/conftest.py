@@ -100,6 +100,21 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database on a throwaway PostgreSQL server (tests/postgres.py), for the PostgreSQL
+    variants of the store tests; skipped, with the reason, where no server can run."""
+    from tests.postgres import PostgresUnavailableError, throwaway_postgres
+
+    servers = throwaway_postgres(free_port())
+    try:
+        url = next(servers)
+    except PostgresUnavailableError as error:
+        pytest.skip(str(error))
+    yield url
+    next(servers, None)
+
+
+@pytest.fixture(scope="session")
 def model_path() -> Path:
     """Train once per session through the Makefile, or reuse the model whose fingerprint matches.
 

@@ -1,9 +1,9 @@
-"""The service's store on SQLite, and on PostgreSQL when HANDOFF_TEST_POSTGRES_URL names a
-database (same code, SQLAlchemy Core): creation once per key, one open handoff per
-conversation, the state machine, queue order and position, messages and the feed."""
+"""The service's store on SQLite and on PostgreSQL (a throwaway server, tests/postgres.py, or
+the database HANDOFF_TEST_POSTGRES_URL names; same code, SQLAlchemy Core): creation once per
+key, one open handoff per conversation, the state machine, queue order and position, messages
+and the feed."""
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,15 +14,13 @@ import pytest
 from handoff import auth
 from handoff.store import ConflictError, NotFoundError, Store
 
-URLS = ["sqlite"] + (["postgresql"] if os.environ.get("HANDOFF_TEST_POSTGRES_URL") else [])
 
-
-@pytest.fixture(params=URLS)
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         yield Store(f"sqlite:///{tmp_path / 'handoff.db'}")
     else:
-        yield Store(os.environ["HANDOFF_TEST_POSTGRES_URL"])
+        yield Store(request.getfixturevalue("postgres_url"))
 
 
 def fields(conversation: str, priority: str = "normal", at: float = 100.0) -> dict:
