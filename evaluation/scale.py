@@ -231,8 +231,8 @@ async def drive(url: str, plan: list[tuple[str, list[str]]], pause: tuple[float,
 def throughput(stack: Stack, label: str, conversations: int, scripts: list[list[str]]
                ) -> tuple[float, int]:
     """Messages per second through nginx, all conversations at once, no pauses."""
-    plan = [(f"tput-{label}-{secrets.token_hex(3)}-{n}", scripts[n % len(scripts)])
-            for n in range(conversations)]
+    run = secrets.token_hex(3)
+    plan = [(f"tput-{label}-{run}-{n}", scripts[n % len(scripts)]) for n in range(conversations)]
     started = time.monotonic()
     sent = asyncio.run(drive(f"{stack.public}/webhooks/rest/webhook", plan, (0, 0), 0))
     elapsed = time.monotonic() - started
@@ -399,6 +399,7 @@ def run(args: argparse.Namespace) -> int:
         ready = time.monotonic() - began
         print(f"==> topology ready in {ready:.0f} s", flush=True)
         texts = [s["messages"] for s in scripts]
+        throughput(stack, "warm", 8, texts)  # first turns of a fresh process are slow
         rate2, n2 = throughput(stack, "two", args.tput_conversations, texts)
         stack.ctl("stop", "rasa2")
         rate1, n1 = throughput(stack, "one", args.tput_conversations, texts)
@@ -482,8 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
-    parser.add_argument("--conversations", type=int, default=240)
-    parser.add_argument("--tput-conversations", type=int, default=40)
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--tput-conversations", type=int, default=24)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "scale.md")
     return run(parser.parse_args(argv))
 

@@ -119,6 +119,10 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl=unix://$RUN/supervisor.sock
 CONF
   program actions "$BIN/python" -m bot.action_server --host $HOST --port "$ACTION_PORT"
+  # Rasa's HTTP client keeps idle connections 15 s; Sanic closed them after 5 s, and under
+  # load Rasa wrote to connections being closed ("Cannot write to closing transport").
+  echo 'environment=SANIC_KEEP_ALIVE_TIMEOUT="75"'
+
   for i in $(seq 1 "$REPLICAS"); do
     program "rasa$i" "$BIN/rasa" run --model "$MODEL" --enable-api --auth-token "%(ENV_RASA_AUTH_TOKEN)s" \
       --interface $HOST --port $((BASE + 9 + i)) --endpoints endpoints.production.yml \
