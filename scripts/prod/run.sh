@@ -57,7 +57,7 @@ CREDENTIALS=$RUN/credentials.yml
 # --- nginx ------------------------------------------------------------------------------------
 servers=""
 for i in $(seq 1 "$REPLICAS"); do
-  servers+="        server $HOST:$((BASE + 9 + i)) max_fails=1 fail_timeout=5s;"$'\n'
+  servers+="        server $HOST:$((BASE + 9 + i)) max_fails=3 fail_timeout=3s;"$'\n'
 done
 mkdir -p "$RUN/nginx"/{body,proxy,fastcgi,uwsgi,scgi}
 "$BIN/python" - "$RUN" "$BASE" "$servers" <<'PY'
