@@ -48,7 +48,7 @@ CONVERSATIONS = ROOT / "evaluation" / "scale_conversations.yml"
 RUN_DIR = ROOT / "var" / "scale"
 # The servers of this run; not the defaults of scripts/prod/servers.sh, so a `make run-prod`
 # can run beside it.
-SERVER_PORTS = {"PROD_PG_PORT": 45432, "PROD_REDIS_PORT": 46379, "PROD_AMQP_PORT": 45672}
+SERVER_PORTS = {"PROD_PG_PORT": 24432, "PROD_REDIS_PORT": 24379, "PROD_AMQP_PORT": 24672}
 READY_SECONDS = 420
 ATTEMPT_TIMEOUT = 60.0
 MESSAGE_DEADLINE = 240.0
@@ -110,7 +110,7 @@ class Stack:
 def free_base() -> int:
     """A base port with the 30 ports above it free on loopback."""
     for _ in range(50):
-        base = random.randrange(20000, 30000, 100)
+        base = random.randrange(27000, 32000, 100)  # below the ephemeral range, above the servers
         if all(_free(base + offset) for offset in range(30)):
             return base
     raise SystemExit("no free port range found")

@@ -8,9 +8,10 @@
 #   scripts/prod/servers.sh status                                which are running
 #   scripts/prod/servers.sh env                                   print the URLs (source it: eval "$(... env)")
 #
-# Settings: PROD_RUN_DIR (default var/prod), PROD_PG_PORT (55432), PROD_REDIS_PORT (56379),
-# PROD_AMQP_PORT (55672); the Erlang distribution port is PROD_AMQP_PORT-10000 and its epmd
-# PROD_AMQP_PORT+1. Passwords are generated once into PROD_RUN_DIR/secrets.env (mode 600).
+# Settings: PROD_RUN_DIR (default var/prod), PROD_PG_PORT (25432), PROD_REDIS_PORT (26379),
+# PROD_AMQP_PORT (25672); RabbitMQ's epmd listens on PROD_AMQP_PORT+1 and its Erlang
+# distribution on PROD_AMQP_PORT+2. Keep them below the kernel's ephemeral range (32768-60999):
+# a client connection could hold such a port when a server restarts. Passwords are generated once into PROD_RUN_DIR/secrets.env (mode 600).
 # Each server gets PROD_START_SECONDS (60) to become ready. Needs the Debian packages
 # (scripts/prod/install.sh) and root or the postgres user for PostgreSQL.
 set -euo pipefail
@@ -19,9 +20,9 @@ cd "$(dirname "$0")/../.."
 RUN=${PROD_RUN_DIR:-var/prod}
 mkdir -p "$RUN"
 RUN=$(cd "$RUN" && pwd)
-PG_PORT=${PROD_PG_PORT:-55432}
-REDIS_PORT=${PROD_REDIS_PORT:-56379}
-AMQP_PORT=${PROD_AMQP_PORT:-55672}
+PG_PORT=${PROD_PG_PORT:-25432}
+REDIS_PORT=${PROD_REDIS_PORT:-26379}
+AMQP_PORT=${PROD_AMQP_PORT:-25672}
 START_SECONDS=${PROD_START_SECONDS:-60}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 RABBIT_BIN=${RABBIT_BIN:-/usr/lib/rabbitmq/bin}
@@ -136,7 +137,7 @@ stop_redis() {
 # --- RabbitMQ -----------------------------------------------------------------------------
 rabbit_env() {
   export RABBITMQ_NODENAME=$NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$AMQP_PORT
-  export RABBITMQ_DIST_PORT=$((AMQP_PORT - 10000)) ERL_EPMD_PORT=$((AMQP_PORT + 1))
+  export RABBITMQ_DIST_PORT=$((AMQP_PORT + 2)) ERL_EPMD_PORT=$((AMQP_PORT + 1))
   export RABBITMQ_MNESIA_BASE=$RUN/rabbitmq/mnesia RABBITMQ_LOG_BASE=$RUN/log
   export RABBITMQ_PID_FILE=$RUN/rabbitmq/rabbitmq.pid RABBITMQ_CONFIG_FILE=$RUN/rabbitmq/rabbitmq
   export RABBITMQ_ENABLED_PLUGINS_FILE=$RUN/rabbitmq/enabled_plugins HOME=$RUN/rabbitmq
@@ -167,9 +168,15 @@ CONF
   echo "[]." >"$RUN/rabbitmq/enabled_plugins"
   : >"$RUN/rabbitmq/rabbitmq-env.conf"
   [ -f "$RUN/rabbitmq/.erlang.cookie" ] || (umask 077; head -c 20 /dev/urandom | base64 | tr -dc 'A-Z' | head -c 20 >"$RUN/rabbitmq/.erlang.cookie")
-  (rabbit_env; cd "$RUN/rabbitmq"; exec setsid "$RABBIT_BIN/rabbitmq-server" >>"$RUN/log/rabbitmq.out" 2>&1 </dev/null) &
-  local launcher=$!
-  wait_until rabbitmq rabbit_up "$launcher"
+  local attempt launcher
+  for attempt in 1 2 3; do  # a port still held for a moment after a restart: try again
+    (rabbit_env; cd "$RUN/rabbitmq"; exec setsid "$RABBIT_BIN/rabbitmq-server" >>"$RUN/log/rabbitmq.out" 2>&1 </dev/null) &
+    launcher=$!
+    if (wait_until rabbitmq rabbit_up "$launcher"); then break; fi
+    [ "$attempt" -lt 3 ] || die "rabbitmq did not start; see $RUN/log/rabbitmq.out"
+    log "rabbitmq exited while starting; trying again"
+    sleep 2
+  done
   log "rabbitmq ready on 127.0.0.1:$AMQP_PORT (node $NODE)"
 }
 

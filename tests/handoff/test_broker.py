@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import uuid
@@ -21,7 +23,6 @@ import pytest
 
 from handoff.broker import BrokerConsumer
 from handoff.store import Store
-from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVERS = ROOT / "scripts" / "prod" / "servers.sh"
@@ -33,9 +34,7 @@ def amqp_url() -> Iterator[str]:
     if not Path("/usr/lib/rabbitmq/bin/rabbitmq-server").exists():
         pytest.skip("rabbitmq-server not installed: run scripts/prod/install.sh (make test does)")
     folder = Path(tempfile.mkdtemp(prefix="amqp-tests-"))
-    port = free_port()
-    while port < 20000 or port > 60000:
-        port = free_port()
+    port = amqp_port()
     env = {**os.environ, "PROD_RUN_DIR": str(folder), "PROD_AMQP_PORT": str(port),
            "PROD_START_SECONDS": "90"}
     try:
@@ -55,6 +54,21 @@ def amqp_url() -> Iterator[str]:
 
 def new_queue() -> str:
     return "q-" + uuid.uuid4().hex
+
+
+def amqp_port() -> int:
+    """A port for AMQP with the next two (epmd, Erlang distribution) free, below the kernel's
+    ephemeral range so no client connection can take one meanwhile."""
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        if all(_free(port + offset) for offset in range(3)):
+            return port
+    raise RuntimeError("no free ports for RabbitMQ")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def user_event(conversation: str, text: str, at: float) -> dict[str, Any]:
