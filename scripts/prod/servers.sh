@@ -181,13 +181,15 @@ CONF
 }
 
 stop_rabbitmq() {
-  rabbit_running || return 0
-  local pid
-  pid=$(cat "$RUN/rabbitmq/rabbitmq.pid")
-  kill -TERM "$pid" 2>/dev/null || true
-  START_SECONDS=30 wait_until "rabbitmq stop" bash -c "! kill -0 $pid 2>/dev/null"
+  if rabbit_running; then
+    local pid
+    pid=$(cat "$RUN/rabbitmq/rabbitmq.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    START_SECONDS=30 wait_until "rabbitmq stop" bash -c "! kill -0 $pid 2>/dev/null"
+    log "rabbitmq stopped"
+  fi
+  # The node's own epmd (its port), also when the node failed to start.
   (rabbit_env; epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true)
-  log "rabbitmq stopped"
 }
 
 print_env() {
