@@ -295,10 +295,10 @@ def live_after_pause(events: list[dict]) -> list[str]:
 def check_handoffs(stack: Stack, prefix: str, expected: set[str], events: dict[str, list[dict]]
                    ) -> dict[str, int]:
     """Handoffs and their live customer messages in the handoff store (PostgreSQL), waiting up
-    to a minute for the outbox and the broker queue to drain."""
+    up to two minutes for the outbox, the broker queue and late backfills to finish."""
     engine = sa.create_engine(stack.env["HANDOFF_DB_URL"])
     wanted_live = {c: live_after_pause(events.get(c, [])) for c in expected}
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         with engine.connect() as db:
             counts = dict(db.execute(sa.text(

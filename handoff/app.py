@@ -40,6 +40,8 @@ from handoff.schema import REASONS, PayloadError, iso, validate_payload
 from handoff.store import OPEN, STATUSES, ConflictError, NotFoundError, Store
 
 logger = logging.getLogger(__name__)
+# Tries to read a late handoff's missed messages from Rasa (backfill_from_rasa).
+BACKFILL_ATTEMPTS = 9
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 MAX_AGENT_TEXT = 2000
@@ -292,11 +294,17 @@ class HandoffService:
     async def backfill_from_rasa(self, handoff: dict[str, Any]) -> None:
         """With the message broker, customer messages published before the handoff arrived
         (late, from the bot's outbox) found no handoff and are gone from the queue: read them
-        from Rasa's conversation instead. Same keys as the queue's, so each is added once."""
-        try:
-            events = await self.relay.events(handoff["conversation_id"])
-        except RelayError as error:
-            logger.warning("no backfill for %s: %s", handoff["id"], error)
+        from Rasa's conversation instead. Same keys as the queue's, so each is added once.
+        Rasa busy or a replica gone: tried again for about two minutes."""
+        for attempt in range(BACKFILL_ATTEMPTS):
+            try:
+                events = await self.relay.events(handoff["conversation_id"])
+                break
+            except RelayError as error:
+                logger.warning("backfill of %s failed (%s); trying again", handoff["id"], error)
+                await asyncio.sleep(min(2 ** attempt, 20))
+        else:
+            logger.error("no backfill for %s: Rasa unreachable", handoff["id"])
             return
         added = []
         for event in events:
