@@ -404,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
         ready = time.monotonic() - began
         print(f"==> topology ready in {ready:.0f} s", flush=True)
         texts = [s["messages"] for s in scripts]
-        throughput(stack, "warm", 4, texts)  # first turns of a fresh process are slow
+        throughput(stack, "warm", 8, texts)  # first turns of a fresh process are slow
         rate2, n2 = throughput(stack, "two", args.tput_conversations, texts)
         stack.ctl("stop", "rasa2")
         rate1, n1 = throughput(stack, "one", args.tput_conversations, texts)
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--conversations", type=int, default=200)
-    parser.add_argument("--tput-conversations", type=int, default=16)
+    parser.add_argument("--tput-conversations", type=int, default=40)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "scale.md")
     return run(parser.parse_args(argv))
 

@@ -29,8 +29,8 @@ SERVERS = ROOT / "scripts" / "prod" / "servers.sh"
 
 
 @pytest.fixture(scope="module")
-def amqp_url() -> Iterator[str]:
-    """A private RabbitMQ on loopback for this module."""
+def amqp() -> Iterator[tuple[str, dict[str, str]]]:
+    """A private RabbitMQ on loopback for this module: its URL and servers.sh's environment."""
     if not Path("/usr/lib/rabbitmq/bin/rabbitmq-server").exists():
         pytest.skip("rabbitmq-server not installed: run scripts/prod/install.sh (make test does)")
     folder = Path(tempfile.mkdtemp(prefix="amqp-tests-"))
@@ -45,7 +45,7 @@ def amqp_url() -> Iterator[str]:
         urls = subprocess.run([str(SERVERS), "env"], env=env, capture_output=True, text=True,
                               check=True, timeout=30).stdout
         yield next(line.split("=", 1)[1] for line in urls.splitlines()
-                   if line.startswith("RABBITMQ_URL="))
+                   if line.startswith("RABBITMQ_URL=")), env
     finally:
         subprocess.run([str(SERVERS), "stop", "rabbitmq"], env=env, timeout=90,
                        capture_output=True, check=False)
@@ -69,6 +69,11 @@ def amqp_port() -> int:
 def _free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="module")
+def amqp_url(amqp: tuple[str, dict[str, str]]) -> str:
+    return amqp[0]
 
 
 def user_event(conversation: str, text: str, at: float) -> dict[str, Any]:
@@ -159,3 +164,37 @@ def test_a_message_not_acknowledged_comes_again_and_is_not_recorded_twice(
     asyncio.run(consume_until(second, lambda: second.processed == 1))
     assert live_texts(store, handoff) == ["还在吗"]
     assert asyncio.run(waiting(amqp_url, queue)) == 0
+
+
+def test_the_consumer_comes_back_after_the_broker_restarts(amqp: tuple[str, dict[str, str]],
+                                                           tmp_path: Path) -> None:
+    url, env = amqp
+    store, queue, conversation = Store(f"sqlite:///{tmp_path / 'h.db'}"), new_queue(), "c-3"
+    handoff = open_handoff(store, conversation)
+    consumer = BrokerConsumer(store, url, queue, no_reaction)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(consumer.run())
+        try:
+            await publish(url, queue, [user_event(conversation, "在吗", 400.0)])
+            await until(lambda: consumer.processed == 1)
+            restarted = await asyncio.create_subprocess_exec(
+                str(SERVERS), "restart", "rabbitmq", env=env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            assert await restarted.wait() == 0
+            await publish(url, queue, [user_event(conversation, "我还在等", 500.0)])
+            await until(lambda: consumer.processed == 2, timeout=60)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert live_texts(store, handoff) == ["在吗", "我还在等"]
+
+
+async def until(done: Any, timeout: float = 30) -> None:
+    for _ in range(int(timeout * 10)):
+        if done():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("not in time")
