@@ -130,6 +130,7 @@ def start_stack(model: str, log: Path) -> Stack:
            "PROD_RUN_DIR": str(RUN_DIR), "PROD_PORT": str(base), "PROD_WIDGET": "0",
            # One test client stands for every customer: the per-address limit would stop it.
            "RATE_LIMIT_PER_ADDRESS": "1000000", "HANDOFF_OUTBOX_RETRY_SECONDS": "2",
+           "HANDOFF_RECONCILE_SECONDS": "10",
            "PROD_READY_SECONDS": str(READY_SECONDS)}
     for name in ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "SHOP_API_TOKEN",
                  "HANDOFF_API_TOKEN", "WIDGET_SESSION_SECRET"):

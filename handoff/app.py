@@ -291,17 +291,18 @@ class HandoffService:
                              payload.get("in_service_hours") is not False,
                              self.settings.long_wait_minutes)
 
-    async def backfill_from_rasa(self, handoff: dict[str, Any]) -> None:
+    async def backfill_from_rasa(self, handoff: dict[str, Any],
+                                 attempts: int = BACKFILL_ATTEMPTS) -> None:
         """With the message broker, customer messages published before the handoff arrived
         (late, from the bot's outbox) found no handoff and are gone from the queue: read them
         from Rasa's conversation instead. Same keys as the queue's, so each is added once.
         Rasa busy or a replica gone: tried again for about two minutes."""
-        for attempt in range(BACKFILL_ATTEMPTS):
+        for attempt in range(attempts):
             try:
                 events = await self.relay.events(handoff["conversation_id"])
                 break
             except RelayError as error:
-                logger.warning("backfill of %s failed (%s); trying again", handoff["id"], error)
+                logger.warning("backfill of %s failed (%s)", handoff["id"], error)
                 await asyncio.sleep(min(2 ** attempt, 20))
         else:
             logger.error("no backfill for %s: Rasa unreachable", handoff["id"])
@@ -313,6 +314,19 @@ class HandoffService:
                 added.extend(await asyncio.get_running_loop().run_in_executor(
                     None, record_message, self.store, message, handoff))
         await self.react(added)
+
+    async def reconcile_forever(self) -> None:
+        """With the message broker: every `reconcile_seconds`, compare each open handoff with
+        Rasa's conversation and add the customer messages the queue did not bring (published
+        from a replica's memory after its turn was saved: a replica killed in between, or
+        killed while RabbitMQ was down, never publishes them). Same keys: nothing twice."""
+        while True:
+            await asyncio.sleep(self.settings.reconcile_seconds)
+            try:
+                for handoff in self.store.list_handoffs(OPEN):
+                    await self.backfill_from_rasa(handoff, attempts=1)
+            except Exception:  # keep reconciling whatever one round did
+                logger.exception("reconciling open handoffs with Rasa failed")
 
     async def after_create(self, handoff: dict[str, Any],
                            added: list[tuple[dict[str, Any], Any]]) -> None:
@@ -640,11 +654,12 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
             app.ctx.tail_task = loop.create_task(service.tail_forever())
         if service.consumer is not None:
             app.ctx.consumer_task = loop.create_task(service.consumer.run())
+            app.ctx.reconcile_task = loop.create_task(service.reconcile_forever())
         app.ctx.sweep_task = loop.create_task(service.sweep_forever())
 
     @app.listener("before_server_stop")
     async def stop_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
-        for name in ("tail_task", "consumer_task", "sweep_task"):
+        for name in ("tail_task", "consumer_task", "reconcile_task", "sweep_task"):
             task = getattr(app.ctx, name, None)
             if task:
                 task.cancel()

@@ -36,6 +36,8 @@ class Settings:
     # broker's queue instead of the SQL table (handoff/broker.py).
     broker_url: str = ""
     broker_queue: str = "shop_events"
+    # How often open handoffs are compared with Rasa's conversations (broker only).
+    reconcile_seconds: float = 30.0
     production: bool = False
     session_hours: float = 12.0
     # An agent counts as online when the console called the API this recently.
@@ -72,6 +74,7 @@ class Settings:
             events_poll_seconds=float(env.get("HANDOFF_EVENTS_POLL_SECONDS") or 0.2),
             broker_url=env.get("HANDOFF_BROKER_URL") or "",
             broker_queue=env.get("HANDOFF_BROKER_QUEUE") or cls.broker_queue,
+            reconcile_seconds=float(env.get("HANDOFF_RECONCILE_SECONDS") or 30),
             production=production,
             session_hours=float(env.get("HANDOFF_SESSION_HOURS") or 12),
             online_seconds=float(env.get("HANDOFF_ONLINE_SECONDS") or 60),
