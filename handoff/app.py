@@ -42,6 +42,8 @@ from handoff.store import OPEN, STATUSES, ConflictError, NotFoundError, Store
 logger = logging.getLogger(__name__)
 # Tries to read a late handoff's missed messages from Rasa (backfill_from_rasa).
 BACKFILL_ATTEMPTS = 9
+# Open handoffs compared with Rasa per round (the API lists 200; the queue can be longer).
+RECONCILE_LIMIT = 5000
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 MAX_AGENT_TEXT = 2000
@@ -323,7 +325,7 @@ class HandoffService:
         while True:
             await asyncio.sleep(self.settings.reconcile_seconds)
             try:
-                for handoff in self.store.list_handoffs(OPEN):
+                for handoff in self.store.list_handoffs(OPEN, limit=RECONCILE_LIMIT):
                     await self.backfill_from_rasa(handoff, attempts=1)
             except Exception:  # keep reconciling whatever one round did
                 logger.exception("reconciling open handoffs with Rasa failed")
