@@ -24,7 +24,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/n
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget demo-traffic bench-reports lock clean
+.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget demo-traffic bench-reports lock clean run-prod servers test-scale
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,7 @@ browser: ## Install Debian's chromium and chromium-driver for the browser tests 
 	@scripts/ensure-chromium.sh
 
 test: install browser ## Run the linter and the whole test suite (trains a model if needed)
+	@scripts/prod/install.sh  # PostgreSQL for the store tests' PostgreSQL variants (tests/postgres.py)
 	@$(VENV)/bin/ruff check $(PY_DIRS)
 	@$(WITH_ENV) $(PY) -m pytest
 
@@ -146,3 +147,12 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 
 
 clean: ## Remove trained models, caches and runtime data (keeps .venv/)
 	rm -rf bot/models/*.tar.gz .rasa results var .pytest_cache
+
+run-prod: train ## Production profile: PostgreSQL, Redis, RabbitMQ, 2 Rasa replicas behind nginx (docs/production.md); secrets from the environment
+	@scripts/prod/run.sh "$(MODEL)"
+
+servers: ## Install (apt) and start the production servers on loopback: PostgreSQL, Redis, RabbitMQ (scripts/prod/servers.sh)
+	@scripts/prod/install.sh && scripts/prod/servers.sh start
+
+test-scale: train ## Production topology under load: >= 200 conversations, a replica killed, broker restarted -> reports/scale.md
+	@$(PY) -m evaluation.scale "$(MODEL)"

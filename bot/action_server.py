@@ -32,6 +32,7 @@ from sanic.response import HTTPResponse
 
 from bot.logs import install_masking
 from contracts.http_input import json_depth_ok
+from contracts.profile import refuse_dev_secret
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--actions", default="bot.actions")
     args = parser.parse_args(argv)
     token = os.environ.get("ACTION_SERVER_TOKEN", DEV_TOKEN)
-    if os.environ.get("APP_ENV") == "production" and token == DEV_TOKEN:
-        raise SystemExit("ACTION_SERVER_TOKEN is the development default; set a secret.")
+    refuse_dev_secret("ACTION_SERVER_TOKEN", token)
     utils.configure_colored_logging("INFO")
     utils.update_sanic_log_level()
     install_masking(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), logging.getLogger())

@@ -62,7 +62,8 @@ TOKENS = {"RASA_AUTH_TOKEN": "bench-rasa-token", "ACTION_SERVER_TOKEN": "bench-a
 # Settings of the developer's environment that must not leak into the throwaway stack.
 DROPPED = ("RASA_URL", "HANDOFF_DB_URL", "HANDOFF_EVENTS_URL", "WIDGET_SOCKET_URL", "WIDGET_URL",
            "TELEGRAM_TOKEN", "TELEGRAM_BOT_NAME", "TELEGRAM_WEBHOOK_URL", "WECHAT_TOKEN",
-           "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_AES_KEY", "APP_ENV", "HANDOFF_ENV")
+           "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_AES_KEY", "APP_ENV", "HANDOFF_ENV",
+           "APP_PROFILE")
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,16 @@ from sanic.response import HTTPResponse
 
 from contracts.http_input import InputError, is_printable_id, load_json
 from handoff import auth, labels
+from handoff.broker import BrokerConsumer
 from handoff.config import Settings
-from handoff.events import EventTail, is_cancel, is_request_for_human, is_thanks
+from handoff.events import (
+    EventTail,
+    customer_message,
+    is_cancel,
+    is_request_for_human,
+    is_thanks,
+    record_message,
+)
 from handoff.live import Hub
 from handoff.masking import mask_sensitive
 from handoff.notices import notice as notice_text
@@ -32,6 +40,10 @@ from handoff.schema import REASONS, PayloadError, iso, validate_payload
 from handoff.store import GROUPS, OPEN, STATUSES, ConflictError, NotFoundError, Store
 
 logger = logging.getLogger(__name__)
+# Tries to read a late handoff's missed messages from Rasa (backfill_from_rasa).
+BACKFILL_ATTEMPTS = 9
+# Open handoffs compared with Rasa per round (the API lists 200; the queue can be longer).
+RECONCILE_LIMIT = 5000
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 MAX_AGENT_TEXT = 2000
@@ -137,7 +149,11 @@ class HandoffService:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.relay = RasaRelay(settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
-        self.tail = EventTail(self.store, settings.events_url) if settings.events_url else None
+        # One source of customer messages: the broker's queue when configured, else the table.
+        self.tail = EventTail(self.store, settings.events_url) \
+            if settings.events_url and not settings.broker_url else None
+        self.consumer = BrokerConsumer(self.store, settings.broker_url, settings.broker_queue,
+                                       self.react) if settings.broker_url else None
         # (username, client address) -> (failures in a row, locked until); per process,
         # forgotten on restart. Per address too, so a guesser elsewhere cannot lock an agent
         # out of their own console.
@@ -274,6 +290,8 @@ class HandoffService:
             added = await asyncio.get_running_loop().run_in_executor(
                 None, self.tail.backfill, handoff)
             handoff = self.store.handoff(handoff["id"])
+        elif result.created and self.consumer is not None:
+            self.later(self.backfill_from_rasa(handoff))
         if result.created:
             self.hub.publish("queue", {"handoff_id": handoff["id"], "status": "queued"})
             # Whatever goes to Rasa (a cancel found in the backfill, the "queued" notice) is
@@ -290,6 +308,43 @@ class HandoffService:
                              str(payload.get("service_hours") or ""),
                              payload.get("in_service_hours") is not False,
                              self.settings.long_wait_minutes)
+
+    async def backfill_from_rasa(self, handoff: dict[str, Any],
+                                 attempts: int = BACKFILL_ATTEMPTS) -> None:
+        """With the message broker, customer messages published before the handoff arrived
+        (late, from the bot's outbox) found no handoff and are gone from the queue: read them
+        from Rasa's conversation instead. Same keys as the queue's, so each is added once.
+        Rasa busy or a replica gone: tried again for about two minutes."""
+        for attempt in range(attempts):
+            try:
+                events = await self.relay.events(handoff["conversation_id"])
+                break
+            except RelayError as error:
+                logger.warning("backfill of %s failed (%s)", handoff["id"], error)
+                await asyncio.sleep(min(2 ** attempt, 20))
+        else:
+            logger.error("no backfill for %s: Rasa unreachable", handoff["id"])
+            return
+        added = []
+        for event in events:
+            message = customer_message(0, handoff["conversation_id"], json.dumps(event), key="")
+            if message:
+                added.extend(await asyncio.get_running_loop().run_in_executor(
+                    None, record_message, self.store, message, handoff))
+        await self.react(added)
+
+    async def reconcile_forever(self) -> None:
+        """With the message broker: every `reconcile_seconds`, compare each open handoff with
+        Rasa's conversation and add the customer messages the queue did not bring (published
+        from a replica's memory after its turn was saved: a replica killed in between, or
+        killed while RabbitMQ was down, never publishes them). Same keys: nothing twice."""
+        while True:
+            await asyncio.sleep(self.settings.reconcile_seconds)
+            try:
+                for handoff in self.store.list_handoffs(OPEN, limit=RECONCILE_LIMIT):
+                    await self.backfill_from_rasa(handoff, attempts=1)
+            except Exception:  # keep reconciling whatever one round did
+                logger.exception("reconciling open handoffs with Rasa failed")
 
     async def after_create(self, handoff: dict[str, Any],
                            added: list[tuple[dict[str, Any], Any]]) -> None:
@@ -623,11 +678,14 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
         service: HandoffService = app.ctx.service
         if service.tail is not None:
             app.ctx.tail_task = loop.create_task(service.tail_forever())
+        if service.consumer is not None:
+            app.ctx.consumer_task = loop.create_task(service.consumer.run())
+            app.ctx.reconcile_task = loop.create_task(service.reconcile_forever())
         app.ctx.sweep_task = loop.create_task(service.sweep_forever())
 
     @app.listener("before_server_stop")
     async def stop_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
-        for name in ("tail_task", "sweep_task"):
+        for name in ("tail_task", "consumer_task", "reconcile_task", "sweep_task"):
             task = getattr(app.ctx, name, None)
             if task:
                 task.cancel()

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.profile import is_production
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_TOKEN = "dev-only-handoff-token"
 DEV_RASA_TOKEN = "dev-only-rasa-token"
@@ -30,6 +32,12 @@ class Settings:
     # How often the event stream is read: customer messages reach the console (pushed) within
     # about this delay.
     events_poll_seconds: float = 0.2
+    # RabbitMQ (production profile): when set, customer messages come from Rasa's Pika event
+    # broker's queue instead of the SQL table (handoff/broker.py).
+    broker_url: str = ""
+    broker_queue: str = "shop_events"
+    # How often open handoffs are compared with Rasa's conversations (broker only).
+    reconcile_seconds: float = 30.0
     production: bool = False
     session_hours: float = 12.0
     # An agent counts as online when the console called the API this recently.
@@ -63,7 +71,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read HANDOFF_* (and RASA_URL / RASA_AUTH_TOKEN); refuse dev secrets in production."""
         env = dict(os.environ if env is None else env)
-        production = env.get("HANDOFF_ENV", "").lower() == "production"
+        production = is_production(env)
         settings = cls(
             port=int(env.get("HANDOFF_PORT") or cls.port),
             host=env.get("HANDOFF_HOST") or cls.host,
@@ -76,6 +84,9 @@ class Settings:
                 allow_empty="HANDOFF_EVENTS_URL" in env,
             ),
             events_poll_seconds=float(env.get("HANDOFF_EVENTS_POLL_SECONDS") or 0.2),
+            broker_url=env.get("HANDOFF_BROKER_URL") or "",
+            broker_queue=env.get("HANDOFF_BROKER_QUEUE") or cls.broker_queue,
+            reconcile_seconds=float(env.get("HANDOFF_RECONCILE_SECONDS") or 30),
             production=production,
             session_hours=float(env.get("HANDOFF_SESSION_HOURS") or 12),
             online_seconds=float(env.get("HANDOFF_ONLINE_SECONDS") or 60),

@@ -83,19 +83,31 @@ class CustomerMessage:
     restart: bool = False
     # A photo the customer sent from the widget (its id on the widget server).
     image_id: str | None = None
+    # What makes a redelivered event recognisable (the message broker's path); default: the
+    # SQL broker table's row id.
+    key: str | None = None
+
+    @property
+    def event_key(self) -> str:
+        """The key the store records this message under, once."""
+        return self.key or f"event-{self.event_id}-{self.timestamp}"
 
 
-def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessage | None:
-    """The customer message of a broker row, or None for every other event."""
+def customer_message(event_id: int, sender_id: str, data: str | bytes,
+                     key: str | None = None) -> CustomerMessage | None:
+    """The customer message of a broker row or queue message, or None for every other event."""
     try:
         event = json.loads(data)
     except (TypeError, ValueError):
         return None
     if not isinstance(event, dict) or event.get("event") not in ("user", "restart"):
         return None
+    sender_id = str(event.get("sender_id") or sender_id)
+    if key is not None:  # a queue message: the conversation and the event's own time
+        key = f"amqp-{sender_id}-{event.get('timestamp')}"
     if event["event"] == "restart":
-        return CustomerMessage(event_id, event.get("sender_id") or sender_id, "",
-                               float(event.get("timestamp") or 0), {}, None, restart=True)
+        return CustomerMessage(event_id, sender_id, "", float(event.get("timestamp") or 0),
+                               {}, None, restart=True, key=key)
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
     return CustomerMessage(
@@ -106,6 +118,7 @@ def customer_message(event_id: int, sender_id: str, data: str) -> CustomerMessag
         intent={"name": intent.get("name"), "confidence": intent.get("confidence")},
         emotion=parse.get("emotion"),
         image_id=_image_id(event.get("metadata")),
+        key=key,
     )
 
 
@@ -181,16 +194,22 @@ class EventTail:
 
     def _record(self, message: CustomerMessage, handoff: dict[str, Any] | None = None
                 ) -> list[tuple[dict[str, Any], CustomerMessage]]:
-        handoff = handoff or self.store.open_handoff_for(message.conversation_id)
-        # Messages up to the request are in the transcript the bot sent.
-        if not handoff or message.timestamp <= handoff["requested_at"]:
-            return []
-        if message.restart:
-            return [(handoff, message)]
-        meta = {"intent": message.intent, "emotion": message.emotion}
-        if message.image_id:
-            meta["image_id"] = message.image_id
-        added = self.store.add_message(handoff, "customer", mask_sensitive(message.text), "live",
-                                       meta, timestamp=message.timestamp,
-                                       event_key=f"event-{message.event_id}-{message.timestamp}")
-        return [(handoff, message)] if added else []
+        return record_message(self.store, message, handoff)
+
+
+def record_message(store: Store, message: CustomerMessage, handoff: dict[str, Any] | None = None
+                   ) -> list[tuple[dict[str, Any], CustomerMessage]]:
+    """Add a customer message to its conversation's open handoff, once (by its event key);
+    returns the (handoff, message) pair when it was added now."""
+    handoff = handoff or store.open_handoff_for(message.conversation_id)
+    # Messages up to the request are in the transcript the bot sent.
+    if not handoff or message.timestamp <= handoff["requested_at"]:
+        return []
+    if message.restart:
+        return [(handoff, message)]
+    meta = {"intent": message.intent, "emotion": message.emotion}
+    if message.image_id:
+        meta["image_id"] = message.image_id
+    added = store.add_message(handoff, "customer", mask_sensitive(message.text), "live",
+                              meta, timestamp=message.timestamp, event_key=message.event_key)
+    return [(handoff, message)] if added else []

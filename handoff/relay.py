@@ -88,6 +88,21 @@ class RasaRelay:
         await self.send(conversation_id, LISTEN)
         return collected
 
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The conversation's events (all sessions); raises RelayError."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker"
+        try:
+            async with self._session.get(url, params={"token": self.token}) as resp:
+                if resp.status >= 300:
+                    raise RelayError(f"Rasa answered {resp.status}: {(await resp.text())[:300]}")
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            raise RelayError(f"Rasa unreachable at {self.base_url}: {error!r}") from error
+        events = data.get("events") if isinstance(data, dict) else None
+        return [e for e in events or [] if isinstance(e, dict)]
+
     async def _post(self, url: str, body: Any) -> dict[str, Any]:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self.timeout)

@@ -61,6 +61,10 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl=unix://$RUN_DIR/supervisor.sock
 CONF
   program actions "$PWD/$BIN/python" -m bot.action_server --host "$HOST" --port "$ACTION_PORT"
+  # Above the keep-alive of Rasa's HTTP client (15 s): with Sanic's 5 s, Rasa wrote to
+  # connections being closed and under load turns failed (docs/production.md#known-limits).
+  echo 'environment=SANIC_KEEP_ALIVE_TIMEOUT="75"'
+
   program rasa "$PWD/$BIN/rasa" run --model "$MODEL" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
     --interface "$HOST" --port "$RASA_PORT" --endpoints endpoints.yml --credentials "$CREDENTIALS"
   # The demo shop API runs only when the bot is pointed at it (a real shop sets SHOP_API_URL).

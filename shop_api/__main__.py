@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sanic.log import logger
 
 from bot.logs import SANIC_LOGGERS, install_masking
+from contracts.profile import is_production, refuse_dev_secret
 from shop_api.app import create_app
 from shop_api.seed import prepare
 
@@ -26,16 +27,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Read SHOP_API_TOKEN and APP_ENV; refuse the development token in production."""
+        """Read SHOP_API_TOKEN and the profile; refuse the development token in production."""
         settings = cls(
             token=environ.get("SHOP_API_TOKEN") or DEV_TOKEN,
-            environment=environ.get("APP_ENV", "development"),
+            environment="production" if is_production(environ) else "development",
         )
-        if settings.environment == "production" and settings.token == DEV_TOKEN:
-            raise SystemExit(
-                "SHOP_API_TOKEN is unset or the development default; "
-                "set a secret token when APP_ENV=production."
-            )
+        refuse_dev_secret("SHOP_API_TOKEN", settings.token, environ)
         return settings
 
 

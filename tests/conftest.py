@@ -270,3 +270,4 @@ def postgres_server() -> Iterator[str]:
         pytest.skip(reason)
     with postgres.throwaway_server() as url:
         yield url
+

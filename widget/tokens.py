@@ -12,15 +12,17 @@ import hmac
 import os
 from collections.abc import Mapping
 
+from contracts.profile import refuse_dev_secret
+
 DEV_SECRET = "dev-only-widget-secret"
 HEADER = "X-Session-Token"
 
 
 def secret_from_env(environ: Mapping[str, str] = os.environ) -> str:
-    """WIDGET_SESSION_SECRET; the development default is refused when APP_ENV=production."""
+    """WIDGET_SESSION_SECRET; the development default is refused in production
+    (contracts.profile: APP_PROFILE, or the older APP_ENV, set to production)."""
     secret = environ.get("WIDGET_SESSION_SECRET") or DEV_SECRET
-    if environ.get("APP_ENV") == "production" and secret == DEV_SECRET:
-        raise SystemExit("WIDGET_SESSION_SECRET is the development default; set a secret.")
+    refuse_dev_secret("WIDGET_SESSION_SECRET", secret, environ)
     return secret
 
 

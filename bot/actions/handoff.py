@@ -302,15 +302,29 @@ def _latest_user_time(events: list[dict[str, Any]]) -> float | None:
                  if e.get("event") == "user" and not replayed(e)), None)
 
 
+def _latest_user_message_id(events: list[dict[str, Any]]) -> str | None:
+    """The id of the customer's latest message: the client's own (a REST client that retries
+    sends the same one) or the one Rasa gave it."""
+    return next((e.get("message_id") for e in reversed(events)
+                 if e.get("event") == "user" and not replayed(e)), None)
+
+
 def idempotency_key(tracker: Tracker) -> str:
-    """One handoff per customer turn: the conversation and the time of the turn that caused
-    it, so a retried action call never creates a second handoff. A conversation id that an
-    HTTP header cannot carry (not ASCII, or long) is replaced by its hash."""
-    stamp = _latest_user_time(tracker.events) or 0.0
-    sender = tracker.sender_id or ""
-    if not (sender.isascii() and sender.isprintable() and len(sender) <= 200):
-        sender = "sha256-" + hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:40]
-    return f"{sender}:{int(stamp * 1000)}"
+    """One handoff per customer turn: the conversation and the message that caused it, so a
+    retried action call never creates a second handoff, nor does a message processed again
+    after the replica that first handled it died before saving the turn (same message id).
+    Without a message id, the time of the turn. A conversation id or message id that an HTTP
+    header cannot carry (not ASCII, or long) is replaced by its hash."""
+    message_id = _latest_user_message_id(tracker.events)
+    turn = message_id or str(int((_latest_user_time(tracker.events) or 0.0) * 1000))
+    return f"{_header_safe(tracker.sender_id or '')}:{_header_safe(str(turn))}"
+
+
+def _header_safe(value: str) -> str:
+    """`value` when a header can carry it, else its hash."""
+    if value.isascii() and value.isprintable() and len(value) <= 200:
+        return value
+    return "sha256-" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:40]
 
 
 # --- the outbox ----------------------------------------------------------------------------

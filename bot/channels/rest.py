@@ -12,7 +12,8 @@ handling the message raised (stock Rasa logs it and answers `[]`, or never ends 
 answer). The customer then hears that the message was not handled and how to reach a person
 (`bot.channels.silent`), once, and the failure is logged as an error. Everything else is Rasa's
 RestInput: same name ("rest"), same URL (/webhooks/rest/webhook), same JSON, also with
-`?stream=true`.
+`?stream=true`. A client may add `"message_id"` to a message: sent again with the same id (its
+answer was lost), the message is not handled twice and its answers come again (`once.py`).
 """
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ from bot.channels.edge import (
     parse_json_object,
     too_long_reply,
 )
+from bot.channels.once import MESSAGE_ID, handle_once
 from bot.channels.silent import failed_turn_reply, is_paused
+from contracts.profile import refuse_dev_secret
 from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,17 @@ _dumps = partial(json.dumps, ensure_ascii=False)
 MAX_IN_FLIGHT = 3
 WAIT_FOR_REPLY = "我还在处理您前面的消息，请稍等我回复后再发。"
 CANCELLING = "好的，正在为您取消人工客服，取消后我会继续为您服务。有问题直接发给我就行。"
+
+
+def check_message_id(value: Any) -> str | None:
+    """The client's id of its message (optional; the same when it sends the message again:
+    bot/channels/once.py), or EdgeError(400)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MESSAGE_ID.match(value):
+        raise EdgeError(400, "invalid_message_id",
+                        "message_id 只能包含英文字母、数字和 _ . : -，长度 1-64。")
+    return value
 
 
 class CountingQueueOutputChannel(QueueOutputChannel):
@@ -94,8 +108,10 @@ class ShopRestInput(RestInput):
     """
 
     def __init__(self) -> None:
-        """Rate limiters from the environment (RATE_LIMIT_PER_SENDER, _PER_ADDRESS)."""
+        """Rate limiters from the environment (RATE_LIMIT_PER_SENDER, _PER_ADDRESS). In
+        production the Rasa server does not start with the development API token."""
         super().__init__()
+        refuse_dev_secret("RASA_AUTH_TOKEN", os.environ.get("RASA_AUTH_TOKEN"))
         self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
         self.busy: Counter[str] = Counter()
 
@@ -120,15 +136,17 @@ class ShopRestInput(RestInput):
         finally:
             await queue.put("DONE")
 
-    def admit(self, request: Request) -> tuple[str, str]:
-        """The sender and the cleaned text of a request, or EdgeError."""
+    def admit(self, request: Request) -> tuple[str, str, str | None]:
+        """The sender, the cleaned text and the client's message id of a request, or
+        EdgeError. A message sent again with its id is not rate-limited again."""
         body = parse_json_object(request.body)
         sender = check_sender(body.get("sender"), refused=FOREIGN_SENDERS)
         text = check_message(body.get("message"))
+        message_id = check_message_id(body.get("message_id"))
         address = request.remote_addr or request.ip or "unknown"
         if not self.per_address.allow(address) or not self.per_sender.allow(sender):
             raise EdgeError(429, "rate_limited", TOO_FAST)
-        return sender, text
+        return sender, text, message_id
 
     def take_turn(self, sender: str) -> None:
         """Count a message of `sender` being handled; refuse one more than MAX_IN_FLIGHT, so
@@ -148,11 +166,13 @@ class ShopRestInput(RestInput):
     ) -> Blueprint:
         """POST /webhooks/rest/webhook (also `?stream=true`) and GET /webhooks/rest/."""
 
-        async def handle(message: UserMessage) -> None:
+        async def handle(message: UserMessage,
+                         deliver: Callable[[UserMessage], Awaitable[Any]] = on_new_message
+                         ) -> None:
             sender_id = message.sender_id or ""
             failed = False
             try:
-                await on_new_message(message)
+                await deliver(message)
             except Exception:  # the customer must hear something, whatever broke
                 logger.exception("REST message from %s could not be handled", sender_id)
                 failed = True
@@ -173,7 +193,7 @@ class ShopRestInput(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                sender_id, text = self.admit(request)
+                sender_id, text, message_id = self.admit(request)
                 if is_too_long(text):
                     reply = [{"recipient_id": sender_id, "text": too_long_reply()}]
                     return response.json(reply, dumps=_dumps)
@@ -183,10 +203,13 @@ class ShopRestInput(RestInput):
                         content_type="text/event-stream",
                     )
                 collector = CollectingOutputChannel()
+                agent = getattr(request.app.ctx, "agent", None)
+                deliver = on_new_message if message_id is None or agent is None \
+                    else partial(handle_once, agent)
                 self.take_turn(sender_id)
                 try:
-                    await handle(UserMessage(text, collector, sender_id,
-                                             input_channel=self.name()))
+                    await handle(UserMessage(text, collector, sender_id, input_channel=self.name(),
+                                             message_id=message_id), deliver)
                 finally:  # also when the client went away and the handler is cancelled
                     self.end_turn(sender_id)
                 return response.json(collector.messages, dumps=_dumps)

@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from contracts.profile import is_production
 from handoff.config import DEV_TOKEN
 
 logger = logging.getLogger(__name__)
@@ -64,13 +65,13 @@ class HandoffClient:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HandoffClient:
-        """Configured by HANDOFF_URL, HANDOFF_API_TOKEN and HANDOFF_TIMEOUT. With
-        HANDOFF_ENV=production the development token is refused: the client then sends
-        nothing (handoffs wait in the outbox) and says why in the log."""
+        """Configured by HANDOFF_URL, HANDOFF_API_TOKEN and HANDOFF_TIMEOUT. In the
+        production profile (contracts.profile) the development token is refused: the client
+        then sends nothing (handoffs wait in the outbox) and says why in the log."""
         env = dict(os.environ if env is None else env)
         token = env.get("HANDOFF_API_TOKEN") or DEV_TOKEN
         refusal = None
-        if env.get("HANDOFF_ENV", "").lower() == "production" and token == DEV_TOKEN:
+        if is_production(env) and token == DEV_TOKEN:
             refusal = ("HANDOFF_API_TOKEN is missing or the development default; set the "
                        "handoff service's secret for production")
             logger.error("handoff client refuses to run: %s", refusal)

@@ -56,10 +56,19 @@ def latest_user_time(tracker: Tracker) -> float | None:
     return None
 
 
+def latest_user_message_id(tracker: Tracker) -> str | None:
+    """The id of the customer's latest message (the same when a client retries it)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("message_id")
+    return None
+
+
 def idempotency_key(tracker: Tracker, *parts: Any) -> str:
     """A key for a change: the same when an action is re-run in the same turn, another one
     for the same change asked again later (A -> B -> A, a second return)."""
-    text = json.dumps([tracker.sender_id, latest_user_time(tracker), *parts],
+    text = json.dumps([tracker.sender_id, latest_user_message_id(tracker)
+                       or latest_user_time(tracker), *parts],
                       ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 

@@ -1,0 +1,1 @@
+CREATE DATABASE handoff OWNER shop;
