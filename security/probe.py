@@ -406,11 +406,32 @@ class Probe:
 
     # -- set-up that needs the project, not HTTP --
 
-    def ensure_agent(self) -> tuple[str, str] | None:
-        """An agent account for the handoff cases, made with the handoff CLI (same store as the
-        service: the probe's environment). None when it could not be made."""
-        if "agent" in self.state:
-            return self.state["agent"]
+    def ensure_agent(self, role: str = "agent") -> tuple[str, str] | None:
+        """An account for the handoff cases (`role` agent or supervisor), made with the handoff
+        CLI (same store as the service: the probe's environment). None when it could not be
+        made."""
+        key = "agent" if role == "agent" else role
+        if key in self.state:
+            return self.state[key]
+        suffix = "" if role == "agent" else f"_{role[:3]}"
+        name, password = f"probe_{self.config.run_id}{suffix}", secrets.token_urlsafe(12)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "handoff", "create-agent", name, "--password-stdin",
+                 "--display-name", "探针主管" if role == "supervisor" else "探针客服",
+                 "--role", role],
+                input=password + "\n", text=True, capture_output=True, cwd=ROOT,
+                env={**self.config.env, "PYTHONPATH": str(ROOT)}, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            print(f"could not create the probe {role}: {error}", file=self.out)
+            self.state[key] = None
+            return None
+        if done.returncode != 0:
+            print(f"could not create the probe {role}: {done.stderr.strip()}", file=self.out)
+            self.state[key] = None
+            return None
+        self.state[key] = (name, password)
+        return self.state[key]
         name, password = f"probe_{self.config.run_id}", secrets.token_urlsafe(12)
         try:
             done = subprocess.run(
