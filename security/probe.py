@@ -477,9 +477,11 @@ class WidgetClient:
         self.base_url = base_url
         self.sio = socketio.Client(reconnection=False, logger=False, engineio_logger=False)
         self.confirms: queue.Queue = queue.Queue()
+        self.tokens: queue.Queue = queue.Queue()  # the channel's `session_token` events
         self.utterances: queue.Queue = queue.Queue()
         self.disconnected = False
         self.sio.on("session_confirm", self.confirms.put)
+        self.sio.on("session_token", self.tokens.put)
         self.sio.on("bot_uttered", self.utterances.put)
         self.sio.on("disconnect", self._gone)
 
@@ -502,9 +504,18 @@ class WidgetClient:
         except queue.Empty:
             return None, None
         if isinstance(confirmed, dict):
+            session = confirmed.get("session_id")
             token = confirmed.get("token") or confirmed.get("session_token")
-            return confirmed.get("session_id"), token
-        return (confirmed if isinstance(confirmed, str) else None), None
+        else:
+            session, token = (confirmed if isinstance(confirmed, str) else None), None
+        if session and not token:  # widget/channel.py sends it as its own event, just after
+            try:
+                issued = self.tokens.get(timeout=3)
+            except queue.Empty:
+                issued = None
+            if isinstance(issued, dict) and issued.get("session_id") == session:
+                token = issued.get("token")
+        return session, token
 
     def emit(self, event: str, data: Any) -> None:
         self.sio.emit(event, data)
