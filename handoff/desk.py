@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -169,9 +170,10 @@ def tag_list(data: dict[str, Any]) -> list[str]:
         raise ApiError(400, "invalid_tags", f"tags: a list of at most {MAX_TAGS} labels")
     cleaned = []
     for tag in tags:
-        if not isinstance(tag, str) or not is_printable_id(tag.strip(), MAX_TAG_CHARS):
-            raise ApiError(400, "invalid_tags",
-                           f"tags: each 1-{MAX_TAG_CHARS} characters, no control characters")
+        if not isinstance(tag, str) or not is_printable_id(tag.strip(), MAX_TAG_CHARS) \
+                or any(unicodedata.category(char) == "Cf" for char in tag):
+            raise ApiError(400, "invalid_tags", f"tags: each 1-{MAX_TAG_CHARS} characters, no "
+                           "control or format characters (RTL marks, zero-width)")
         cleaned.append(tag.strip())
     return cleaned
 
@@ -229,7 +231,7 @@ async def transfer(service: HandoffService, handoff_id: str, agent: dict[str, An
     if (group is None) == (username is None):
         raise ApiError(400, "invalid_transfer", "give either group or agent")
     if group is not None:
-        if group not in GROUPS:
+        if not isinstance(group, str) or group not in GROUPS:  # a list is not hashable
             raise ApiError(400, "invalid_group", f"group: one of {', '.join(GROUPS)}")
         handoff = service.store.transfer(handoff_id, agent["id"], to_group=group)
         text = notice_text("transferred_group", group=GROUPS[group])

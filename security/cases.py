@@ -67,10 +67,19 @@ TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 def build_catalogue(probe: Probe) -> list[Case]:
     """Every case, grouped by endpoint; the floods of the REST channel come last."""
-    return (rest_cases(probe) + stream_cases(probe) + rasa_api_cases(probe)
-            + engineio_cases(probe) + socketio_cases(probe) + action_cases(probe)
-            + shop_cases(probe) + handoff_cases(probe) + widget_cases(probe)
-            + flood_cases(probe))
+    from security.cases_desk import (
+        activity_cases,
+        message_id_cases,
+        report_cases,
+        upload_cases,
+        workbench_cases,
+    )
+
+    return (rest_cases(probe) + message_id_cases(probe) + stream_cases(probe)
+            + rasa_api_cases(probe) + activity_cases(probe) + engineio_cases(probe)
+            + socketio_cases(probe) + action_cases(probe) + shop_cases(probe)
+            + handoff_cases(probe) + workbench_cases(probe) + report_cases(probe)
+            + widget_cases(probe) + upload_cases(probe) + flood_cases(probe))
 
 
 # ---- Rasa: REST channel --------------------------------------------------------------

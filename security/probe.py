@@ -406,11 +406,32 @@ class Probe:
 
     # -- set-up that needs the project, not HTTP --
 
-    def ensure_agent(self) -> tuple[str, str] | None:
-        """An agent account for the handoff cases, made with the handoff CLI (same store as the
-        service: the probe's environment). None when it could not be made."""
-        if "agent" in self.state:
-            return self.state["agent"]
+    def ensure_agent(self, role: str = "agent") -> tuple[str, str] | None:
+        """An account for the handoff cases (`role` agent or supervisor), made with the handoff
+        CLI (same store as the service: the probe's environment). None when it could not be
+        made."""
+        key = "agent" if role == "agent" else role
+        if key in self.state:
+            return self.state[key]
+        suffix = "" if role == "agent" else f"_{role[:3]}"
+        name, password = f"probe_{self.config.run_id}{suffix}", secrets.token_urlsafe(12)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "handoff", "create-agent", name, "--password-stdin",
+                 "--display-name", "探针主管" if role == "supervisor" else "探针客服",
+                 "--role", role],
+                input=password + "\n", text=True, capture_output=True, cwd=ROOT,
+                env={**self.config.env, "PYTHONPATH": str(ROOT)}, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            print(f"could not create the probe {role}: {error}", file=self.out)
+            self.state[key] = None
+            return None
+        if done.returncode != 0:
+            print(f"could not create the probe {role}: {done.stderr.strip()}", file=self.out)
+            self.state[key] = None
+            return None
+        self.state[key] = (name, password)
+        return self.state[key]
         name, password = f"probe_{self.config.run_id}", secrets.token_urlsafe(12)
         try:
             done = subprocess.run(
@@ -456,9 +477,11 @@ class WidgetClient:
         self.base_url = base_url
         self.sio = socketio.Client(reconnection=False, logger=False, engineio_logger=False)
         self.confirms: queue.Queue = queue.Queue()
+        self.tokens: queue.Queue = queue.Queue()  # the channel's `session_token` events
         self.utterances: queue.Queue = queue.Queue()
         self.disconnected = False
         self.sio.on("session_confirm", self.confirms.put)
+        self.sio.on("session_token", self.tokens.put)
         self.sio.on("bot_uttered", self.utterances.put)
         self.sio.on("disconnect", self._gone)
 
@@ -481,9 +504,18 @@ class WidgetClient:
         except queue.Empty:
             return None, None
         if isinstance(confirmed, dict):
+            session = confirmed.get("session_id")
             token = confirmed.get("token") or confirmed.get("session_token")
-            return confirmed.get("session_id"), token
-        return (confirmed if isinstance(confirmed, str) else None), None
+        else:
+            session, token = (confirmed if isinstance(confirmed, str) else None), None
+        if session and not token:  # widget/channel.py sends it as its own event, just after
+            try:
+                issued = self.tokens.get(timeout=3)
+            except queue.Empty:
+                issued = None
+            if isinstance(issued, dict) and issued.get("session_id") == session:
+                token = issued.get("token")
+        return session, token
 
     def emit(self, event: str, data: Any) -> None:
         self.sio.emit(event, data)

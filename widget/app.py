@@ -25,7 +25,7 @@ from contracts.http_input import InputError, load_json
 from widget.channel import is_session_id
 from widget.csat import CsatStore
 from widget.history import conversation_messages
-from widget.tokens import DEV_SECRET, HEADER, token_matches
+from widget.tokens import DEV_SECRET, HEADER, bearer_matches, token_matches
 from widget.uploads import MAX_BYTES, PhotoStore, UploadError, check_photo
 
 HERE = Path(__file__).resolve().parent
@@ -248,9 +248,7 @@ async def photo(request: Request, session_id: str, image_id: str) -> HTTPRespons
     """A stored photo, for its customer (session token) or the handoff service (bearer
     token): never sniffable, never a page (nosniff, attachment-safe name, a sandbox CSP)."""
     config: WidgetConfig = request.app.ctx.config
-    bearer = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
-    if not (config.uploads_token and bearer and
-            hmac.compare_digest(bearer.encode(), config.uploads_token.encode())):
+    if not bearer_matches(request.headers.get("authorization"), config.uploads_token):
         session_id = _owned_session(request, session_id, request.headers.get(HEADER))
     found = request.app.ctx.photos.load(session_id, image_id)
     if found is None:

@@ -17,7 +17,6 @@ that failed behind the bot (nothing said, or handling the message raised) gets t
 """
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
@@ -44,7 +43,7 @@ from bot.channels.edge import (
 )
 from bot.channels.silent import failed_turn_reply, is_paused
 from contracts.http_input import InputError, is_clean_text, load_json
-from widget.tokens import secret_from_env, session_token, token_matches
+from widget.tokens import bearer_matches, secret_from_env, session_token, token_matches
 
 logger = logging.getLogger(__name__)
 
@@ -204,9 +203,8 @@ class WidgetSocketIOInput(SocketIOInput):
         """What the handoff service tells a widget besides messages (nothing is stored in the
         conversation): the agent is typing, or has read the customer's messages. Needs the
         Rasa server's token (RASA_AUTH_TOKEN) as a bearer token."""
-        expected = os.environ.get("RASA_AUTH_TOKEN", "")
-        given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not bearer_matches(request.headers.get("authorization"),
+                              os.environ.get("RASA_AUTH_TOKEN", "")):
             return response.json({"error": "unauthorized"}, status=401)
         try:
             data = load_json(request.body, ACTIVITY_MAX_BYTES, depth=2)

@@ -35,3 +35,13 @@ def token_matches(secret: str, session_id: str, token: object) -> bool:
     """Whether `token` is the token of `session_id` (constant time)."""
     return isinstance(token, str) and len(token) <= 64 and token.isascii() and \
         hmac.compare_digest(session_token(secret, session_id), token)
+
+
+def bearer_matches(header: str | None, expected: str) -> bool:
+    """Whether an `Authorization: Bearer <token>` header carries `expected` (constant time).
+
+    Never an error: a header with bytes that are not UTF-8 (Sanic keeps them as lone
+    surrogates) is simply no match. An empty `expected` matches nothing."""
+    given = (header or "").removeprefix("Bearer ").strip()
+    return bool(expected and given) and hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))

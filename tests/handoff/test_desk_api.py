@@ -248,7 +248,10 @@ def test_transfer_to_a_group_and_to_a_colleague(desk: Service, fake_rasa: FakeRa
                      headers=second).status_code == 409
     for bad, status in (({"group": "vip"}, 400), ({}, 400),
                         ({"group": "presales", "agent": "tr-b"}, 400),
-                        ({"agent": "nobody-here"}, 404), ({"agent": "tr-a"}, 409)):
+                        ({"agent": "nobody-here"}, 404), ({"agent": "tr-a"}, 409),
+                        # Found by the security probe: a list as group was a 500.
+                        ({"group": ["aftersales"]}, 400), ({"group": {"a": 1}}, 400),
+                        ({"agent": ["tr-b"]}, 400)):
         assert desk.post(f"{path}/transfer", bad, headers=first).status_code == status, bad
 
 
@@ -283,7 +286,10 @@ def test_tags_search_and_filters(desk: Service, fake_rasa: FakeRasa) -> None:
                 "tag=" + "x" * 17, "channel=%01"):
         assert desk.get(f"/api/v1/handoffs?{bad}", headers=agent).status_code == 400, bad
     for bad in ({"tags": "x"}, {"tags": ["x" * 17]}, {"tags": [str(i) for i in range(9)]},
-                {"tags": [1]}, {"tags": ["a\u0007"]}):
+                {"tags": [1]}, {"tags": ["a\u0007"]},
+                # Found by the security probe: bidi and zero-width marks made tags that read
+                # differently from what they are.
+                {"tags": ["\u202e款退"]}, {"tags": ["退\u200b款"]}, {"tags": ["\ufeff退款"]}):
         assert put(desk, f"/api/v1/handoffs/{tagged['id']}/tags", bad,
                    agent).status_code == 400, bad
     assert put(desk, "/api/v1/handoffs/h000000000000/tags", {"tags": []},

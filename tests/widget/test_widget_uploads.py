@@ -132,6 +132,9 @@ def test_a_photo_is_only_for_its_customer_and_paths_cannot_escape(server: str) -
     assert get(owner, image_id, {HEADER: token_of(stranger)}) == 403
     assert get(stranger, image_id, {HEADER: token_of(stranger)}) == 404
     assert get(owner, image_id, {"Authorization": "Bearer wrong"}) == 403
+    # Bytes that are not UTF-8 in the header (found by the security probe: a 500 before).
+    assert get(owner, image_id, {"Authorization": b"Bearer \xed\xa0\x80\x00"}) == 403
+    assert get(owner, image_id, {"Authorization": f"Bearer {UPLOADS_TOKEN}"}) == 200
     for trick in ("..%2F..%2Fwidget.db", "%2e%2e", image_id + ".jpg", image_id.upper(),
                   "..\\..\\widget.db"):
         assert get(owner, trick, {HEADER: token_of(owner)}) in (400, 404), trick
