@@ -47,4 +47,6 @@ def test_one_satisfaction_question_per_conversation_and_end_really_ends(
     widget.wait_for_reply(after=count + 1)
     widget.click(".scw-end")
     widget.wait(lambda: len(widget.find_all(".scw-csat")) == 2, "the second conversation's")
-    assert "感谢您的评价" in widget.find_all(".scw-csat")[0].text
+    # The widget re-renders its messages (times, read marks): read the card when it is settled.
+    widget.wait(lambda: "感谢您的评价" in widget.find_all(".scw-csat")[0].text,
+                "the first conversation's rating kept")
