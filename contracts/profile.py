@@ -24,6 +24,7 @@ DEV_SECRETS = {
     "SHOP_API_TOKEN": "dev-only-shop-token",
     "HANDOFF_API_TOKEN": "dev-only-handoff-token",
     "WIDGET_SESSION_SECRET": "dev-only-widget-secret",
+    "WIDGET_UPLOADS_TOKEN": "dev-only-uploads-token",
 }
 # Connection URLs the production profile needs (secrets inside them come from the environment).
 PRODUCTION_URLS = ("TRACKER_DB_URL", "REDIS_URL", "RABBITMQ_URL")

@@ -136,7 +136,7 @@ def start_stack(model: str, log: Path) -> Stack:
            "HANDOFF_RECONCILE_SECONDS": "10",
            "PROD_READY_SECONDS": str(READY_SECONDS)}
     for name in ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "SHOP_API_TOKEN",
-                 "HANDOFF_API_TOKEN", "WIDGET_SESSION_SECRET"):
+                 "HANDOFF_API_TOKEN", "WIDGET_SESSION_SECRET", "WIDGET_UPLOADS_TOKEN"):
         env[name] = secrets.token_hex(16)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     out = log.open("w")

@@ -7,7 +7,8 @@
 #
 # Usage: scripts/prod/run.sh MODEL_PATH   (make run-prod)
 # Secrets come from the environment only and development defaults are refused:
-# RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, SHOP_API_TOKEN, HANDOFF_API_TOKEN, WIDGET_SESSION_SECRET.
+# RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, SHOP_API_TOKEN, HANDOFF_API_TOKEN, WIDGET_SESSION_SECRET,
+# WIDGET_UPLOADS_TOKEN.
 # The server URLs (TRACKER_DB_URL, REDIS_*, RABBITMQ_*) are those of servers.sh unless set.
 # Ports: PROD_PORT (15000) public nginx, +1 internal Rasa API, +2 agent console,
 # +10.. Rasa replicas, +20 actions, +21 shop API, +22 handoff, +23 widget.
