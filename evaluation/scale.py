@@ -153,8 +153,10 @@ def start_stack(model: str, log: Path) -> Stack:
         if time.monotonic() > deadline:
             break
     else:
+        _stop_servers(process, env)
         raise SystemExit(f"the topology exited before it was ready; see {log}")
     if time.monotonic() > deadline:
+        _stop_servers(process, env)
         raise SystemExit(f"the topology was not ready in time; see {log}")
     # Keep draining its output so it never blocks on a full pipe.
     import threading
@@ -165,6 +167,19 @@ def start_stack(model: str, log: Path) -> Stack:
         [str(ROOT / "scripts" / "prod" / "servers.sh"), "env"], env=env, capture_output=True,
         text=True, check=True).stdout.split()))
     return stack
+
+
+def _stop_servers(process: subprocess.Popen, env: dict[str, str]) -> None:
+    """A topology that never became ready: stop what it started, servers included (they would
+    hold their ports against the next run)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    subprocess.run([str(ROOT / "scripts" / "prod" / "servers.sh"), "stop"], env=env,
+                   timeout=120, check=False)
 
 
 def stop_stack(stack: Stack | None) -> None:
