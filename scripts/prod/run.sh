@@ -26,6 +26,10 @@ HOST=127.0.0.1
 
 export APP_PROFILE=production PYTHONPATH=$PWD RASA_TELEMETRY_ENABLED=false
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
+# One compute thread per process, as in .env.example (docs/performance.md): replicas, not
+# threads, use the cores.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 
 # --- servers ----------------------------------------------------------------------------------
 if [ "${PROD_SKIP_SERVERS:-0}" != 1 ]; then
