@@ -13,6 +13,10 @@ in tests/test_rasa_patches.py. RASA_PATCHES selects them (`selected`): unset, al
   The validator is now built, and the schema checked, once.
 - `patch_training_data_validation`: the same for `validate_training_data` (entity
   annotations, training data posted to the HTTP API): one validator per distinct schema.
+- `patch_append_events_validation`: the same for the events posted to
+  `POST /conversations/{id}/tracker/events` (`validate_events_in_request_body`), the route the
+  handoff service relays every agent message and handoff notice through: about 29 ms of CPU
+  per call spent re-checking the events schema, 2 ms with the cached validator.
 - `patch_sql_event_broker_batching`: the SQL event broker commits once per event (5-10 per
   turn, each an SQLite transaction with its fsync), beside the tracker store's own commit;
   about 30% of the server's CPU under load. The events of one save are now written in one
@@ -118,6 +122,36 @@ def patch_training_data_validation() -> None:
     validation.validate_training_data = validate_training_data
 
 
+def patch_append_events_validation() -> None:
+    """`rasa.server.validate_events_in_request_body` with a cached validator (the route
+    handlers look it up on the module at call time); same 400 answer for bad events."""
+    import rasa.server as server
+
+    if getattr(server.validate_events_in_request_body, "_shop_patched", False):
+        return
+
+    def validate_events_in_request_body(request: Any) -> None:
+        """Validates events format in request body (Rasa's, with a cached validator)."""
+        from http import HTTPStatus
+
+        from jsonschema import ValidationError
+
+        events = request.json if isinstance(request.json, list) else [request.json]
+        try:
+            validate(events, server.EVENTS_SCHEMA)
+        except ValidationError as error:
+            raise server.ErrorResponse(
+                HTTPStatus.BAD_REQUEST,
+                "BadRequest",
+                f"Failed to validate the events format. "
+                f"For more information about the format visit the docs. Error: {error}",
+                help_url=server._docs("/pages/http-api"),
+            ) from error
+
+    validate_events_in_request_body._shop_patched = True  # type: ignore[attr-defined]
+    server.validate_events_in_request_body = validate_events_in_request_body
+
+
 def patch_sql_event_broker_batching() -> None:
     """Publish the new events of one tracker save to the SQL event broker in one commit."""
     from rasa.core.brokers.sql import SQLEventBroker
@@ -156,6 +190,7 @@ def patch_sql_event_broker_batching() -> None:
 PATCHES: tuple[Callable[[], None], ...] = (
     patch_action_result_validation,
     patch_training_data_validation,
+    patch_append_events_validation,
     patch_sql_event_broker_batching,
 )
 

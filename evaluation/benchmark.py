@@ -47,6 +47,8 @@ from typing import Any
 
 import yaml
 
+from evaluation.bench_handoff import HandoffFigures, classify_turns, measure_handoffs
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 CONVERSATIONS_FILE = ROOT / "evaluation" / "bench_conversations.yml"
@@ -74,12 +76,14 @@ class Profile:
     conversations: dict[int, int]
     parses: dict[int, int]
     level_seconds: float
+    handoffs: int = 40
+    handoff_concurrency: int = 4
 
 
 FULL = Profile(conversations={1: 26, 10: 60, 50: 100}, parses={1: 200, 10: 400, 50: 600},
-               level_seconds=45)
+               level_seconds=45, handoffs=60)
 QUICK = Profile(conversations={1: 6, 10: 20, 50: 50}, parses={1: 40, 10: 100, 50: 150},
-                level_seconds=25)
+                level_seconds=25, handoffs=16)
 
 
 # --------------------------------------------------------------------------- pure figures
@@ -361,10 +365,12 @@ async def _post(session: Any, url: str, payload: dict[str, Any]) -> tuple[float,
 
 
 async def replay(base: str, conversations: Sequence[dict[str, Any]], concurrency: int,
-                 count: int, deadline_s: float, tag: str) -> tuple[list[float], int, float, int]:
+                 count: int, deadline_s: float, tag: str,
+                 turns: list[tuple[str, int, str, float]] | None = None,
+                 ) -> tuple[list[float], int, float, int]:
     """Replay `count` conversations (cycling through the file) with `concurrency` at once,
     each one's turns in order. Returns the turn latencies, errors, wall seconds and turns
-    that got no reply."""
+    that got no reply; `turns`, when given, receives (sender, turn index, text, ms) of each."""
     import aiohttp
 
     queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
@@ -384,13 +390,15 @@ async def replay(base: str, conversations: Sequence[dict[str, Any]], concurrency
             except asyncio.QueueEmpty:
                 return
             sender = f"bench-{tag}-{concurrency}-{i}-{conversation['id']}"[:128]
-            for text in conversation["turns"]:
+            for index, text in enumerate(conversation["turns"]):
                 if time.perf_counter() >= stop_at:  # the level's time is up, also mid-way
                     return
                 ms, ok, body = await _post(session, url, {"sender": sender, "message": text})
                 if ok:
                     latencies.append(ms)
                     silent += not body
+                    if turns is not None:
+                        turns.append((sender, index, text, ms))
                 else:
                     errors += 1
 
@@ -485,6 +493,9 @@ class SystemRun:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     messages: int = 0
     silent_turns: int = 0
+    # Single conversation: latencies of the turns that did / did not call the action server.
+    turn_kinds: dict[str, list[float]] = field(default_factory=dict)
+    handoff: HandoffFigures | None = None
 
 
 def credentials_for(name: str, tmp: Path, env: dict[str, str]) -> Path:
@@ -528,13 +539,15 @@ def measure_system(name: str, trained: Trained, env: dict[str, str], tmp: Path,
         asyncio.run(parse_load(base, texts, 2, 20, 30))
         before = {key: cpu_seconds(p.pid) for key, p in processes.items()}
         before["bench"] = time.process_time()
+        single_turns: list[tuple[str, int, str, float]] = []
         for path in ("nlu", "rest"):
             for level in levels:
                 cpu_start = {key: cpu_seconds(p.pid) for key, p in processes.items()}
+                turns: list[tuple[str, int, str, float]] = []
                 if path == "rest":
                     lat, errors, seconds, silent = asyncio.run(replay(
                         base, conversations, level, profile.conversations[level],
-                        profile.level_seconds, name))
+                        profile.level_seconds, name, turns if level == 1 else None))
                     run.silent_turns += silent
                 else:
                     lat, errors, seconds = asyncio.run(parse_load(
@@ -544,18 +557,68 @@ def measure_system(name: str, trained: Trained, env: dict[str, str], tmp: Path,
                               for key, p in processes.items()}
                 run.levels.append(result)
                 run.messages += result.count
+                single_turns += turns
                 print(f"    {path:4} x{level:<3} {result.count:4} msgs  p50 {result.p50:7.1f}  "
                       f"p95 {result.p95:7.1f}  p99 {result.p99:7.1f} ms  {result.rate:6.1f} "
                       f"msg/s  errors {errors}", flush=True)
         after = {key: cpu_seconds(p.pid) for key, p in processes.items()}
         after["bench"] = time.process_time()
         run.cpu = {key: round(after[key] - before[key], 1) for key in before}
+        if single_turns:  # after the CPU figures: reading the trackers costs Rasa CPU too
+            run.turn_kinds = split_by_kind(base, single_turns)
+        if name == "ours" and profile.handoffs:
+            print(f"==> {name}: {profile.handoffs} handoffs to an agent ...", flush=True)
+            run.handoff = handoff_latency(base, env, tmp, profile)
         print(f"==> {name}: topic accuracy on {TOPICS_DEV.name} ...", flush=True)
         run.accuracy = topic_accuracy(base)
         run.peak_rss_mb = {key: round(peak_rss_mb(p.pid), 1) for key, p in processes.items()}
     finally:
         rasa.stop()
     return run
+
+
+def split_by_kind(base: str, turns: Sequence[tuple[str, int, str, float]]
+                  ) -> dict[str, list[float]]:
+    """Latencies of one level's turns by whether they called the action server."""
+    sent: dict[str, dict[int, str]] = {}
+    for sender, index, text, _ in turns:
+        sent.setdefault(sender, {})[index] = text
+    kinds = classify_turns(base, TOKENS["RASA_AUTH_TOKEN"], {
+        sender: [texts.get(i, "") for i in range(max(texts) + 1)]
+        for sender, texts in sent.items()})
+    split: dict[str, list[float]] = {"no action server": [], "action server": []}
+    for sender, index, _, ms in turns:
+        if (sender, index) in kinds:
+            split["action server" if kinds[(sender, index)] else "no action server"].append(ms)
+    return split
+
+
+def handoff_latency(base: str, env: dict[str, str], tmp: Path, profile: Profile
+                    ) -> HandoffFigures:
+    """Start the handoff service for the Rasa server at `base`, log an agent in and measure
+    `profile.handoffs` handoffs from widget customers (evaluation/bench_handoff.py)."""
+    import secrets
+
+    import requests
+
+    env = dict(env, RASA_URL=base, HANDOFF_DB=str(tmp / "handoff.db"),
+               WIDGET_DB=str(tmp / "widget.db"))
+    service = Service("handoff", [str(BIN / "python"), "-m", "handoff", "serve", "--port",
+                                  env["HANDOFF_PORT"], "--no-access-log"], env, tmp)
+    try:
+        service.wait_ready(env["HANDOFF_URL"] + "/health")
+        password = secrets.token_urlsafe(16)
+        subprocess.run([str(BIN / "python"), "-m", "handoff", "create-agent", "bench-agent",
+                        "--display-name", "小林", "--password-stdin"], input=password + "\n",
+                       text=True, capture_output=True, cwd=ROOT, env=env, check=True, timeout=60)
+        login = requests.post(env["HANDOFF_URL"] + "/api/v1/auth/login", timeout=30,
+                              json={"username": "bench-agent", "password": password})
+        login.raise_for_status()
+        agent = {"Authorization": f"Bearer {login.json()['token']}"}
+        return measure_handoffs(base, env["HANDOFF_URL"], agent, profile.handoffs,
+                                profile.handoff_concurrency)
+    finally:
+        service.stop()
 
 
 # --------------------------------------------------------------------------- report
@@ -609,6 +672,7 @@ def report(runs: dict[str, SystemRun], info: dict[str, str], label: str) -> str:
                     ratio_rows.append([path, level, ratio(a.rate, b.rate), ratio(a.p50, b.p50),
                                        ratio(a.p99, b.p99)])
         lines += [markdown_table(["path", "concurrency", "msg/s", "p50", "p99"], ratio_rows), ""]
+    lines += turn_kind_section(runs) + handoff_section(runs)
     lines += ["## Models", ""]
     model_rows = []
     for run in runs.values():
@@ -643,6 +707,49 @@ def report(runs: dict[str, SystemRun], info: dict[str, str], label: str) -> str:
               "unanswered: " + ", ".join(f"{r.name} {r.silent_turns}" for r in runs.values()),
               ""]
     return "\n".join(lines)
+
+
+def turn_kind_section(runs: dict[str, SystemRun]) -> list[str]:
+    """One conversation at a time, by whether the turn called the action server."""
+    rows = []
+    for run in runs.values():
+        for kind, samples in run.turn_kinds.items():
+            rows.append([run.name, kind, len(samples), round(percentile(samples, 50), 1),
+                         round(percentile(samples, 95), 1), round(percentile(samples, 99), 1)])
+    if not rows:
+        return []
+    return ["## One conversation, by kind of turn", "",
+            "The REST turns of the 1-conversation level, split by whether the bot called the "
+            "action server in that turn (a custom action, or a form with a validation action: "
+            "read from the tracker afterwards). Targets for turns without backend calls: "
+            "p50 <= 50 ms, p99 < 150 ms.", "",
+            markdown_table(["system", "turns", "count", "p50", "p95", "p99"], rows), ""]
+
+
+def handoff_section(runs: dict[str, SystemRun]) -> list[str]:
+    """Handoff latencies as customer and agent feel them."""
+    figures = next((r.handoff for r in runs.values() if r.handoff is not None), None)
+    if figures is None:
+        return []
+    rows = []
+    for name, label in (("queue_ms", "customer asks for a person -> handoff in the agent's "
+                                     "queue (console event)"),
+                        ("reply_ms", "agent reply -> customer's widget"),
+                        ("customer_ms", "customer message during the handoff -> agent's "
+                                        "console")):
+        samples = figures.series(name)
+        rows.append([label, len(samples), round(percentile(samples, 50), 1),
+                     round(percentile(samples, 95), 1), round(percentile(samples, 99), 1),
+                     round(max(samples), 1) if samples else math.nan])
+    errors = [s.error for s in figures.samples if s.error]
+    return ["## Handoff latency (ours)", "",
+            f"{len(figures.samples)} handoffs, {figures.concurrency} customers at a time, in "
+            f"{figures.seconds:.0f} s: widget customers over Socket.IO, one agent following the "
+            "console's event stream (`/api/v1/stream`) and answering through the API. "
+            "Target: handoff visible to agents within 1 s at p99.", "",
+            markdown_table(["path", "samples", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows),
+            "", f"Failed samples: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""),
+            ""]
 
 
 def _pct(value: Any) -> str:

@@ -60,6 +60,28 @@ def test_training_data_is_validated_without_rechecking_the_schema(monkeypatch) -
         entities_parser.get_validated_dict('"entity": 5')
 
 
+def test_posted_events_are_validated_without_rechecking_the_schema(monkeypatch) -> None:
+    """What the handoff service posts for every agent message: checked against Rasa's events
+    schema once, and a bad event still gets Rasa's 400."""
+    from types import SimpleNamespace
+
+    import rasa.server as server
+
+    rasa_patches.patch_append_events_validation()
+    calls = _count_schema_checks(monkeypatch, server.EVENTS_SCHEMA)
+    message = {"event": "bot", "text": "您好，我是客服小王", "data": {"custom": {}},
+               "metadata": {"handoff": {"state": "agent_message"}}}
+    for _ in range(5):
+        server.validate_events_in_request_body(SimpleNamespace(json=[message, {"event": "pause"}]))
+        server.validate_events_in_request_body(SimpleNamespace(json=message))
+    assert len(calls) <= 1  # Rasa's own code checks the schema on every call: 10
+
+    with pytest.raises(server.ErrorResponse) as error:
+        server.validate_events_in_request_body(SimpleNamespace(json=[{"event": 5}]))
+    assert error.value.status == 400 and "Failed to validate the events format" in \
+        error.value.error_info["message"]
+
+
 def test_one_save_publishes_its_events_in_one_commit(tmp_path: Path) -> None:
     from rasa.core.brokers.sql import SQLEventBroker
     from rasa.core.tracker_store import InMemoryTrackerStore
