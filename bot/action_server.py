@@ -30,8 +30,8 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.logs import install_masking
 from contracts.http_input import json_depth_ok
+from contracts.logs import install_masking
 from contracts.profile import refuse_dev_secret
 
 logger = logging.getLogger(__name__)

@@ -212,13 +212,20 @@ def one_handoff(rasa: str, service: str, agent: dict[str, str],
         if requests.post(f"{base}/claim", headers=agent, timeout=30).status_code != 200:
             sample.error = "claim refused"
             return sample
+        # The customer's socket is read while the agent's request is still being answered:
+        # the service relays first and records afterwards.
+        arrival: list[float | None] = []
+        reader = threading.Thread(target=lambda: arrival.append(
+            _wait_for_text(customer, AGENT_REPLY)), daemon=True)
+        reader.start()
         sent = time.monotonic()
         answer = requests.post(f"{base}/messages", json={"text": AGENT_REPLY}, headers=agent,
                                timeout=30)
+        reader.join(20)
         if answer.status_code != 201:
             sample.error = f"reply refused ({answer.status_code})"
             return sample
-        arrived = _wait_for_text(customer, AGENT_REPLY)
+        arrived = arrival[0] if arrival else None
         sample.reply_ms = None if arrived is None else (arrived - sent) * 1000
         # The service publishes the agent's own message once it has relayed and stored it
         # (after the customer may already have it): wait for that event, so the next one is

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, port: int | None, access_log: bool) -> int:
-    from bot.logs import SANIC_LOGGERS, install_masking
+    from contracts.logs import SANIC_LOGGERS, install_masking
     from handoff.app import create_app
 
     logging.basicConfig(level=logging.INFO,

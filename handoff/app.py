@@ -19,22 +19,22 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from contracts.handoff import is_cancel
 from contracts.http_input import InputError, is_printable_id, load_json
+from contracts.masking import mask_sensitive
+from contracts.notices import notice as notice_text
+from contracts.notices import queued_notice
 from handoff import auth, labels
 from handoff.broker import BrokerConsumer
 from handoff.config import Settings
 from handoff.events import (
     EventTail,
     customer_message,
-    is_cancel,
     is_request_for_human,
     is_thanks,
     record_message,
 )
 from handoff.live import Hub
-from handoff.masking import mask_sensitive
-from handoff.notices import notice as notice_text
-from handoff.notices import queued_notice
 from handoff.relay import LISTEN, PAUSE, RasaRelay, RelayError, bot_event, custom_state
 from handoff.schema import REASONS, PayloadError, iso, validate_payload
 from handoff.store import GROUPS, OPEN, STATUSES, ConflictError, NotFoundError, Store
@@ -279,7 +279,7 @@ class HandoffService:
         added: list[tuple[dict[str, Any], Any]] = []
         if result.created and handoff["bot_paused"]:
             # The bot tells the customer their place in this very turn, with the same words
-            # (handoff.notices.queued_notice from the numbers of this answer): filed here, so
+            # (contracts.notices.queued_notice from the numbers of this answer): filed here, so
             # the agent reads what was promised, in this handoff's transcript.
             queued = self.queued(handoff)
             self.store.add_message(handoff, "bot", queued.text, "notice", {
@@ -301,7 +301,7 @@ class HandoffService:
         return handoff, result.created
 
     def queued(self, handoff: dict[str, Any]) -> Any:
-        """The notice for a queued handoff, as the bot words it (handoff.notices)."""
+        """The notice for a queued handoff, as the bot words it (contracts.notices)."""
         view = self.view(handoff)
         payload = handoff["payload"]
         return queued_notice(view["position"], view["eta_minutes"], view["agents_online"],

@@ -21,9 +21,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from contracts.http_input import is_clean_text, is_printable_id
+from contracts.notices import notice as notice_text
 from handoff import labels
 from handoff.app import MAX_AGENT_TEXT, ApiError, HandoffService, body_json, ok, requires
-from handoff.notices import notice as notice_text
 from handoff.relay import RelayError
 from handoff.schema import PRIORITIES, REASONS
 from handoff.shop import ShopClient, ShopError

@@ -18,28 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.masking import mask_sensitive
+from contracts.handoff import NOT_WORD as _NOT_WORD
+from contracts.masking import mask_sensitive
 from handoff.store import Store, make_engine
 
 logger = logging.getLogger(__name__)
 CURSOR_KEY = "events_cursor"
 BATCH = 500
 broker_events = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("data"))
-
-# A customer who no longer wants a human while waiting: "算了不用了", "不用转人工了" ...
-_CANCEL = re.compile(
-    r"^(?:那|哦|噢|嗯|好吧|好的)?(?:算了|不用了|不需要了|不要了|不等了|取消|我不等了)+"
-    r"(?:吧|啦|了|呀|啊|哈|谢谢|不用了|不需要了|不要了|人工|转人工|客服|人工客服)*$"
-    r"|^(?:不用|不要|不需要|取消)(?:转)?(?:人工|客服|人工客服)了?$"
-)
-_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def is_cancel(text: str) -> bool:
-    """Whether a short message withdraws the request for a human."""
-    cleaned = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text or ""))
-    return bool(cleaned) and len(cleaned) <= 12 and bool(_CANCEL.match(cleaned))
-
 
 # Asking for a human (again): "转人工", "人工客服", "找真人" ... (or the intent request_human).
 _HUMAN = re.compile(r"人工|真人|客服|转接|找人")

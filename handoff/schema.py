@@ -7,25 +7,11 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from handoff.masking import mask_sensitive
+from contracts.handoff import MAX_ID, MAX_TEXT, PRIORITIES, REASONS
+from contracts.masking import mask_sensitive
 
-# Why the bot handed off, with the label agents read in the console.
-REASONS = {
-    "explicit_request": "客户要求转人工",
-    "complaint": "客户投诉",
-    "high_risk": "高风险用语（报警、律师、12315、曝光、起诉等）",
-    "emotion_angry_message": "客户情绪激动",
-    "emotion_frustration": "客户不满持续累积",
-    "emotion_rising_frustration": "客户情绪持续升温",
-    "repeated_fallback": "机器人连续两次没有听懂",
-    "journey_failed": "同一步骤多次失败",
-    "business_rule": "业务规则（大额、VIP 等）",
-}
-PRIORITIES = ("urgent", "high", "normal")
 SENDERS = ("customer", "bot", "agent")
-MAX_TEXT = 5000
 MAX_TRANSCRIPT = 2000
-MAX_ID = 255
 EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
 FUTURE_SLACK = 86400.0  # clocks of the bot and the service may differ a little
 

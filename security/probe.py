@@ -508,7 +508,7 @@ class WidgetClient:
             token = confirmed.get("token") or confirmed.get("session_token")
         else:
             session, token = (confirmed if isinstance(confirmed, str) else None), None
-        if session and not token:  # widget/channel.py sends it as its own event, just after
+        if session and not token:  # bot/channels/widget.py sends it as its own event, just after
             try:
                 issued = self.tokens.get(timeout=3)
             except queue.Empty:

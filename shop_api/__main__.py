@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sanic.log import logger
 
-from bot.logs import SANIC_LOGGERS, install_masking
+from contracts.logs import SANIC_LOGGERS, install_masking
 from contracts.profile import is_production, refuse_dev_secret
 from shop_api.app import create_app
 from shop_api.seed import prepare

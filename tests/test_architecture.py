@@ -19,29 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("bot", "handoff", "shop_api", "widget")
 FEATURES = "bot.actions"
 CORE = "bot.core"
-# Modules any service may import. contracts/ exists to be shared; bot/masking.py (masking of
-# phones, IDs and cards, which the handoff service applies to transcripts too) and bot/logs.py
-# (the masking log filter every service installs) are pure functions with no framework or
-# service state, so importing them couples no deployments.
-SHARED = ("contracts", "bot.masking", "bot.logs")
+# Modules any service may import: contracts/ exists to be shared (masking, log filter,
+# profile checks, handoff reasons and notices, widget session tokens, input checks). It holds
+# pure functions and constants with no framework or service state.
+SHARED = ("contracts",)
 # Cross-service imports that exist today; each one is a reason the services cannot be
-# deployed apart yet (issue 19, "Services and contracts"). Do not add to this list.
-KNOWN_DEBT = {
-    # The REST channel (in the Rasa server) checks cancel phrases with the handoff service's
-    # code, pulling SQLAlchemy and the handoff store into the Rasa process.
-    ("bot.channels.rest", "handoff.events"),
-    # The bot's handoff client reads the service's development token from the service.
-    ("bot.clients.handoff", "handoff.config"),
-    # The bot's handoff machinery masks, words notices and bounds payloads with the service's
-    # modules instead of the shared contract.
-    ("bot.actions.handoff", "handoff.masking"),
-    ("bot.actions.handoff", "handoff.notices"),
-    ("bot.actions.handoff", "handoff.schema"),
-    # The widget's Socket.IO channel runs inside Rasa and reuses the bot's channel helpers: it
-    # belongs in bot/channels.
-    ("widget.channel", "bot.channels.edge"),
-    ("widget.channel", "bot.channels.silent"),
-}
+# deployed apart. Do not add to this list (issue 19 emptied it).
+KNOWN_DEBT: set[tuple[str, str]] = set()
 # Imports into bot/actions from the core that exist today. The handoff machinery (payload,
 # outbox, hand_off) still lives in bot/actions/handoff.py and defines no action; the journeys
 # reach it through bot/core/handoff.py only, so moving it into the core ends this.
@@ -186,11 +170,12 @@ def test_the_check_sees_every_form_of_import(source: str) -> None:
 
 
 def test_the_check_allows_the_core_and_shared_modules() -> None:
-    shared = "from bot.masking import mask_phone\nfrom contracts.http_input import load_json\n"
+    shared = ("from contracts.masking import mask_phone\n"
+              "from contracts.http_input import load_json\n")
     feature = shared + "from bot.core.lookup import PHONE\nimport requests\n"
     edges = {"bot.actions.refund_request": set(imported(feature, "bot.actions.refund_request")),
              "handoff.app": set(imported(shared, "handoff.app"))}
     assert not feature_violations(edges) and not service_violations(edges)
-    edges["handoff.app"] |= {"bot.actions.handoff", "widget.channel"}
+    edges["handoff.app"] |= {"bot.actions.handoff", "bot.channels.widget"}
     assert service_violations(edges) == {("handoff.app", "bot.actions.handoff"),
-                                         ("handoff.app", "widget.channel")}
+                                         ("handoff.app", "bot.channels.widget")}

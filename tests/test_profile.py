@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from contracts.profile import DEV_SECRETS, is_production, problems, refuse_dev_secret
+from contracts.widget import secret_from_env
 from handoff.config import Settings, SettingsError
 from shop_api.__main__ import Settings as ShopSettings
-from widget.tokens import secret_from_env
 
 SECRETS = {name: f"s3cret-{name.lower()}" for name in DEV_SECRETS}
 URLS = {"TRACKER_DB_URL": "postgresql://shop:pw@db/rasa", "REDIS_URL": "redis://:pw@r:6379/0",

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.logs import SANIC_LOGGERS, install_masking
+from contracts.logs import SANIC_LOGGERS, install_masking
+from contracts.widget import secret_from_env
 from widget.app import WidgetConfig, create_app
-from widget.tokens import secret_from_env
 
 DEV_UPLOADS_TOKEN = "dev-only-uploads-token"
 

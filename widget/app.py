@@ -22,10 +22,9 @@ from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
 from contracts.http_input import InputError, load_json
-from widget.channel import is_session_id
+from contracts.widget import DEV_SECRET, HEADER, bearer_matches, is_session_id, token_matches
 from widget.csat import CsatStore
 from widget.history import conversation_messages
-from widget.tokens import DEV_SECRET, HEADER, bearer_matches, token_matches
 from widget.uploads import MAX_BYTES, PhotoStore, UploadError, check_photo
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +51,7 @@ class WidgetConfig:
     rasa_token: str
     rasa_port: int
     public_socket_url: str = ""  # empty: the page's host on `rasa_port`
-    session_secret: str = DEV_SECRET  # proves a browser holds a session (widget/tokens.py)
+    session_secret: str = DEV_SECRET  # proves a browser holds a session (contracts/widget.py)
     # Bearer token of the supervisor's figures (/api/csat/summary); empty: not served.
     admin_token: str = ""
     # Customers' photos, and the bearer token the handoff service reads them with (agents).

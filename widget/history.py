@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from widget.channel import widget_message
+from contracts.widget import widget_message
 
 MAX_MESSAGES = 300
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -16,7 +16,7 @@ from bot.core.handoff import Reason, hand_off
 from bot.core.lookup import PHONE, StopOnFailure, failed_attempt, offer_human
 from bot.core.shop import shop_client
 from bot.faq import load_policy
-from bot.masking import mask_phone
+from contracts.masking import mask_phone
 
 ISSUES = {
     "login": "登录不上",

@@ -17,7 +17,7 @@ from bot.core.courtesy import is_upset
 from bot.core.ownership import JourneyAction, JourneyForm
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
-from bot.masking import mask_signer
+from contracts.masking import mask_signer
 
 ISSUES = {
     "not_received": "显示签收但没收到",

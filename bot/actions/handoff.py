@@ -37,9 +37,9 @@ from bot.faq import load_policy
 from bot.high_risk import high_risk  # noqa: F401 (the actions import it from here)
 from bot.nlu.other_request import replayed
 from bot.outbox import DEFAULT_KEEP_DAYS, Outbox
-from handoff.masking import mask_sensitive
-from handoff.notices import queued_notice
-from handoff.schema import MAX_ID, MAX_TEXT
+from contracts.handoff import MAX_ID, MAX_TEXT, REASONS
+from contracts.masking import mask_sensitive
+from contracts.notices import queued_notice
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,16 +71,7 @@ class Reason(str, Enum):
     JOURNEY_FAILED = "journey_failed"
 
 
-REASON_LABELS = {
-    Reason.EXPLICIT_REQUEST: "客户主动要求人工",
-    Reason.COMPLAINT: "客户投诉",
-    Reason.HIGH_RISK: "客户提到报警、律师、12315、曝光或起诉",
-    Reason.EMOTION_ANGRY: "客户情绪激动",
-    Reason.EMOTION_FRUSTRATION: "客户不满持续累积",
-    Reason.EMOTION_RISING: "客户情绪持续升温",
-    Reason.REPEATED_FALLBACK: "机器人连续两次没有听懂",
-    Reason.JOURNEY_FAILED: "同一步骤多次失败",
-}
+REASON_LABELS = {reason: REASONS[reason.value] for reason in Reason}
 # Slots that are the bot's bookkeeping, not something the customer told.
 INTERNAL_SLOTS = {"requested_slot", "suggested_faq", "lookup_attempts", "journey_failure",
                   "handoff_reason", "handoff_priority", "session_started_metadata"}
@@ -394,7 +385,7 @@ def tell_queued(dispatcher: CollectingDispatcher, ticket: Ticket,
                 service_hours: str | None = None, in_hours: bool | None = None) -> None:
     """Where the customer stands: queue place and expected wait; with nobody online, when
     someone will reply; a long wait, a message or a call-back instead of the number. The
-    service files the same words (handoff.notices.queued_notice) in the handoff."""
+    service files the same words (contracts.notices.queued_notice) in the handoff."""
     hours = str(load_policy().get("service_hours") or "") if service_hours is None \
         else service_hours
     inside = in_service_hours(hours) if in_hours is None else in_hours

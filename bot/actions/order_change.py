@@ -20,7 +20,7 @@ from bot.core.lookup import PHONE, failed_attempt
 from bot.core.ownership import JourneyAction, JourneyForm
 from bot.core.refunds import METHOD_NAMES, refund_days
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
-from bot.masking import mask_address, mask_name, mask_phone
+from contracts.masking import mask_address, mask_name, mask_phone
 
 CHANGE_FIELDS = {
     "address": "收货地址",

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.clients.shop_api import Order, ShopApiUnavailable
 from bot.core.courtesy import acknowledge_before_asking, uttered_this_turn
 from bot.core.shop import STATE_NAMES, shop_client
-from bot.masking import mask_phone
+from contracts.masking import mask_phone
 
 MAX_LISTED_ORDERS = 5
 

@@ -13,8 +13,8 @@ from bot.core.clock import CHINA, china_today
 from bot.core.lookup import OrderJourneyAction, OrderLookupValidation
 from bot.core.shop import STATE_NAMES, shop_client
 from bot.faq import load_policy
-from bot.masking import mask_signer, mask_text
 from bot.nlu.other_request import ASKS_BACK
+from contracts.masking import mask_signer, mask_text
 
 
 class ValidateOrderStatusForm(OrderLookupValidation):

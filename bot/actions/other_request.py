@@ -11,7 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core.lookup import ORDER_ID, PHONE
 from bot.faq import KEY_ENTITY, RETRIEVAL_INTENT
-from bot.masking import mask_text
 from bot.nlu.other_request import (
     REMIND_ACTION,
     REPLAYED,
@@ -19,6 +18,7 @@ from bot.nlu.other_request import (
     offered_request,
     open_other_request,
 )
+from contracts.masking import mask_text
 
 # The button resends the customer's own words, cut to what fits on a button.
 BUTTON_CHARS = 16

@@ -21,9 +21,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.edge import EdgeError
-from bot.logs import SANIC_LOGGERS, install_masking
 from bot.rasa_patches import install as install_rasa_patches
 from contracts.http_input import has_bad_string, is_valid_unicode, json_depth_ok
+from contracts.logs import SANIC_LOGGERS, install_masking
 
 MAX_API_BODY = 1024 * 1024
 # Model uploads and training data are the only large bodies Rasa's API takes.

@@ -47,8 +47,8 @@ from bot.channels.edge import (
 )
 from bot.channels.once import MESSAGE_ID, handle_once
 from bot.channels.silent import failed_turn_reply, is_paused
+from contracts.handoff import is_cancel
 from contracts.profile import refuse_dev_secret
-from handoff.events import is_cancel
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import requests
 
-from contracts.profile import is_production
-from handoff.config import DEV_TOKEN
+from contracts.profile import DEV_SECRETS, is_production
 
 logger = logging.getLogger(__name__)
+DEV_TOKEN = DEV_SECRETS["HANDOFF_API_TOKEN"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 # Answers that say "try again later": the service is down, busy or overloaded.

@@ -13,8 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core.courtesy import uttered_this_turn
-from bot.masking import card_numbers, id_numbers
 from bot.typed_choice import latest_bot_buttons, payload_choice, typed_payload
+from contracts.masking import card_numbers, id_numbers
 
 # Button payloads name the option as the entity `choice`: /inform{"choice":"damaged"}.
 CHOICE_ENTITY = "choice"

@@ -16,7 +16,7 @@ from bot.core.courtesy import acknowledge_if_upset
 from bot.core.handoff import Reason, hand_off
 from bot.core.shop import refusal_text, shop_client
 from bot.faq import load_policy
-from bot.masking import mask_phone
+from contracts.masking import mask_phone
 
 ORDER_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")

@@ -23,7 +23,7 @@ from bot.core.lookup import (
     failed_attempt,
 )
 from bot.core.shop import shop_client
-from bot.masking import mask_phone
+from contracts.masking import mask_phone
 
 BLOCKER_SLOT = "order_blocker"
 # "那另一个订单呢" without its number: the order under discussion is not the one meant.

@@ -1,9 +1,9 @@
-"""The one module that finds and masks personal data (bot/masking.py)."""
+"""The one module that finds and masks personal data (contracts/masking.py)."""
 from __future__ import annotations
 
 import pytest
 
-from bot.masking import (
+from contracts.masking import (
     card_numbers,
     id_numbers,
     is_id_number,
@@ -71,7 +71,7 @@ def test_numbers_written_with_dots_ideographic_spaces_or_glued_to_letters_are_ma
 def test_logs_never_keep_card_id_or_phone_numbers(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from bot.logs import MaskingFilter
+    from contracts.logs import MaskingFilter
 
     logger = logging.getLogger("test.masking")
     handler = logging.Handler()

@@ -32,10 +32,10 @@ from bot.actions.handoff import (
 )
 from bot.clients.handoff import HandoffClient, HandoffMisconfigured, HandoffUnavailable, Ticket
 from bot.faq import load_policy
+from contracts.handoff import is_cancel
+from contracts.masking import mask_sensitive
+from contracts.notices import notice
 from handoff.config import DEV_TOKEN, Settings, SettingsError
-from handoff.events import is_cancel
-from handoff.masking import mask_sensitive
-from handoff.notices import notice
 from tests.conftest import free_port
 from tests.handoff.conftest import BOT_TOKEN, EventStream, Service
 
@@ -433,7 +433,7 @@ def test_the_queued_notice_has_one_wording() -> None:
 
 
 def test_the_handoff_masks_cards_and_ids_as_the_journeys_recognise_them() -> None:
-    from bot.masking import mask_text
+    from contracts.masking import mask_text
     text = "卡 6222021234567890123，身份证 11010519491231002X，订单 573262229751"
     assert mask_sensitive(text) == mask_text(text)
     assert mask_sensitive("手机13812345678") == "手机13812345678"  # agents need the phone

@@ -60,7 +60,7 @@ def test_an_agent_takes_over_in_the_console_and_hands_back(
     click_queue_item(browser, handoff["id"])
     wait(browser, lambda d: any("转人工" in t for t in transcript_texts(d)))
     assert any("发票" in t for t in transcript_texts(browser))
-    assert browser.find_element(By.ID, "d-reason").text == "客户要求转人工"
+    assert browser.find_element(By.ID, "d-reason").text == "客户主动要求人工"
     assert "客户主动要求人工" in browser.find_element(By.ID, "d-summary").text
     assert browser.find_element(By.ID, "reply").get_attribute("disabled")  # not claimed yet
 

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import requests
 
+from contracts.widget import HEADER
 from tests.conftest import ROOT
 from tests.handoff.conftest import PASSWORD, Service, wait_for
 from tests.handoff.test_end_to_end import say, states
 from tests.widget.conftest import widget_server  # noqa: F401 (fixture)
 from tests.widget.test_widget_server import SocketClient
-from widget.tokens import HEADER
 
 SUPERVISOR, AGENT = "report-boss", "report-li"
 
@@ -119,7 +119,7 @@ def test_traffic_containment_and_handoff_figures_move_by_the_known_conversations
     explicit = by(handoffs["by_reason"], "reason", "explicit_request")
     assert delta(explicit, by(old_handoffs["by_reason"], "reason", "explicit_request"),
                  "handoffs") == 1
-    assert explicit["label"] == "客户要求转人工"
+    assert explicit["label"] == "客户主动要求人工"
     status = {r["status"]: r["handoffs"] for r in handoffs["by_status"]}
     old_status = {r["status"]: r["handoffs"] for r in old_handoffs["by_status"]}
     assert status["resolved"] - old_status["resolved"] == 1

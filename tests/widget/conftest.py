@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from contracts.widget import session_token
 from tests.conftest import ROOT, start_process, stop_process, wait_until_up
-from widget.tokens import session_token
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "widget"
 CHROMIUM = "/usr/bin/chromium"

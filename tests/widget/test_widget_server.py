@@ -14,11 +14,11 @@ import pytest
 import requests
 import websocket
 
+from bot.channels.widget import widget_message
+from contracts.widget import HEADER
 from tests.conftest import free_port, start_process, stop_process, wait_until_up
 from tests.widget.conftest import csat_summary, handoff_event, session_id, token_of
-from widget.channel import widget_message
 from widget.history import conversation_messages
-from widget.tokens import HEADER
 
 
 class SocketClient:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from rasa.core.channels.channel import UserMessage
 
+from bot.channels import widget as channel
 from bot.channels.silent import NOT_DELIVERED, not_handled
+from bot.channels.widget import WidgetSocketIOInput
 from bot.faq import load_policy
-from widget import channel
-from widget.channel import WidgetSocketIOInput
 
 # What the stand-in for Rasa raises when asked to: as when the tracker store is down.
 CRASH = RuntimeError("tracker store unreachable")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from widget.tokens import bearer_matches
+from contracts.widget import bearer_matches
 
 
 def test_the_right_bearer_token_matches() -> None:

@@ -14,9 +14,9 @@ import pytest
 import requests
 from PIL import Image
 
+from contracts.widget import HEADER
 from tests.conftest import free_port, start_process, stop_process, wait_until_up
 from tests.widget.conftest import session_id, token_of
-from widget.tokens import HEADER
 
 UPLOADS_TOKEN = "test-uploads-token"
 

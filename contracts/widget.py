@@ -1,4 +1,7 @@
-"""Widget session tokens: proof that a browser holds the session it names.
+"""What the Rasa server's widget channel (bot/channels/widget.py) and the widget server
+(widget/) share: session ids and their tokens, and the shape of a bot message on the widget.
+
+Session tokens are proof that a browser holds the session it names.
 
 A conversation id is not a secret (agents, logs and the handoff queue show it). The Rasa
 server's widget channel mints a session id and gives the browser its token, an HMAC of the id
@@ -10,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from contracts.profile import refuse_dev_secret
 
 DEV_SECRET = "dev-only-widget-secret"
 HEADER = "X-Session-Token"
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+_MEDIA_KEYS = ("image", "attachment", "elements")
 
 
 def secret_from_env(environ: Mapping[str, str] = os.environ) -> str:
@@ -45,3 +52,36 @@ def bearer_matches(header: str | None, expected: str) -> bool:
     given = (header or "").removeprefix("Bearer ").strip()
     return bool(expected and given) and hmac.compare_digest(
         given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
+def is_session_id(value: Any) -> bool:
+    """Whether `value` is a session id this channel could have issued."""
+    return isinstance(value, str) and bool(SESSION_ID.match(value))
+
+
+def widget_message(message: dict[str, Any]) -> dict[str, Any]:
+    """The one `bot_uttered` payload for a bot message (`BotUttered.message()` shape)."""
+    out: dict[str, Any] = {"text": message.get("text") or ""}
+    buttons = message.get("quick_replies") or message.get("buttons") or []
+    if buttons:
+        out["quick_replies"] = [
+            {"title": str(button.get("title", "")), "payload": str(button.get("payload", "")),
+             **({"url": str(button["url"])} if button.get("url") else {})}
+            for button in buttons if isinstance(button, dict)
+        ]
+    custom = message.get("custom")
+    if isinstance(custom, dict) and set(custom) == {"data"} and isinstance(custom["data"], dict):
+        custom = custom["data"]  # the {"data": ...} wrapping Rasa's stock channel needs
+    custom = dict(custom) if isinstance(custom, dict) else {}
+    if isinstance(message.get("handoff"), dict):  # metadata is merged into the message
+        custom.setdefault("handoff", message["handoff"])
+    if custom:
+        out["custom"] = custom
+    for key in _MEDIA_KEYS:
+        if message.get(key):
+            out[key] = message[key]
+    if message.get("utter_action"):
+        out["response"] = message["utter_action"]
+    if message.get("timestamp"):
+        out["timestamp"] = message["timestamp"]
+    return out

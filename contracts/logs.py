@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.masking import mask_text
+from contracts.masking import mask_text
 
 SANIC_LOGGERS = ("sanic.root", "sanic.error", "sanic.access")
 

@@ -1,6 +1,6 @@
 """Finding and masking personal data in text: bank-card numbers, resident ID numbers, phones,
-names and street addresses. One module for the bot's journeys and (to come) the handoff
-service, so both recognise and mask the same things alike."""
+names and street addresses. One module for the bot's journeys, its handoff payload, the
+handoff service's transcripts and every service's logs, so all recognise and mask alike."""
 from __future__ import annotations
 
 import re
@@ -117,3 +117,26 @@ def mask_text(text: str) -> str:
                               if 15 <= len(card_digits(m.group())) <= 19
                               else m.group(), text)
     return PHONE.sub(lambda m: mask_phone(m.group()), text)
+
+
+# --- transcripts shown to agents: phone and order numbers stay (agents need them), ID and
+# --- bank-card numbers keep only their first and last four characters.
+
+def mask_sensitive(text: str) -> str:
+    """Replace ID-card and bank-card numbers by their first and last four characters."""
+    if not text:
+        return text
+    text = ID_CANDIDATE.sub(
+        lambda m: _keep_ends(m.group()) if is_id_number(m.group()) else m.group(), text)
+    return CARD_CANDIDATE.sub(_mask_card, text)
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = card_digits(match.group())
+    if not 15 <= len(digits) <= 19:
+        return match.group()
+    return _keep_ends(digits)
+
+
+def _keep_ends(value: str) -> str:
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"

@@ -43,18 +43,24 @@ from bot.channels.edge import (
 )
 from bot.channels.silent import failed_turn_reply, is_paused
 from contracts.http_input import InputError, is_clean_text, load_json
-from widget.tokens import bearer_matches, secret_from_env, session_token, token_matches
+from contracts.widget import (
+    SESSION_ID,
+    bearer_matches,
+    is_session_id,
+    secret_from_env,
+    session_token,
+    token_matches,
+    widget_message,
+)
 
 logger = logging.getLogger(__name__)
 
 # Session ids are minted here (uuid4 hex); any other shape is refused and replaced.
-SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_METADATA_CHARS = 2000
 MAX_DISPLAY_CHARS = 200
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INVALID_MESSAGE = "抱歉，这条消息我没能识别（内容为空或含有无法显示的字符），请重新输入一下。"
 # Keys of a bot message the widget renders; everything else (model id, ...) stays on the server.
-_MEDIA_KEYS = ("image", "attachment", "elements")
 
 
 ACTIVITY_MAX_BYTES = 1024
@@ -71,39 +77,6 @@ def agent_activity_payload(data: dict[str, Any]) -> dict[str, Any] | None:
     if agent is not None and (not isinstance(agent, str) or len(agent) > 40):
         return None
     return {"typing": typing, "read": read is True, "agent": agent}
-
-
-def is_session_id(value: Any) -> bool:
-    """Whether `value` is a session id this channel could have issued."""
-    return isinstance(value, str) and bool(SESSION_ID.match(value))
-
-
-def widget_message(message: dict[str, Any]) -> dict[str, Any]:
-    """The one `bot_uttered` payload for a bot message (`BotUttered.message()` shape)."""
-    out: dict[str, Any] = {"text": message.get("text") or ""}
-    buttons = message.get("quick_replies") or message.get("buttons") or []
-    if buttons:
-        out["quick_replies"] = [
-            {"title": str(button.get("title", "")), "payload": str(button.get("payload", "")),
-             **({"url": str(button["url"])} if button.get("url") else {})}
-            for button in buttons if isinstance(button, dict)
-        ]
-    custom = message.get("custom")
-    if isinstance(custom, dict) and set(custom) == {"data"} and isinstance(custom["data"], dict):
-        custom = custom["data"]  # the {"data": ...} wrapping Rasa's stock channel needs
-    custom = dict(custom) if isinstance(custom, dict) else {}
-    if isinstance(message.get("handoff"), dict):  # metadata is merged into the message
-        custom.setdefault("handoff", message["handoff"])
-    if custom:
-        out["custom"] = custom
-    for key in _MEDIA_KEYS:
-        if message.get(key):
-            out[key] = message[key]
-    if message.get("utter_action"):
-        out["response"] = message["utter_action"]
-    if message.get("timestamp"):
-        out["timestamp"] = message["timestamp"]
-    return out
 
 
 class WidgetSocketIOOutput(OutputChannel):
