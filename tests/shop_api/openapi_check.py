@@ -1,4 +1,5 @@
-"""A small structural check of answers against shop_api/openapi.yaml, without extra packages."""
+"""A small structural check of answers and payloads against the services' OpenAPI documents
+(shop_api/openapi.yaml by default, handoff/openapi.yaml too), without extra packages."""
 from __future__ import annotations
 
 import re
@@ -92,6 +93,8 @@ class OpenApi:
             errors += _string_errors(schema, value, where)
         if isinstance(value, dict):
             errors += self._object_errors(schema, value, where)
+        if isinstance(value, list) and len(value) > schema.get("maxItems", len(value)):
+            errors.append(f"{where}: more than {schema['maxItems']} items")
         if isinstance(value, list) and "items" in schema:
             for index, item in enumerate(value):
                 errors += self.validate(schema["items"], item, f"{where}[{index}]")
@@ -101,9 +104,13 @@ class OpenApi:
         properties = schema.get("properties", {})
         errors = [f"{where}.{name}: missing" for name in schema.get("required", [])
                   if name not in value]
+        extra = schema.get("additionalProperties", False)
         for name, item in value.items():
             if name not in properties:
-                errors.append(f"{where}.{name}: not in the schema")
+                if extra is False:
+                    errors.append(f"{where}.{name}: not in the schema")
+                elif isinstance(extra, dict):
+                    errors += self.validate(extra, item, f"{where}.{name}")
             else:
                 errors += self.validate(properties[name], item, f"{where}.{name}")
         return errors
@@ -111,6 +118,8 @@ class OpenApi:
 
 def _string_errors(schema: dict[str, Any], value: str, where: str) -> list[str]:
     errors = []
+    if len(value) > schema.get("maxLength", len(value)):
+        errors.append(f"{where}: longer than {schema['maxLength']} characters")
     if "pattern" in schema and not re.search(schema["pattern"], value):
         errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
     try:
