@@ -17,7 +17,9 @@ API, handoff service consuming RabbitMQ) in var/scale with throwaway secrets, th
    conversation's tracker each message exactly once, in the order sent (0 lost, 0 duplicated);
    exactly one handoff in the handoff store for each conversation that asked for one; every
    customer message after the handoff in its transcript exactly once (they travel through
-   RabbitMQ); the time until the conversations hit by the kill were answered again.
+   RabbitMQ); the time until the conversations hit by the kill were answered again; and a
+   widget customer connected to one replica gets what is pushed through the other's HTTP API
+   (socket.io rooms shared through Redis).
 
 Prints the figures and writes them to reports/scale.md; exits 1 when a check fails. Bounded:
 each message has MESSAGE_DEADLINE seconds, the whole run `--budget` seconds.
@@ -362,6 +364,40 @@ def replica_back(stack: Stack, replica: int, since: float, budget: float = 300) 
     return None
 
 
+AGENT_PUSH = "您好，我是客服小周，您的问题我这就帮您查。"
+
+
+def cross_replica_pushes(stack: Stack, rounds: int = 6) -> list[float | None]:
+    """A widget customer connected to one replica directly gets a message pushed through the
+    other replica's HTTP API (as the handoff service relays an agent's reply: nginx sends it
+    to any replica); seconds until it arrived, None when it never did (10 s)."""
+    import requests
+
+    from evaluation.bench_handoff import _wait_for_text
+    from evaluation.demo_traffic import WidgetCustomer
+
+    token = stack.env["RASA_AUTH_TOKEN"]
+    delays: list[float | None] = []
+    for n in range(rounds):
+        near, far = (1, 2) if n % 2 == 0 else (2, 1)
+        customer = WidgetCustomer(f"http://127.0.0.1:{stack.base + 9 + near}")
+        try:
+            customer.say("你好")
+            pushed = time.monotonic()
+            answer = requests.post(
+                f"http://127.0.0.1:{stack.base + 9 + far}/conversations/{customer.sender}"
+                "/tracker/events", timeout=30,
+                params={"token": token, "output_channel": "latest",
+                        "execute_side_effects": "true"},
+                json=[{"event": "bot", "text": AGENT_PUSH}])
+            arrived = _wait_for_text(customer, AGENT_PUSH, timeout=10) \
+                if answer.status_code == 200 else None
+            delays.append(None if arrived is None else arrived - pushed)
+        finally:
+            customer.close()
+    return delays
+
+
 async def disrupt(stack: Stack, started: float, marks: dict[str, float]) -> None:
     """Kill a replica, restart the handoff service, restart RabbitMQ, at their times."""
     loop = asyncio.get_running_loop()
@@ -432,6 +468,9 @@ def run(args: argparse.Namespace) -> int:
         rate2, n2 = throughput(stack, "two", args.tput_conversations, texts)
         print(f"==> throughput: 1 replica {rate1:.1f} msg/s, 2 replicas {rate2:.1f} msg/s",
               flush=True)
+        pushes = cross_replica_pushes(stack)
+        print(f"==> widget pushes through the other replica delivered: "
+              f"{sum(d is not None for d in pushes)} / {len(pushes)}", flush=True)
         prefix = f"scale-{secrets.token_hex(3)}-"
         plan, expected = [], set()
         for n in range(args.conversations):
@@ -481,6 +520,9 @@ def run(args: argparse.Namespace) -> int:
          f"{percentile(latencies, .5):.2f} / {percentile(latencies, .95):.2f} / "
          f"{max(latencies, default=0):.2f} s"),
         ("main run duration", f"{marks['end'] - marks['start']:.0f} s"),
+        ("widget messages pushed through the other replica delivered (max delay)",
+         f"{sum(d is not None for d in pushes)} / {len(pushes)} "
+         f"({max((d for d in pushes if d is not None), default=0):.2f} s)"),
         ("throughput through nginx, 2 replicas", f"{rate2:.1f} msg/s ({n2} messages)"),
         ("throughput through nginx, 1 replica", f"{rate1:.1f} msg/s ({n1} messages)"),
         ("topology ready after (servers, 2 replicas loading)", f"{ready:.0f} s"),
@@ -498,6 +540,8 @@ def run(args: argparse.Namespace) -> int:
         failures.append("handoffs lost or duplicated")
     if handoffs["live_lost"] or handoffs["live_duplicated"]:
         failures.append("messages to agents lost or duplicated")
+    if any(d is None for d in pushes):
+        failures.append("widget messages pushed through the other replica lost")
     if failures:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import rasa.core.channels.channel
@@ -31,7 +31,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.edge import (
     TOO_FAST,
@@ -77,6 +77,17 @@ def agent_activity_payload(data: dict[str, Any]) -> dict[str, Any] | None:
     if agent is not None and (not isinstance(agent, str) or len(agent) > 40):
         return None
     return {"typing": typing, "read": read is True, "agent": agent}
+
+
+def client_manager(env: Mapping[str, str] | None = None) -> AsyncRedisManager | None:
+    """The rooms of every Rasa replica shared through Redis (WIDGET_SOCKET_REDIS_URL, else
+    REDIS_URL, which the production profile sets for the lock store): a message pushed through
+    one replica's HTTP API (an agent's reply relayed by the handoff service, which nginx may
+    send to any replica) reaches the widget connected to another. None, the in-process
+    manager, without either (one Rasa process, `make run`)."""
+    env = os.environ if env is None else env
+    url = env.get("WIDGET_SOCKET_REDIS_URL") or env.get("REDIS_URL")
+    return AsyncRedisManager(url, channel="shop-widget") if url else None
 
 
 class WidgetSocketIOOutput(OutputChannel):
@@ -150,7 +161,8 @@ class WidgetSocketIOInput(SocketIOInput):
         """The socket.io server on `socketio_path`, with the event handlers."""
         # cors_allowed_origins=[]: no origin check, as Rasa's own channel (browsers do not
         # apply CORS to WebSockets; the widget speaks WebSocket only).
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[],
+                          client_manager=client_manager())
         self.sio = sio
         blueprint = _SocketBlueprint(sio, self.socketio_path or "/socket.io", "socketio_webhook")
 
