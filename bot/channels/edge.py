@@ -15,8 +15,12 @@ that guards Rasa's own HTTP API:
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import math
 import re
+import secrets
 import threading
 import time
 import unicodedata
@@ -28,6 +32,8 @@ from typing import Any
 import yaml
 
 from contracts.http_input import InputError, is_valid_unicode, load_json
+
+logger = logging.getLogger(__name__)
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 MAX_MESSAGE_CHARS = 1000
@@ -155,10 +161,8 @@ def parse_json_object(raw: bytes | None, max_bytes: int = MAX_BODY_BYTES) -> dic
 
 
 class RateLimiter:
-    """Sliding-window limits per key (a sender id, a client address), in process memory.
-
-    With several replicas each keeps its own window; a shared per-address limit belongs in
-    the reverse proxy in front (nginx `limit_req`, docs/security.md)."""
+    """Sliding-window limits per key (a sender id, a client address), in process memory:
+    one Rasa process (`make run`); replicas share theirs in Redis (SharedRateLimiter)."""
 
     def __init__(self, limit: int, window_seconds: float, max_keys: int = 100_000) -> None:
         """Allow `limit` hits per key in any `window_seconds`."""
@@ -187,8 +191,50 @@ class RateLimiter:
             self.hits.clear()
 
 
-def limiters_from_env(env: dict[str, str]) -> tuple[RateLimiter, RateLimiter]:
-    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars)."""
+class SharedRateLimiter:
+    """The same limits kept in Redis, so that several Rasa replicas count one customer's
+    messages together (nginx may send them to any replica): a sliding log per key in a sorted
+    set. Refused attempts are counted too, so a client that keeps flooding stays refused.
+    When Redis does not answer, the replica's own window (RateLimiter) decides meanwhile."""
+
+    def __init__(self, limit: int, window_seconds: float, client: Any, prefix: str) -> None:
+        self.limit, self.window, self.client, self.prefix = limit, window_seconds, client, prefix
+        self.local = RateLimiter(limit, window_seconds)
+        self._warned = 0.0
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Record a hit of `key` and say whether it is within the limit."""
+        import redis
+
+        now = time.time() if now is None else now
+        name = f"{self.prefix}:{hashlib.sha256(key.encode('utf-8', 'replace')).hexdigest()}"
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.zremrangebyscore(name, 0, now - self.window)
+            pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+            pipe.zcard(name)
+            pipe.expire(name, math.ceil(self.window))
+            count = pipe.execute()[2]
+        except redis.RedisError as error:
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                logger.warning("rate limits: Redis unavailable (%s); this replica's own "
+                               "window decides meanwhile", error)
+            return self.local.allow(key)
+        return count <= self.limit
+
+
+def limiters_from_env(env: dict[str, str]) -> tuple[RateLimiter | SharedRateLimiter,
+                                                    RateLimiter | SharedRateLimiter]:
+    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars),
+    shared through Redis when RATE_LIMIT_REDIS_URL or REDIS_URL is set (several replicas)."""
     per_sender = int(env.get("RATE_LIMIT_PER_SENDER", "20"))
     per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "300"))
-    return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)
+    url = env.get("RATE_LIMIT_REDIS_URL") or env.get("REDIS_URL")
+    if not url:
+        return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return (SharedRateLimiter(per_sender, 60.0, client, "shop:rate:sender"),
+            SharedRateLimiter(per_address, 60.0, client, "shop:rate:address"))
