@@ -23,6 +23,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlu.linear import predict_proba
 from bot.nlu.normalize import classifier_text
 from bot.nlu.other_request import OTHER_REQUEST, find_other_request
 from bot.nlu.sentence_encoder import vector_mean, with_sentence_vectors
@@ -156,7 +157,7 @@ class FaqRetriever(GraphComponent):
             return messages
         texts = [m.get(TEXT) if isinstance(m.get(TEXT), str) else "" for m in messages]
         classifier = self._model["classifier"]
-        probabilities = classifier.predict_proba(self._matrix(self._model, texts))
+        probabilities = predict_proba(classifier, self._matrix(self._model, texts))
         for message, row in zip(messages, probabilities):
             if not message.get(TEXT):
                 continue
@@ -187,7 +188,7 @@ class FaqRetriever(GraphComponent):
     def _best_entries(self, texts: list[str]) -> list[tuple[str, float]]:
         """The likeliest entry of each text and its probability."""
         classifier = self._model["classifier"]
-        rows = classifier.predict_proba(self._matrix(self._model, texts))
+        rows = predict_proba(classifier, self._matrix(self._model, texts))
         return [(str(classifier.classes_[row.argmax()]), float(row.max())) for row in rows]
 
     def _set_prediction(self, message: Message, ranked: list[tuple[str, float]]) -> None:

@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from bot.nlu.linear import predict_proba
 from bot.nlu.normalize import classifier_text
 from bot.nlu.other_request import OTHER_REQUEST, find_other_request
 from bot.nlu.sentence_encoder import SentenceEncoder, vector_mean, with_sentence_vectors
@@ -281,7 +282,7 @@ class ShopIntentClassifier(GraphComponent):
         """Each text's probability per intent: the classifier's, mixed with the votes of the
         nearest training examples when the model has them."""
         model = self._model
-        probabilities = model["classifier"].predict_proba(self._matrix(model, texts))
+        probabilities = predict_proba(model["classifier"], self._matrix(model, texts))
         weight = float(self._config["knn_weight"])
         if not weight or "knn_vectors" not in model:
             return probabilities
