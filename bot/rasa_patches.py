@@ -22,6 +22,11 @@ in tests/test_rasa_patches.py. RASA_PATCHES selects them (`selected`): unset, al
   about 30% of the server's CPU under load. The events of one save are now written in one
   transaction, in the same order. Difference: if writing one of them fails, none of that
   save's events are kept (before, those before it were).
+- `patch_sql_tracker_store_single_read`: before storing a turn, the SQL tracker store loads the
+  whole conversation session back (every event deserialised and replayed into a tracker) only
+  to learn which events the event broker has not seen, then counts the stored events again to
+  learn which to write. Both are the events after the stored count: counted once, those are
+  published and then written, in one database session.
 """
 from __future__ import annotations
 
@@ -187,11 +192,41 @@ def patch_sql_event_broker_batching() -> None:
     TrackerStore._stream_new_events = _stream_new_events  # type: ignore[method-assign]
 
 
+def patch_sql_tracker_store_single_read() -> None:
+    """`SQLTrackerStore.save` without reloading the conversation to diff it."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+    if getattr(SQLTrackerStore.save, "_shop_patched", False):
+        return
+
+    async def save(self: SQLTrackerStore, tracker: Any) -> None:
+        """Update database with events from the current conversation (Rasa's, counting the
+        stored events once for both the event broker and the database)."""
+        with self.session_scope() as session:
+            events = list(self._additional_events(session, tracker))
+            if self.event_broker is not None:
+                await self._stream_new_events(self.event_broker, events, tracker.sender_id)
+            for event in events:
+                data = event.as_dict()
+                intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=event.type_name,
+                    timestamp=data.get("timestamp"), intent_name=intent,
+                    action_name=data.get("name"), data=json.dumps(data)))
+            session.commit()
+        logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
+
+    save._shop_patched = True  # type: ignore[attr-defined]
+    SQLTrackerStore.save = save  # type: ignore[method-assign]
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     patch_action_result_validation,
     patch_training_data_validation,
     patch_append_events_validation,
     patch_sql_event_broker_batching,
+    patch_sql_tracker_store_single_read,
 )
 
 

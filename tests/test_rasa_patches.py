@@ -110,6 +110,51 @@ def test_one_save_publishes_its_events_in_one_commit(tmp_path: Path) -> None:
         json.loads(row.data)["event"] for row in rows]
 
 
+def test_a_save_stores_and_publishes_the_new_events_without_reloading_the_tracker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.brokers.sql import SQLEventBroker
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+
+    rasa_patches.patch_sql_event_broker_batching()
+    rasa_patches.patch_sql_tracker_store_single_read()
+    broker = SQLEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
+    domain = Domain.from_dict({"slots": {"order_id": {
+        "type": "text", "mappings": [{"type": "from_text"}]}}})
+    store = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"),
+                            event_broker=broker)
+    reloads: list[str] = []
+    original = SQLTrackerStore.retrieve
+
+    async def counting_retrieve(self, sender_id):  # noqa: ANN001, ANN202
+        reloads.append(sender_id)
+        return await original(self, sender_id)
+
+    monkeypatch.setattr(SQLTrackerStore, "retrieve", counting_retrieve)
+    tracker = asyncio.run(store.get_or_create_tracker("single-read"))
+    reloads.clear()
+    turns = [[UserUttered("订单到哪了", {"name": "ask_order_status"}),
+              ActionExecuted("utter_ask_order_id"), BotUttered("请发一下订单号"),
+              ActionExecuted("action_listen")],
+             [UserUttered("573262229751", {"name": "inform"}), SlotSet("order_id", "573262229751"),
+              BotUttered("运输中"), ActionExecuted("action_listen")]]
+    for turn in turns:
+        for event in turn:
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+
+    assert reloads == []  # Rasa's save reloads the whole session once per save: 2
+    monkeypatch.setattr(SQLTrackerStore, "retrieve", original)
+    stored = asyncio.run(store.retrieve("single-read"))
+    assert [e.as_dict() for e in stored.events] == [e.as_dict() for e in tracker.events]
+    assert stored.get_slot("order_id") == "573262229751"
+    with broker.session_scope() as session:
+        rows = session.query(broker.SQLBrokerEvent).order_by(broker.SQLBrokerEvent.id).all()
+    assert [json.loads(row.data) for row in rows] == [
+        {"sender_id": "single-read", **e.as_dict()} for e in tracker.events]
+
+
 def test_selected_patches() -> None:
     assert rasa_patches.selected(None) == list(rasa_patches.PATCHES)
     assert rasa_patches.selected("none") == []
