@@ -20,6 +20,7 @@ import argparse
 import csv
 import itertools
 import json
+import math
 import random
 import sys
 import time
@@ -29,6 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from bot.emotion.corpus import ARTIFACT_FILE, CorpusScorer
@@ -57,6 +60,8 @@ HISTORY_FILE = Path(__file__).resolve().parent / "emotion_history.tsv"
 # Threshold grid of the cross-validation; a segment threshold above 1 turns segments off.
 UPSET_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 SEGMENT_GRID = (0.8, 0.85, 0.9, 0.95, 1.01)
+# Inverse regularisation of the blend's two logistic regressions (--fit-blend).
+BLEND_C = 1.0
 # Assumed share of upset or angry messages in real support traffic (a round figure, not
 # measured on the evaluation data): the examples are balanced, real traffic is mostly calm.
 ASSUMED_UPSET_SHARE = 0.2
@@ -207,9 +212,7 @@ def predictors_for(model: EmotionModel) -> dict[str, Predictor]:
     }
     if model.corpus is not None:
         predictors[PREVIOUS_NAME] = EmotionModel(
-            model.lexicon_data, model.vectorizer, model.classifier, ModelSettings.from_dict(
-                {k: v for k, v in vars(model.settings).items()
-                 if not k.startswith("corpus_")})).predict_many
+            model.lexicon_data, model.vectorizer, model.classifier, model.settings).predict_many
     predictors[MODEL_NAME] = model.predict_many
     return predictors
 
@@ -480,6 +483,47 @@ def study_report(model: EmotionModel, messages_path: Path, labels_path: Path,
     return "\n".join(lines) + "\n", guard
 
 
+def _f1_best_cut(values: np.ndarray, gold: np.ndarray) -> float:
+    """The cut-off on `values` with the best F1 for `gold` (values >= cut are positive)."""
+    def f1(cut: float) -> float:
+        flagged = values >= cut
+        hits = int(np.sum(flagged & gold))
+        return 2 * hits / (int(np.sum(flagged)) + int(np.sum(gold))) if hits else 0.0
+    return float(max(np.unique(np.round(values, 2)), key=f1))
+
+
+def fit_blend(model: EmotionModel, messages_path: Path, labels_path: Path) -> ModelSettings:
+    """The blend weights (ModelSettings.blend_*) fitted on the WORKING half of the study
+    labels only: one logistic regression for "upset or angry" vs calm, one for angry vs the
+    rest, each bias shifted so that its F1-best cut-off on the working half lands on the
+    configured threshold. The held-out half is not read."""
+    from evaluation.study import WORKING, half_of, read_messages
+    from evaluation.study import read_labels as read_id_labels
+
+    messages = read_messages(messages_path)
+    labels = {i: label for i, label in read_id_labels(labels_path).items()
+              if label in LABELS and half_of(i) == WORKING}
+    ids = sorted(labels)
+    inputs = model.blend_inputs([messages[i].text for i in ids])
+    settings = model.settings
+    fitted: dict[str, Any] = {}
+    for name, features, positive, threshold in (
+        ("blend_negative", [x.negative_features() for x in inputs], NEGATIVE,
+         settings.upset_threshold),
+        ("blend_angry", [x.angry_features() for x in inputs], ("angry",),
+         settings.angry_threshold),
+    ):
+        gold = np.array([labels[i] in positive for i in ids])
+        matrix = np.array(features)
+        regression = LogisticRegression(C=BLEND_C, max_iter=1000).fit(matrix, gold)
+        values = regression.decision_function(matrix)
+        cut = _f1_best_cut(values, gold)
+        fitted[name] = tuple(round(float(w), 4) for w in regression.coef_[0])
+        fitted[f"{name}_bias"] = round(
+            float(regression.intercept_[0]) - cut + math.log(threshold / (1 - threshold)), 4)
+    return replace(settings, **fitted)
+
+
 def _escalation_lines(item: Replay) -> list[str]:
     esc = item.escalation
     assert esc is not None
@@ -536,7 +580,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--study-labels", type=Path, default=STUDY_LABELS, help="id<TAB>emotion")
     parser.add_argument("--no-corpus", action="store_true",
                         help="the model without the corpus heads (the previous detector)")
+    parser.add_argument("--fit-blend", action="store_true",
+                        help="fit the blend weights on the working half of the study labels, "
+                             "print them for ModelSettings and stop")
     args = parser.parse_args(argv)
+    if args.fit_blend:
+        corpus = CorpusScorer.load()
+        model = EmotionModel.fit(read_examples(args.examples), corpus=corpus)
+        fitted = fit_blend(model, args.study_messages, args.study_labels)
+        for key in ("blend_negative", "blend_negative_bias", "blend_angry", "blend_angry_bias"):
+            print(f"{key} = {getattr(fitted, key)}")
+        return 0
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
     if missing:
         print(f"Evaluation data missing in {args.data_dir}: {', '.join(missing)}. "
