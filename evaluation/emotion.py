@@ -493,10 +493,10 @@ def _f1_best_cut(values: np.ndarray, gold: np.ndarray) -> float:
 
 
 def fit_blend(model: EmotionModel, messages_path: Path, labels_path: Path) -> ModelSettings:
-    """The blend weights (ModelSettings.blend_*) fitted on the WORKING half of the study
-    labels only: one logistic regression for "upset or angry" vs calm, one for angry vs the
-    rest, each bias shifted so that its F1-best cut-off on the working half lands on the
-    configured threshold. The held-out half is not read."""
+    """The "upset or angry" blend weights (ModelSettings.blend_negative*) fitted on the
+    WORKING half of the study labels only: a logistic regression for upset or angry vs calm,
+    its bias shifted so that its F1-best cut-off on the working half lands on the configured
+    upset_threshold. The held-out half is not read."""
     from evaluation.study import WORKING, half_of, read_messages
     from evaluation.study import read_labels as read_id_labels
 
@@ -505,23 +505,15 @@ def fit_blend(model: EmotionModel, messages_path: Path, labels_path: Path) -> Mo
               if label in LABELS and half_of(i) == WORKING}
     ids = sorted(labels)
     inputs = model.blend_inputs([messages[i].text for i in ids])
-    settings = model.settings
-    fitted: dict[str, Any] = {}
-    for name, features, positive, threshold in (
-        ("blend_negative", [x.negative_features() for x in inputs], NEGATIVE,
-         settings.upset_threshold),
-        ("blend_angry", [x.angry_features() for x in inputs], ("angry",),
-         settings.angry_threshold),
-    ):
-        gold = np.array([labels[i] in positive for i in ids])
-        matrix = np.array(features)
-        regression = LogisticRegression(C=BLEND_C, max_iter=1000).fit(matrix, gold)
-        values = regression.decision_function(matrix)
-        cut = _f1_best_cut(values, gold)
-        fitted[name] = tuple(round(float(w), 4) for w in regression.coef_[0])
-        fitted[f"{name}_bias"] = round(
-            float(regression.intercept_[0]) - cut + math.log(threshold / (1 - threshold)), 4)
-    return replace(settings, **fitted)
+    gold = np.array([labels[i] in NEGATIVE for i in ids])
+    matrix = np.array([x.negative_features() for x in inputs])
+    regression = LogisticRegression(C=BLEND_C, max_iter=1000).fit(matrix, gold)
+    cut = _f1_best_cut(regression.decision_function(matrix), gold)
+    threshold = model.settings.upset_threshold
+    bias = float(regression.intercept_[0]) - cut + math.log(threshold / (1 - threshold))
+    return replace(model.settings,
+                   blend_negative=tuple(round(float(w), 4) for w in regression.coef_[0]),
+                   blend_negative_bias=round(bias, 4))
 
 
 def _escalation_lines(item: Replay) -> list[str]:
@@ -588,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpus = CorpusScorer.load()
         model = EmotionModel.fit(read_examples(args.examples), corpus=corpus)
         fitted = fit_blend(model, args.study_messages, args.study_labels)
-        for key in ("blend_negative", "blend_negative_bias", "blend_angry", "blend_angry_bias"):
+        for key in ("blend_negative", "blend_negative_bias"):
             print(f"{key} = {getattr(fitted, key)}")
         return 0
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
