@@ -22,6 +22,7 @@ import itertools
 import json
 import math
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -35,7 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from bot.emotion.corpus import ARTIFACT_FILE, CorpusScorer
-from bot.emotion.lexicon import LABELS, baseline_predict, load_lexicon
+from bot.emotion.lexicon import LABELS, Lexicon, baseline_predict, load_lexicon, prepare
 from bot.emotion.model import (
     EXAMPLES_FILE,
     EmotionModel,
@@ -60,6 +61,14 @@ HISTORY_FILE = Path(__file__).resolve().parent / "emotion_history.tsv"
 # Threshold grid of the cross-validation; a segment threshold above 1 turns segments off.
 UPSET_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 SEGMENT_GRID = (0.8, 0.85, 0.9, 0.95, 1.01)
+# The hard kinds of message of the issue, found by lexicon category (bot/emotion/lexicon.yml)
+# or, for anger at the bot, by AT_THE_BOT.
+HARD_CASE_CATEGORIES = {
+    "chasing (催)": "urging", "threats (差评, 投诉)": "threats", "sarcasm (阴阳怪气)": "sarcasm",
+    "rhetorical questions (反问)": "rhetorical",
+}
+HARD_CASES = (*HARD_CASE_CATEGORIES, "anger at the bot")
+AT_THE_BOT = re.compile(r"机器人|机器|自动回复|智能客服|人工智障|听不懂|答非所问")
 # Inverse regularisation of the blend's two logistic regressions (--fit-blend).
 BLEND_C = 1.0
 # Assumed share of upset or angry messages in real support traffic (a round figure, not
@@ -468,6 +477,7 @@ def study_report(model: EmotionModel, messages_path: Path, labels_path: Path,
                  for _, s in sorted(item.by_source.items())]
         lines.append(f"| {item.detector} | {HALF_NAMES[item.half]} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines += hard_case_lines(model, messages, labels)
     if misses_path is not None and MODEL_NAME in working_predictions:
         ids = sorted(i for i in labels if half_of(i) == WORKING)
         rows = ["# Emotion misses on the working half of the study set (even ids only)", "",
@@ -514,6 +524,44 @@ def fit_blend(model: EmotionModel, messages_path: Path, labels_path: Path) -> Mo
     return replace(model.settings,
                    blend_negative=tuple(round(float(w), 4) for w in regression.coef_[0]),
                    blend_negative_bias=round(bias, 4))
+
+
+def hard_cases(text: str, lexicon: Lexicon) -> set[str]:
+    """The hard kinds of message (HARD_CASES) that a message shows cues of."""
+    categories = {hit.category for hit in lexicon.hits(prepare(text)) if not hit.negated}
+    kinds = {kind for kind, category in HARD_CASE_CATEGORIES.items() if category in categories}
+    if AT_THE_BOT.search(prepare(text)):
+        kinds.add("anger at the bot")
+    return kinds
+
+
+def hard_case_lines(model: EmotionModel, messages: dict[str, Any],
+                    labels: dict[str, str]) -> list[str]:
+    """How the model fares on messages with cues of the hard kinds, per half (counts only)."""
+    from evaluation.study import HALF_NAMES, HALVES, half_of
+
+    lexicon = load_lexicon()
+    lines = ["Hard kinds of message (cue found by the lexicon or, for the bot, by a pattern; "
+             "upset or angry precision / recall among the messages with the cue, and how many "
+             "carry it / are annotated upset or angry):", "",
+             "| kind | " + " | ".join(HALF_NAMES[h] for h in HALVES) + " |",
+             "|---|" + "---|" * len(HALVES)]
+    cells: dict[str, list[str]] = {kind: [] for kind in HARD_CASES}
+    for half in HALVES:
+        ids = sorted(i for i in labels if half_of(i) == half)
+        kinds = [hard_cases(messages[i].text, lexicon) for i in ids]
+        predicted = [label for label, _ in model.predict_many(
+            [messages[i].text for i, found in zip(ids, kinds) if found])]
+        found_ids = [i for i, found in zip(ids, kinds) if found]
+        found_kinds = [found for found in kinds if found]
+        for kind in HARD_CASES:
+            rows = [(labels[i], p) for i, found, p in zip(found_ids, found_kinds, predicted)
+                    if kind in found]
+            scores = binary_scores([g for g, _ in rows], [p for _, p in rows], NEGATIVE)
+            cells[kind].append(f"{scores.precision:.0%} / {scores.recall:.0%} "
+                               f"({scores.n} / {scores.positives})" if rows else "-")
+    lines += [f"| {kind} | " + " | ".join(cells[kind]) + " |" for kind in HARD_CASES]
+    return [*lines, ""]
 
 
 def _escalation_lines(item: Replay) -> list[str]:
