@@ -281,8 +281,9 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
               "| upset or angry sessions escalated | median turn | first escalation at customer "
               "turn (count) | reasons |", "|---|---|---|---|---|---|---|", *sections["replay"],
               ""]
-    shipped = PREVIOUS_NAME if PREVIOUS_NAME in replays else MODEL_NAME
-    lines += _calm_escalations(replays[shipped], session_gold, shipped)
+    for name in (PREVIOUS_NAME, MODEL_NAME):
+        if name in replays:
+            lines += _calm_escalations(replays[name], session_gold, name)
     lines += _sample(replays[MODEL_NAME], sample_size, seed)
     lines += ["", *_history_lines()]
     return "\n".join(lines) + "\n"
