@@ -20,7 +20,9 @@ import argparse
 import csv
 import itertools
 import json
+import math
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -29,10 +31,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from bot.emotion.corpus import ARTIFACT_FILE, CorpusScorer
-from bot.emotion.lexicon import LABELS, baseline_predict, load_lexicon
+from bot.emotion.lexicon import LABELS, Lexicon, baseline_predict, load_lexicon, prepare
 from bot.emotion.model import (
     EXAMPLES_FILE,
     EmotionModel,
@@ -57,6 +61,16 @@ HISTORY_FILE = Path(__file__).resolve().parent / "emotion_history.tsv"
 # Threshold grid of the cross-validation; a segment threshold above 1 turns segments off.
 UPSET_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 SEGMENT_GRID = (0.8, 0.85, 0.9, 0.95, 1.01)
+# The hard kinds of message of the issue, found by lexicon category (bot/emotion/lexicon.yml)
+# or, for anger at the bot, by AT_THE_BOT.
+HARD_CASE_CATEGORIES = {
+    "chasing (催)": "urging", "threats (差评, 投诉)": "threats", "sarcasm (阴阳怪气)": "sarcasm",
+    "rhetorical questions (反问)": "rhetorical",
+}
+HARD_CASES = (*HARD_CASE_CATEGORIES, "anger at the bot")
+AT_THE_BOT = re.compile(r"机器人|机器|自动回复|智能客服|人工智障|听不懂|答非所问")
+# Inverse regularisation of the blend's two logistic regressions (--fit-blend).
+BLEND_C = 1.0
 # Assumed share of upset or angry messages in real support traffic (a round figure, not
 # measured on the evaluation data): the examples are balanced, real traffic is mostly calm.
 ASSUMED_UPSET_SHARE = 0.2
@@ -207,9 +221,7 @@ def predictors_for(model: EmotionModel) -> dict[str, Predictor]:
     }
     if model.corpus is not None:
         predictors[PREVIOUS_NAME] = EmotionModel(
-            model.lexicon_data, model.vectorizer, model.classifier, ModelSettings.from_dict(
-                {k: v for k, v in vars(model.settings).items()
-                 if not k.startswith("corpus_")})).predict_many
+            model.lexicon_data, model.vectorizer, model.classifier, model.settings).predict_many
     predictors[MODEL_NAME] = model.predict_many
     return predictors
 
@@ -269,8 +281,9 @@ def report(data_dir: Path, model: EmotionModel, sample_size: int, seed: int,
               "| upset or angry sessions escalated | median turn | first escalation at customer "
               "turn (count) | reasons |", "|---|---|---|---|---|---|---|", *sections["replay"],
               ""]
-    shipped = PREVIOUS_NAME if PREVIOUS_NAME in replays else MODEL_NAME
-    lines += _calm_escalations(replays[shipped], session_gold, shipped)
+    for name in (PREVIOUS_NAME, MODEL_NAME):
+        if name in replays:
+            lines += _calm_escalations(replays[name], session_gold, name)
     lines += _sample(replays[MODEL_NAME], sample_size, seed)
     lines += ["", *_history_lines()]
     return "\n".join(lines) + "\n"
@@ -465,6 +478,7 @@ def study_report(model: EmotionModel, messages_path: Path, labels_path: Path,
                  for _, s in sorted(item.by_source.items())]
         lines.append(f"| {item.detector} | {HALF_NAMES[item.half]} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines += hard_case_lines(model, messages, labels)
     if misses_path is not None and MODEL_NAME in working_predictions:
         ids = sorted(i for i in labels if half_of(i) == WORKING)
         rows = ["# Emotion misses on the working half of the study set (even ids only)", "",
@@ -478,6 +492,77 @@ def study_report(model: EmotionModel, messages_path: Path, labels_path: Path,
         guard.write(misses_path, "\n".join(rows) + "\n")
         lines += [f"Working-half misses of the model: `{misses_path}`.", ""]
     return "\n".join(lines) + "\n", guard
+
+
+def _f1_best_cut(values: np.ndarray, gold: np.ndarray) -> float:
+    """The cut-off on `values` with the best F1 for `gold` (values >= cut are positive)."""
+    def f1(cut: float) -> float:
+        flagged = values >= cut
+        hits = int(np.sum(flagged & gold))
+        return 2 * hits / (int(np.sum(flagged)) + int(np.sum(gold))) if hits else 0.0
+    return float(max(np.unique(np.round(values, 2)), key=f1))
+
+
+def fit_blend(model: EmotionModel, messages_path: Path, labels_path: Path) -> ModelSettings:
+    """The "upset or angry" blend weights (ModelSettings.blend_negative*) fitted on the
+    WORKING half of the study labels only: a logistic regression for upset or angry vs calm,
+    its bias shifted so that its F1-best cut-off on the working half lands on the configured
+    upset_threshold. The held-out half is not read."""
+    from evaluation.study import WORKING, half_of, read_messages
+    from evaluation.study import read_labels as read_id_labels
+
+    messages = read_messages(messages_path)
+    labels = {i: label for i, label in read_id_labels(labels_path).items()
+              if label in LABELS and half_of(i) == WORKING}
+    ids = sorted(labels)
+    inputs = model.blend_inputs([messages[i].text for i in ids])
+    gold = np.array([labels[i] in NEGATIVE for i in ids])
+    matrix = np.array([x.negative_features() for x in inputs])
+    regression = LogisticRegression(C=BLEND_C, max_iter=1000).fit(matrix, gold)
+    cut = _f1_best_cut(regression.decision_function(matrix), gold)
+    threshold = model.settings.upset_threshold
+    bias = float(regression.intercept_[0]) - cut + math.log(threshold / (1 - threshold))
+    return replace(model.settings,
+                   blend_negative=tuple(round(float(w), 4) for w in regression.coef_[0]),
+                   blend_negative_bias=round(bias, 4))
+
+
+def hard_cases(text: str, lexicon: Lexicon) -> set[str]:
+    """The hard kinds of message (HARD_CASES) that a message shows cues of."""
+    categories = {hit.category for hit in lexicon.hits(prepare(text)) if not hit.negated}
+    kinds = {kind for kind, category in HARD_CASE_CATEGORIES.items() if category in categories}
+    if AT_THE_BOT.search(prepare(text)):
+        kinds.add("anger at the bot")
+    return kinds
+
+
+def hard_case_lines(model: EmotionModel, messages: dict[str, Any],
+                    labels: dict[str, str]) -> list[str]:
+    """How the model fares on messages with cues of the hard kinds, per half (counts only)."""
+    from evaluation.study import HALF_NAMES, HALVES, half_of
+
+    lexicon = load_lexicon()
+    lines = ["Hard kinds of message (cue found by the lexicon or, for the bot, by a pattern; "
+             "upset or angry precision / recall among the messages with the cue, and how many "
+             "carry it / are annotated upset or angry):", "",
+             "| kind | " + " | ".join(HALF_NAMES[h] for h in HALVES) + " |",
+             "|---|" + "---|" * len(HALVES)]
+    cells: dict[str, list[str]] = {kind: [] for kind in HARD_CASES}
+    for half in HALVES:
+        ids = sorted(i for i in labels if half_of(i) == half)
+        kinds = [hard_cases(messages[i].text, lexicon) for i in ids]
+        predicted = [label for label, _ in model.predict_many(
+            [messages[i].text for i, found in zip(ids, kinds) if found])]
+        found_ids = [i for i, found in zip(ids, kinds) if found]
+        found_kinds = [found for found in kinds if found]
+        for kind in HARD_CASES:
+            rows = [(labels[i], p) for i, found, p in zip(found_ids, found_kinds, predicted)
+                    if kind in found]
+            scores = binary_scores([g for g, _ in rows], [p for _, p in rows], NEGATIVE)
+            cells[kind].append(f"{scores.precision:.0%} / {scores.recall:.0%} "
+                               f"({scores.n} / {scores.positives})" if rows else "-")
+    lines += [f"| {kind} | " + " | ".join(cells[kind]) + " |" for kind in HARD_CASES]
+    return [*lines, ""]
 
 
 def _escalation_lines(item: Replay) -> list[str]:
@@ -536,7 +621,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--study-labels", type=Path, default=STUDY_LABELS, help="id<TAB>emotion")
     parser.add_argument("--no-corpus", action="store_true",
                         help="the model without the corpus heads (the previous detector)")
+    parser.add_argument("--fit-blend", action="store_true",
+                        help="fit the blend weights on the working half of the study labels, "
+                             "print them for ModelSettings and stop")
     args = parser.parse_args(argv)
+    if args.fit_blend:
+        corpus = CorpusScorer.load()
+        model = EmotionModel.fit(read_examples(args.examples), corpus=corpus)
+        fitted = fit_blend(model, args.study_messages, args.study_labels)
+        for key in ("blend_negative", "blend_negative_bias"):
+            print(f"{key} = {getattr(fitted, key)}")
+        return 0
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
     if missing:
         print(f"Evaluation data missing in {args.data_dir}: {', '.join(missing)}. "

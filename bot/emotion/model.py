@@ -30,6 +30,13 @@ EMPTY_SCORE = 0.0
 # punctuation; one upset sentence among factual ones makes the turn upset.
 # A run of punctuation ("??", "!!!") stays with its sentence.
 _SEGMENT_END = re.compile(r"(?<=[。！？!?;；…~])(?![。！？!?;；…~])|\s+")
+# The blend's inputs (see ModelSettings.blend_*): probabilities are clamped to
+# [BLEND_EPSILON, 1 - BLEND_EPSILON] before their log-odds, every input to +-BLEND_CLIP.
+BLEND_INPUTS = ("examples_negative", "examples_segment_negative", "helpdesk_dissatisfied",
+                "weibo_angry")
+BLEND_ANGRY_INPUTS = ("examples_angry", "weibo_angry", "helpdesk_dissatisfied")
+BLEND_EPSILON = 1e-4
+BLEND_CLIP = 12.0
 # Segments shorter than this ("好", "?") say nothing on their own.
 MIN_SEGMENT_CHARS = 2
 
@@ -64,23 +71,32 @@ class ModelSettings:
     # 0.55-0.7 with this at 0.95 or off; it stays on because real turns run several messages
     # together, which the examples' two-sentence joins imitate only roughly.
     segment_threshold: float = 0.95
-    # Blend with the corpus heads (bot/emotion/corpus.py), when the artifact is loaded: the
-    # log-odds of "upset or angry" get each head's decision value times its weight, plus a
-    # bias; the log-odds of "angry" likewise. Chosen by a small grid search on the WORKING
-    # half of the study emotion labels only (docs/nlu.md, "Emotion").
-    corpus_dissatisfied_weight: float = 1.0
-    corpus_angry_weight: float = 1.0
-    corpus_review_weight: float = 0.25
-    corpus_bias: float = -1.0
-    corpus_angry_angry_weight: float = 0.5
-    corpus_angry_dissatisfied_weight: float = 1.0
-    corpus_angry_bias: float = -0.5
+    # Blend with the corpus heads (bot/emotion/corpus.py), when the artifact is loaded.
+    # "Upset or angry": a stacked logistic regression whose inputs are the examples'
+    # classifier (log-odds of "upset or angry" for the whole message and for its most
+    # negative sentence) and the heads' decision values (BLEND_INPUTS), fitted by `python -m
+    # evaluation.emotion --fit-blend` on the WORKING half of the study emotion labels only
+    # (five numbers, copied here); its bias is shifted so that the F1-best cut-off of the
+    # working half falls on `upset_threshold`, so the score keeps the meaning the
+    # conversation tracker's thresholds expect.
+    blend_negative: tuple[float, ...] = (0.3938, 0.1045, 0.6147, 0.346)
+    blend_negative_bias: float = 0.596
+    # "Angry": log-odds of the examples' angry probability plus the heads (BLEND_ANGRY_INPUTS),
+    # weights chosen earlier by a small grid search on the working half. A regression fitted
+    # like the one above did better on the working half (48 angry messages) but worse on the
+    # held-out half and on Weibo anger, so it was not kept.
+    blend_angry: tuple[float, ...] = (1.0, 0.5, 1.0)
+    blend_angry_bias: float = -0.5
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
         """Settings from a dict, ignoring unknown keys."""
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in known and v is not None})
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        for key in ("blend_negative", "blend_angry"):
+            if key in values:
+                values[key] = tuple(float(v) for v in values[key])
+        return cls(**values)
 
 
 def read_examples(path: str | Path = EXAMPLES_FILE) -> list[Example]:
@@ -153,37 +169,34 @@ class EmotionModel:
         return hstack([ngrams, csr_matrix(lexical * self.settings.lexicon_scale)]).tocsr()
 
     def probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Probability of each label for each text."""
+        """Probability of each label for each text, from the examples' classifier alone."""
         prepared = [prepare(text) for text in texts]
+        if not prepared:
+            return []
         probs = self.classifier.predict_proba(self._matrix(prepared))
         classes = [str(c) for c in self.classifier.classes_]
-        results = [dict(zip(classes, map(float, row))) for row in probs]
-        if self.corpus is not None and results:
-            results = [self._blend(p, s) for p, s in zip(results, self.corpus.scores(texts))]
-        return results
+        return [dict(zip(classes, map(float, row))) for row in probs]
 
-    def _blend(self, probs: dict[str, float], heads: dict[str, float]) -> dict[str, float]:
-        """Probabilities moved by the corpus heads' decision values, in log-odds."""
-        s = self.settings
-        negative = _sigmoid(
-            _logit(negativity(probs))
-            + s.corpus_dissatisfied_weight * heads.get("helpdesk_dissatisfied", 0.0)
-            + s.corpus_angry_weight * heads.get("weibo_angry", 0.0)
-            + s.corpus_review_weight * heads.get("review_negative", 0.0)
-            + s.corpus_bias
-        )
-        angry = _sigmoid(
-            _logit(probs.get("angry", 0.0))
-            + s.corpus_angry_angry_weight * heads.get("weibo_angry", 0.0)
-            + s.corpus_angry_dissatisfied_weight * heads.get("helpdesk_dissatisfied", 0.0)
-            + s.corpus_angry_bias
-        )
-        angry = min(angry, negative)
-        return {"calm": 1.0 - negative, "upset": negative - angry, "angry": angry}
+    def blend_inputs(self, texts: Sequence[str]) -> list[BlendInputs]:
+        """What the blend with the corpus heads needs for each text (heads required)."""
+        if self.corpus is None:
+            raise ValueError("the blend needs the corpus heads")
+        segments = [split_segments(text) for text in texts]
+        flat = [segment for parts in segments for segment in parts]
+        every = iter(self.probabilities([*texts, *flat]))
+        wholes = [next(every) for _ in texts]
+        heads = self.corpus.scores(texts)
+        return [
+            BlendInputs(whole, max((negativity(next(every)) for _ in parts), default=0.0), head)
+            for whole, parts, head in zip(wholes, segments, heads)
+        ]
 
     def message_probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Label probabilities that decide each message: those of the whole message, or of
-        its most negative sentence when that one alone reaches `segment_threshold`."""
+        """Label probabilities that decide each message. With the corpus heads: the blend
+        (`blend`). Without: those of the whole message, or of its most negative sentence when
+        that one alone reaches `segment_threshold`."""
+        if self.corpus is not None:
+            return [blend(inputs, self.settings) for inputs in self.blend_inputs(texts)]
         segments = [split_segments(text) for text in texts]
         flat = [segment for parts in segments for segment in parts]
         every = iter(self.probabilities([*texts, *flat]))
@@ -278,6 +291,53 @@ class EmotionModel:
         return model
 
 
+@dataclass(frozen=True)
+class BlendInputs:
+    """One message as the blend sees it: the examples' classifier on the whole message, the
+    negativity of its most negative sentence (0 for a single sentence) and the heads."""
+
+    whole: dict[str, float]
+    segment_negativity: float
+    heads: dict[str, float]
+
+    def negative_features(self) -> list[float]:
+        """Inputs of the "upset or angry" blend, in BLEND_INPUTS order."""
+        return [_clip(x) for x in (
+            _logit(negativity(self.whole), BLEND_EPSILON),
+            _logit(max(self.segment_negativity, BLEND_EPSILON), BLEND_EPSILON),
+            self.heads.get("helpdesk_dissatisfied", 0.0),
+            self.heads.get("weibo_angry", 0.0),
+        )]
+
+    def angry_features(self) -> list[float]:
+        """Inputs of the "angry" blend, in BLEND_ANGRY_INPUTS order."""
+        return [_clip(x) for x in (
+            _logit(self.whole.get("angry", 0.0), BLEND_EPSILON),
+            self.heads.get("weibo_angry", 0.0),
+            self.heads.get("helpdesk_dissatisfied", 0.0),
+        )]
+
+
+def blend(inputs: BlendInputs, settings: ModelSettings) -> dict[str, float]:
+    """calm / upset / angry probabilities from the stacked blend of `settings`."""
+    negative = _sigmoid(_dot(settings.blend_negative, inputs.negative_features())
+                        + settings.blend_negative_bias)
+    angry = _sigmoid(_dot(settings.blend_angry, inputs.angry_features())
+                     + settings.blend_angry_bias)
+    angry = min(angry, negative)
+    return {"calm": 1.0 - negative, "upset": negative - angry, "angry": angry}
+
+
+def _dot(weights: Sequence[float], values: Sequence[float]) -> float:
+    if len(weights) != len(values):
+        raise ValueError(f"blend: {len(weights)} weights for {len(values)} inputs")
+    return sum(w * v for w, v in zip(weights, values))
+
+
+def _clip(value: float) -> float:
+    return min(max(float(value), -BLEND_CLIP), BLEND_CLIP)
+
+
 def split_segments(text: str) -> list[str]:
     """The sentences of a multi-sentence message (none for a single sentence)."""
     parts = [part for part in _SEGMENT_END.split(prepare(text)) if part]
@@ -290,8 +350,8 @@ def negativity(probs: dict[str, float]) -> float:
     return probs.get("upset", 0.0) + probs.get("angry", 0.0)
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
+def _logit(p: float, epsilon: float = 1e-6) -> float:
+    p = min(max(p, epsilon), 1 - epsilon)
     return math.log(p / (1 - p))
 
 

@@ -387,3 +387,61 @@ def test_build_refuses_to_write_without_the_corpora(
     error = capsys.readouterr().err
     assert "Corpora missing" in error and "ewect_usual_train.tsv" in error
     assert "Nothing written" in error
+
+
+# --- the blend with the corpus heads (ModelSettings.blend_*, evaluation --fit-blend) -------
+
+BLEND_CALM = ["请问这款耳机有白色吗", "我的快递", "麻烦帮我开一张发票", "几点能送到呀",
+              "地址写错了 想改一下", "好的 谢谢"]
+BLEND_UPSET = ["都一个星期了还没发货 到底怎么回事", "说好今天送的 又没送到",
+               "客服一直不回消息 真让人着急", "退款申请了五天了还没到账",
+               "东西坏了 你们还不给换", "买完第二天就降价 太让人失望了"]
+
+
+def _write_study(tmp_path: Path, held_out_label: str) -> tuple[Path, Path]:
+    """A tiny study set: the written messages above under even (working) ids, copies of them
+    under odd (held-out) ids labelled `held_out_label` whatever they say."""
+    messages, labels = ["id\tsource\ttext"], []
+    texts = [(t, "calm") for t in BLEND_CALM] + [(t, "upset") for t in BLEND_UPSET]
+    for number, (text, label) in enumerate(texts):
+        messages += [f"s{2 * number + 2:05d}\tjddc\t{text}", f"s{2 * number + 1:05d}\tjddc\t{text}"]
+        labels += [f"s{2 * number + 2:05d}\t{label}", f"s{2 * number + 1:05d}\t{held_out_label}"]
+    (tmp_path / "messages.tsv").write_text("\n".join(messages) + "\n", encoding="utf-8")
+    (tmp_path / "labels.tsv").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    return tmp_path / "messages.tsv", tmp_path / "labels.tsv"
+
+
+def test_blend_is_fitted_on_the_working_half_alone(tmp_path: Path) -> None:
+    from evaluation.emotion import fit_blend
+
+    model = EmotionModel.train_default()
+    fitted = []
+    for held_out_label in ("calm", "angry"):
+        directory = tmp_path / held_out_label
+        directory.mkdir()
+        fitted.append(fit_blend(model, *_write_study(directory, held_out_label)))
+    # the held-out labels differ completely between the two runs: the fit must not see them
+    assert fitted[0] == fitted[1]
+    assert fitted[0].blend_negative != model.settings.blend_negative
+    refitted = model.with_settings(fitted[0])
+    # on the messages it was fitted on, the blend puts the cut-off where the thresholds are
+    labels = [label for label, _ in refitted.predict_many(BLEND_CALM + BLEND_UPSET)]
+    assert labels[: len(BLEND_CALM)] == ["calm"] * len(BLEND_CALM)
+    assert all(label != "calm" for label in labels[len(BLEND_CALM):])
+
+
+def test_blend_settings_survive_saving_and_loading(tmp_path: Path) -> None:
+    model = EmotionModel.train_default()
+    model.save(tmp_path)
+    loaded = EmotionModel.load(tmp_path)
+    assert loaded.corpus is not None
+    assert loaded.settings == model.settings
+    texts = [*BLEND_CALM, *BLEND_UPSET, CORPUS_ANGRY]
+    assert loaded.predict_many(texts) == model.predict_many(texts)
+
+
+def test_neutral_shop_questions_stay_calm_with_the_blend() -> None:
+    model = EmotionModel.train_default()
+    assert model.corpus is not None
+    for text in ("我的快递", "快递到哪了", "什么时候发货", "在吗"):
+        assert model.predict(text)[0] == "calm", text
