@@ -15,7 +15,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -31,8 +30,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.logs import install_masking
+from bot.settings import ActionSettings
 from contracts.http_input import json_depth_ok
-from contracts.profile import refuse_dev_secret
 
 logger = logging.getLogger(__name__)
 
@@ -151,12 +150,12 @@ def _server_error(request: Request, exception: Exception) -> HTTPResponse:
 def main(argv: list[str] | None = None) -> None:
     """Run the action server."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
-    parser.add_argument("--host", default=os.environ.get("ACTION_HOST", "127.0.0.1"))
+    settings = ActionSettings.from_env()  # refuses development secrets in production
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--host", default=settings.host)
     parser.add_argument("--actions", default="bot.actions")
     args = parser.parse_args(argv)
-    token = os.environ.get("ACTION_SERVER_TOKEN", DEV_TOKEN)
-    refuse_dev_secret("ACTION_SERVER_TOKEN", token)
+    token = settings.action_token
     utils.configure_colored_logging("INFO")
     utils.update_sanic_log_level()
     install_masking(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), logging.getLogger())

@@ -30,8 +30,6 @@ KNOWN_DEBT = {
     # The REST channel (in the Rasa server) checks cancel phrases with the handoff service's
     # code, pulling SQLAlchemy and the handoff store into the Rasa process.
     ("bot.channels.rest", "handoff.events"),
-    # The bot's handoff client reads the service's development token from the service.
-    ("bot.clients.handoff", "handoff.config"),
     # The bot's handoff machinery masks, words notices and bounds payloads with the service's
     # modules instead of the shared contract.
     ("bot.actions.handoff", "handoff.masking"),

@@ -38,7 +38,7 @@ from bot.channels.edge import (
     EdgeError,
     check_message,
     is_too_long,
-    limiters_from_env,
+    limiters,
     too_long_reply,
 )
 from bot.channels.silent import failed_turn_reply, is_paused
@@ -160,7 +160,7 @@ class WidgetSocketIOInput(SocketIOInput):
         """The cleaned text of a message, and what to tell the customer instead of passing it
         on (None: pass it on)."""
         if not hasattr(self, "per_sender"):
-            self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
+            self.per_sender, self.per_address = limiters()
         try:
             cleaned = check_message(text)
         except EdgeError:

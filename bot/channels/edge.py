@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from bot.settings import RasaSettings
 from contracts.http_input import InputError, is_valid_unicode, load_json
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
@@ -187,8 +188,9 @@ class RateLimiter:
             self.hits.clear()
 
 
-def limiters_from_env(env: dict[str, str]) -> tuple[RateLimiter, RateLimiter]:
-    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars)."""
-    per_sender = int(env.get("RATE_LIMIT_PER_SENDER", "20"))
-    per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "300"))
-    return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)
+def limiters(settings: RasaSettings | None = None) -> tuple[RateLimiter, RateLimiter]:
+    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars:
+    bot.settings.RasaSettings, by default from the environment)."""
+    settings = settings or RasaSettings.from_env(refuse=False)
+    return (RateLimiter(settings.rate_limit_per_sender, 60.0),
+            RateLimiter(settings.rate_limit_per_address, 60.0))

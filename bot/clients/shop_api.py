@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import types
 import uuid
@@ -16,10 +15,11 @@ from urllib.parse import quote
 
 import requests
 
+from bot.settings import SHOP_API_URL, ActionSettings
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_URL = "http://127.0.0.1:8100"
-DEV_TOKEN = "dev-only-shop-token"
+DEFAULT_URL = SHOP_API_URL
 RETRY_PAUSE = 0.2
 
 
@@ -209,9 +209,8 @@ class ShopApiClient:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ShopApiClient:
         """A client configured by SHOP_API_URL and SHOP_API_TOKEN."""
-        environ = os.environ if environ is None else environ
-        return cls(environ.get("SHOP_API_URL") or DEFAULT_URL,
-                   environ.get("SHOP_API_TOKEN") or DEV_TOKEN)
+        settings = ActionSettings.from_env(environ, refuse=False)
+        return cls(settings.shop_api_url, settings.shop_api_token)
 
     # ---- reads -----------------------------------------------------------------------
 
