@@ -160,6 +160,9 @@ class FlakyHandler(BaseHTTPRequestHandler):
         type(self).seen.append((self.command, self.headers.get("Idempotency-Key")))
         status, body, delay = type(self).script.pop(0) if type(self).script else (200, b"{}", 0)
         time.sleep(delay)
+        if status == DROP[0]:  # hang up without an answer
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -188,6 +191,7 @@ def flaky() -> Iterator[type[FlakyHandler]]:
 
 
 ERROR_503 = (503, b'{"code": "internal_error", "message": "busy"}', 0)
+DROP = (0, b"", 0)
 CASE = (b'{"case_id": "AS202611220001", "order_id": "573262229751", "type": "delivery_issue",'
         b' "reason": "r", "description": "", "status": "open",'
         b' "created_at": "2026-11-22T10:00:00+08:00"}')
@@ -219,6 +223,30 @@ def test_4xx_is_not_retried(flaky: type[FlakyHandler]) -> None:
     with pytest.raises(ShopApiError) as caught:
         ShopApiClient(flaky.url, "t").cancel_order("573262229751")
     assert caught.value.code == "already_shipped" and len(flaky.seen) == 1
+
+
+@pytest.mark.parametrize("call", ["read", "keyed post"])
+def test_400_is_answered_at_once_and_503_then_200_is_retried(
+        flaky: type[FlakyHandler], call: str) -> None:
+    client = ShopApiClient(flaky.url, "t")
+    send = {"read": lambda: client.refunds("573262229751"),
+            "keyed post": lambda: client.open_after_sales("573262229751", "delivery_issue", "r",
+                                                          idempotency_key="k-1")}[call]
+    flaky.script = [(400, b'{"code": "invalid_request", "message": "bad"}', 0), ERROR_503]
+    with pytest.raises(ShopApiError) as caught:
+        send()
+    assert caught.value.code == "invalid_request" and len(flaky.seen) == 1
+    flaky.script = [ERROR_503, (201, CASE, 0) if call == "keyed post" else
+                    (200, b'{"refunds": []}', 0)]
+    send()
+    assert len(flaky.seen) == 3
+    assert {key for _, key in flaky.seen[1:]} == ({"k-1"} if call == "keyed post" else {None})
+
+
+def test_a_dropped_connection_is_retried(flaky: type[FlakyHandler]) -> None:
+    flaky.script = [DROP, (200, b'{"refunds": []}', 0)]
+    assert ShopApiClient(flaky.url, "t").refunds("573262229751") == []
+    assert len(flaky.seen) == 2
 
 
 def test_timeout_is_unavailable(flaky: type[FlakyHandler]) -> None:
