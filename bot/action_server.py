@@ -31,6 +31,7 @@ from sanic.response import HTTPResponse
 
 from bot.logs import install_masking
 from bot.settings import ActionSettings
+from contracts.errors import error_body
 from contracts.http_input import json_depth_ok
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ _dumps = partial(json.dumps, ensure_ascii=False)
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
-    return response.json({"error": code, "message": message}, status=status, dumps=_dumps)
+    return response.json(error_body(code, message), status=status, dumps=_dumps)
 
 
 def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes | None:

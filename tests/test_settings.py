@@ -1,4 +1,5 @@
-"""The services' typed settings (contracts.settings): defaults, clear errors, production refusals."""
+"""The services' typed settings (contracts.settings): defaults, clear errors, refusals in
+production."""
 from __future__ import annotations
 
 import os

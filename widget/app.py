@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
+from contracts.errors import error_body
 from contracts.http_input import InputError, load_json
 from contracts.profile import DEV_SECRETS
 from contracts.settings import ServiceSettings
@@ -87,7 +88,7 @@ def default_uploads_dir(db: str) -> str:
 
 
 class ApiError(Exception):
-    """An error answered as `{"code", "message"}` with a status."""
+    """An error answered with the shared error body (contracts.errors) and a status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -154,15 +155,15 @@ async def _security_headers(request: Request, response: HTTPResponse) -> None:
 
 
 def _error(request: Request | None, exception: Exception) -> HTTPResponse:
-    """Map every exception to a status code and `{"code", "message"}`."""
+    """Map every exception to a status code and the shared error body (contracts.errors)."""
     if isinstance(exception, ApiError):
-        return _json({"code": exception.code, "message": exception.message}, exception.status)
+        return _json(error_body(exception.code, exception.message), exception.status)
     if isinstance(exception, SanicException):
         status = exception.status_code
-        return _json({"code": _CODES.get(status, "error"), "message": str(exception)}, status)
+        return _json(error_body(_CODES.get(status, "error"), str(exception)), status)
     where = f"{request.method} {request.path}" if request else "a request"
     error_logger.error("unexpected error on %s", where, exc_info=exception)
-    return _json({"code": "internal_error", "message": "Unexpected error; try again later."}, 500)
+    return _json(error_body("internal_error", "Unexpected error; try again later."), 500)
 
 
 def _session_id(value: Any) -> str:

@@ -42,6 +42,7 @@ from bot.channels.edge import (
     too_long_reply,
 )
 from bot.channels.silent import failed_turn_reply, is_paused
+from contracts.errors import error_body
 from contracts.http_input import InputError, is_clean_text, load_json
 from widget.tokens import bearer_matches, secret_from_env, session_token, token_matches
 
@@ -205,14 +206,17 @@ class WidgetSocketIOInput(SocketIOInput):
         Rasa server's token (RASA_AUTH_TOKEN) as a bearer token."""
         if not bearer_matches(request.headers.get("authorization"),
                               os.environ.get("RASA_AUTH_TOKEN", "")):
-            return response.json({"error": "unauthorized"}, status=401)
+            return response.json(error_body("unauthorized", "Missing or wrong bearer token."),
+                                 status=401)
         try:
             data = load_json(request.body, ACTIVITY_MAX_BYTES, depth=2)
         except InputError as error:
             return response.json(error.body(), status=error.status)
         activity = agent_activity_payload(data)
         if activity is None or not is_session_id(data.get("conversation_id")):
-            return response.json({"error": "invalid_activity"}, status=400)
+            return response.json(error_body(
+                "invalid_activity", "Expected a typing or read activity for a widget session."),
+                status=400)
         await self.sio.emit("agent_activity", activity, room=data["conversation_id"],
                             namespace=self.namespace)
         return response.json({"status": "sent"})

@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from bot.settings import SHOP_API_URL, ActionSettings
+from contracts.errors import error_code
 
 logger = logging.getLogger(__name__)
 
@@ -390,8 +391,9 @@ def _answer(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if response.status_code >= 400:
-        if isinstance(body, dict) and "code" in body:
-            raise ShopApiError(body["code"], body.get("message", ""), response.status_code,
+        code = error_code(body)
+        if code:
+            raise ShopApiError(code, body.get("message", ""), response.status_code,
                                body.get("details"))
         raise ShopApiError(f"http_{response.status_code}", response.text[:200],
                            response.status_code)

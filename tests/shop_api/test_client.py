@@ -190,7 +190,7 @@ def flaky() -> Iterator[type[FlakyHandler]]:
         server.server_close()
 
 
-ERROR_503 = (503, b'{"code": "internal_error", "message": "busy"}', 0)
+ERROR_503 = (503, b'{"error": "internal_error", "message": "busy"}', 0)
 DROP = (0, b"", 0)
 CASE = (b'{"case_id": "AS202611220001", "order_id": "573262229751", "type": "delivery_issue",'
         b' "reason": "r", "description": "", "status": "open",'
@@ -219,7 +219,7 @@ def test_post_is_retried_with_the_same_idempotency_key(flaky: type[FlakyHandler]
 
 
 def test_4xx_is_not_retried(flaky: type[FlakyHandler]) -> None:
-    flaky.script = [(409, b'{"code": "already_shipped", "message": "shipped"}', 0)]
+    flaky.script = [(409, b'{"error": "already_shipped", "message": "shipped"}', 0)]
     with pytest.raises(ShopApiError) as caught:
         ShopApiClient(flaky.url, "t").cancel_order("573262229751")
     assert caught.value.code == "already_shipped" and len(flaky.seen) == 1
@@ -232,7 +232,7 @@ def test_400_is_answered_at_once_and_503_then_200_is_retried(
     send = {"read": lambda: client.refunds("573262229751"),
             "keyed post": lambda: client.open_after_sales("573262229751", "delivery_issue", "r",
                                                           idempotency_key="k-1")}[call]
-    flaky.script = [(400, b'{"code": "invalid_request", "message": "bad"}', 0), ERROR_503]
+    flaky.script = [(400, b'{"error": "invalid_request", "message": "bad"}', 0), ERROR_503]
     with pytest.raises(ShopApiError) as caught:
         send()
     assert caught.value.code == "invalid_request" and len(flaky.seen) == 1
