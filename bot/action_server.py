@@ -15,7 +15,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -30,9 +29,10 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.settings import ActionSettings
+from contracts.errors import error_body
 from contracts.http_input import json_depth_ok
 from contracts.logs import install_masking
-from contracts.profile import refuse_dev_secret
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ _dumps = partial(json.dumps, ensure_ascii=False)
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
-    return response.json({"error": code, "message": message}, status=status, dumps=_dumps)
+    return response.json(error_body(code, message), status=status, dumps=_dumps)
 
 
 def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes | None:
@@ -151,12 +151,12 @@ def _server_error(request: Request, exception: Exception) -> HTTPResponse:
 def main(argv: list[str] | None = None) -> None:
     """Run the action server."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
-    parser.add_argument("--host", default=os.environ.get("ACTION_HOST", "127.0.0.1"))
+    settings = ActionSettings.from_env()  # refuses development secrets in production
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--host", default=settings.host)
     parser.add_argument("--actions", default="bot.actions")
     args = parser.parse_args(argv)
-    token = os.environ.get("ACTION_SERVER_TOKEN", DEV_TOKEN)
-    refuse_dev_secret("ACTION_SERVER_TOKEN", token)
+    token = settings.action_token
     utils.configure_colored_logging("INFO")
     utils.update_sanic_log_level()
     install_masking(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), logging.getLogger())

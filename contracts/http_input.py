@@ -10,6 +10,8 @@ import json
 import unicodedata
 from typing import Any
 
+from contracts.errors import error_body
+
 MAX_DEPTH = 20
 
 
@@ -21,9 +23,9 @@ class InputError(ValueError):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
-    def body(self) -> dict[str, str]:
-        """The error body every service answers with: `{"error": code, "message": ...}`."""
-        return {"error": self.code, "message": self.message}
+    def body(self) -> dict[str, Any]:
+        """The error body every service answers with (contracts.errors)."""
+        return error_body(self.code, self.message)
 
 
 def is_valid_unicode(value: str) -> bool:

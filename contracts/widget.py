@@ -12,25 +12,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.profile import refuse_dev_secret
+from pydantic import Field
 
-DEV_SECRET = "dev-only-widget-secret"
+from contracts.profile import DEV_SECRETS
+from contracts.settings import ServiceSettings
+
+DEV_SECRET = DEV_SECRETS["WIDGET_SESSION_SECRET"]
 HEADER = "X-Session-Token"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _MEDIA_KEYS = ("image", "attachment", "elements")
 
 
-def secret_from_env(environ: Mapping[str, str] = os.environ) -> str:
+class SessionSecret(ServiceSettings):
+    """The setting the Rasa server's widget channel reads (the widget server has it in
+    widget.app.WidgetConfig)."""
+
+    secret: str = Field(DEV_SECRET, env="WIDGET_SESSION_SECRET", secret=True)
+
+
+def secret_from_env(environ: Mapping[str, str] | None = None) -> str:
     """WIDGET_SESSION_SECRET; the development default is refused in production
     (contracts.profile: APP_PROFILE, or the older APP_ENV, set to production)."""
-    secret = environ.get("WIDGET_SESSION_SECRET") or DEV_SECRET
-    refuse_dev_secret("WIDGET_SESSION_SECRET", secret, environ)
-    return secret
+    return SessionSecret.from_env(environ).secret
 
 
 def session_token(secret: str, session_id: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from bot.nlu.other_request import OTHER_REQUEST
+from contracts.settings import project_env
 from evaluation import faq as faq_eval
 from evaluation import topics as topics_eval
 from evaluation.topics import (
@@ -310,14 +311,7 @@ def count_test_stories(folder: Path = ROOT / "tests" / "stories") -> int:
 def service_env() -> dict[str, str]:
     """The environment for the services: the project's settings (the environment wins over
     .env, then .env.example, as scripts/with-env.sh does) and the project on PYTHONPATH."""
-    env = dict(os.environ)
-    for name in (".env", ".env.example"):
-        path = ROOT / name
-        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-        for line in lines:
-            key, sep, value = line.partition("=")
-            if sep and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
-                env.setdefault(key, value)
+    env = project_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     return env

@@ -19,6 +19,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from contracts.errors import error_body
 from contracts.handoff import is_cancel
 from contracts.http_input import InputError, is_printable_id, load_json
 from contracts.masking import mask_sensitive
@@ -72,7 +73,7 @@ HANDOFF_CODES = {"invalid_json": "malformed_json", "not_an_object": "invalid_pay
 
 
 class ApiError(Exception):
-    """An error answered as JSON `{"error": code, "message": ...}`."""
+    """An error answered with the shared error body (contracts.errors)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         """Keep the status, a machine-readable code and a human-readable message."""
@@ -81,9 +82,8 @@ class ApiError(Exception):
 
 
 def error_json(status: int, code: str, message: str) -> HTTPResponse:
-    """The JSON body of every error."""
-    return response.json({"error": code, "message": message}, status=status,
-                         dumps=_dumps)
+    """The JSON body of every error (contracts.errors)."""
+    return response.json(error_body(code, message), status=status, dumps=_dumps)
 
 
 def _dumps(data: Any) -> str:

@@ -3,37 +3,33 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any
 
+from pydantic import Field
 from sanic.log import logger
 
 from contracts.logs import SANIC_LOGGERS, install_masking
-from contracts.profile import is_production, refuse_dev_secret
+from contracts.profile import DEV_SECRETS, is_production
+from contracts.settings import ServiceSettings
 from shop_api.app import create_app
 from shop_api.seed import prepare
 
-DEV_TOKEN = "dev-only-shop-token"
+DEV_TOKEN = DEV_SECRETS["SHOP_API_TOKEN"]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(ServiceSettings):
     """Settings from the environment; the only reader of it in the shop API."""
 
-    token: str
-    environment: str
+    token: str = Field(DEV_TOKEN, env="SHOP_API_TOKEN", secret=True)
+    environment: str = "development"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Read SHOP_API_TOKEN and the profile; refuse the development token in production."""
-        settings = cls(
-            token=environ.get("SHOP_API_TOKEN") or DEV_TOKEN,
-            environment="production" if is_production(environ) else "development",
-        )
-        refuse_dev_secret("SHOP_API_TOKEN", settings.token, environ)
-        return settings
+    def env_values(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        """SHOP_API_TOKEN and the profile (production refuses the development token)."""
+        return {**super().env_values(env),
+                "environment": "production" if is_production(env) else "development"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

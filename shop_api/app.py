@@ -16,6 +16,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from contracts.errors import error_body
 from shop_api import rules
 from shop_api import validation as check
 from shop_api.errors import ShopError
@@ -73,7 +74,7 @@ async def _authorize(request: Request) -> HTTPResponse | None:
     if scheme.lower() == "bearer" and hmac.compare_digest(
             presented.encode("utf-8", "replace"), expected.encode()):
         return None
-    response = _json({"code": "unauthorized", "message": "Missing or wrong bearer token."}, 401)
+    response = _json(error_body("unauthorized", "Missing or wrong bearer token."), 401)
     response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
@@ -84,10 +85,10 @@ def _error(request: Request | None, exception: Exception) -> HTTPResponse:
         return _json(exception.body(), exception.status)
     if isinstance(exception, SanicException):
         status = exception.status_code
-        return _json({"code": _CODES.get(status, "error"), "message": str(exception)}, status)
+        return _json(error_body(_CODES.get(status, "error"), str(exception)), status)
     where = f"{request.method} {request.path}" if request else "a request"
     error_logger.error("unexpected error on %s", where, exc_info=exception)
-    return _json({"code": "internal_error", "message": "Unexpected error; try again later."}, 500)
+    return _json(error_body("internal_error", "Unexpected error; try again later."), 500)
 
 
 def _store(request: Request) -> Store:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.errors import error_body
+
 
 class ShopError(Exception):
     """A request the shop cannot serve, with an HTTP status and a machine-readable code."""
@@ -14,11 +16,8 @@ class ShopError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
     def body(self) -> dict[str, Any]:
-        """The JSON error body shared by every endpoint."""
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        """The JSON error body shared by every endpoint and service (contracts.errors)."""
+        return error_body(self.code, self.message, self.details)
 
 
 def invalid(message: str) -> ShopError:

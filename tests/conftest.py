@@ -18,22 +18,17 @@ from typing import Any
 import pytest
 import requests
 
+from contracts.settings import project_env
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def _load_env_defaults() -> None:
-    """Apply .env.example defaults the way scripts/with-env.sh does (the environment wins)."""
-    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.isupper() and not key.startswith("#"):
-            os.environ.setdefault(key, value)
 
 
 # Every test client shares one loopback address: its limit would throttle the whole suite.
 # The per-sender limit stays as configured (tests/channels/test_rest_edge.py checks both).
 os.environ.setdefault("RATE_LIMIT_PER_ADDRESS", "100000")
-_load_env_defaults()
+# The project settings as `make test` has them (scripts/with-env.sh: .env, then .env.example).
+os.environ.update(project_env())
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 # Services started by the tests import bot.* from the project root.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))

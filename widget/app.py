@@ -7,13 +7,13 @@ import html
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from pydantic import Field, validator
 from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.log import error_logger, logger
@@ -21,7 +21,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
+from contracts.errors import error_body
 from contracts.http_input import InputError, load_json
+from contracts.profile import DEV_SECRETS
+from contracts.settings import ServiceSettings
 from contracts.widget import DEV_SECRET, HEADER, bearer_matches, is_session_id, token_matches
 from widget.csat import CsatStore
 from widget.history import conversation_messages
@@ -40,27 +43,51 @@ _EPISODE = re.compile(r"^[A-Za-z0-9:._-]{1,64}$")
 _CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
           413: "payload_too_large"}
 _dumps = partial(json.dumps, ensure_ascii=False)
+DEV_UPLOADS_TOKEN = DEV_SECRETS["WIDGET_UPLOADS_TOKEN"]
 
 
-@dataclass(frozen=True)
-class WidgetConfig:
-    """What the widget server needs to know."""
+class WidgetConfig(ServiceSettings):
+    """What the widget server needs to know: its settings (contracts.settings), read from the
+    environment once by `WidgetConfig.from_env()`."""
 
-    db_path: str
-    rasa_url: str
-    rasa_token: str
-    rasa_port: int
-    public_socket_url: str = ""  # empty: the page's host on `rasa_port`
-    session_secret: str = DEV_SECRET  # proves a browser holds a session (contracts/widget.py)
+    host: str = Field("127.0.0.1", env="WIDGET_HOST")
+    port: int = Field(8080, env="WIDGET_PORT", ge=1, le=65535)
+    # Store of the satisfaction ratings: a SQLite file or a database URL.
+    db_path: str = Field("var/widget/widget.db", env="WIDGET_DB")
+    rasa_port: int = Field(5005, env="RASA_PORT", ge=1, le=65535)
+    rasa_url: str = Field("", env="RASA_URL")  # empty: Rasa on this host at `rasa_port`
+    rasa_token: str = Field("", env="RASA_AUTH_TOKEN")
+    public_socket_url: str = Field("", env="WIDGET_SOCKET_URL")  # empty: the page's host
+    # Proves a browser holds a session (contracts/widget.py).
+    session_secret: str = Field(DEV_SECRET, env="WIDGET_SESSION_SECRET", secret=True)
     # Bearer token of the supervisor's figures (/api/csat/summary); empty: not served.
-    admin_token: str = ""
-    # Customers' photos, and the bearer token the handoff service reads them with (agents).
-    uploads_dir: str = "var/widget/uploads"
-    uploads_token: str = ""
+    admin_token: str = Field("", env="WIDGET_ADMIN_TOKEN")
+    # Customers' photos (empty: an uploads/ folder beside a SQLite store), and the bearer
+    # token the handoff service reads them with (agents).
+    uploads_dir: str = Field("", env="WIDGET_UPLOADS")
+    uploads_token: str = Field(DEV_UPLOADS_TOKEN, env="WIDGET_UPLOADS_TOKEN", secret=True)
+
+    @validator("rasa_url", always=True)
+    def _rasa_url(cls, value: str, values: dict[str, Any]) -> str:  # noqa: N805
+        """RASA_URL, or Rasa's port on this host."""
+        return (value or f"http://127.0.0.1:{values.get('rasa_port', 5005)}").rstrip("/")
+
+    @validator("uploads_dir", always=True)
+    def _uploads_dir(cls, value: str, values: dict[str, Any]) -> str:  # noqa: N805
+        """WIDGET_UPLOADS, or an uploads/ folder beside the store."""
+        return value or default_uploads_dir(values.get("db_path") or "var/widget/widget.db")
+
+
+def default_uploads_dir(db: str) -> str:
+    """Customers' photos beside a SQLite store; under var/ when the store is a database URL."""
+    if "://" in db and not db.startswith("sqlite"):
+        return "var/widget/uploads"
+    path = Path(db.split(":///", 1)[1] if db.startswith("sqlite") else db)
+    return str(path.parent / "uploads")
 
 
 class ApiError(Exception):
-    """An error answered as `{"code", "message"}` with a status."""
+    """An error answered with the shared error body (contracts.errors) and a status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -127,15 +154,15 @@ async def _security_headers(request: Request, response: HTTPResponse) -> None:
 
 
 def _error(request: Request | None, exception: Exception) -> HTTPResponse:
-    """Map every exception to a status code and `{"code", "message"}`."""
+    """Map every exception to a status code and the shared error body (contracts.errors)."""
     if isinstance(exception, ApiError):
-        return _json({"code": exception.code, "message": exception.message}, exception.status)
+        return _json(error_body(exception.code, exception.message), exception.status)
     if isinstance(exception, SanicException):
         status = exception.status_code
-        return _json({"code": _CODES.get(status, "error"), "message": str(exception)}, status)
+        return _json(error_body(_CODES.get(status, "error"), str(exception)), status)
     where = f"{request.method} {request.path}" if request else "a request"
     error_logger.error("unexpected error on %s", where, exc_info=exception)
-    return _json({"code": "internal_error", "message": "Unexpected error; try again later."}, 500)
+    return _json(error_body("internal_error", "Unexpected error; try again later."), 500)
 
 
 def _session_id(value: Any) -> str:

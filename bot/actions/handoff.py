@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 import time
@@ -36,7 +35,8 @@ from bot.emotion_tracking import assess, customer_turns
 from bot.faq import load_policy
 from bot.high_risk import high_risk  # noqa: F401 (the actions import it from here)
 from bot.nlu.other_request import replayed
-from bot.outbox import DEFAULT_KEEP_DAYS, Outbox
+from bot.outbox import Outbox
+from bot.settings import ActionSettings
 from contracts.handoff import MAX_ID, MAX_TEXT, REASONS
 from contracts.masking import mask_sensitive
 from contracts.notices import queued_notice
@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS_FILE = ROOT / "bot" / "topics.yml"
 CHINA = timezone(timedelta(hours=8))
-DEFAULT_OUTBOX = "var/handoff/outbox.db"
 # Bounds of the payload, so the service (limits in handoff/schema.py) never refuses it for
 # its size: the newest turns are kept, at most this many and this many characters in all.
 MAX_TURNS = 300
@@ -327,11 +326,7 @@ _worker: threading.Thread | None = None
 def outbox() -> Outbox:
     """The action server's outbox (HANDOFF_OUTBOX: a SQLite file, relative paths from the
     project root, or a database URL)."""
-    value = os.environ.get("HANDOFF_OUTBOX") or DEFAULT_OUTBOX
-    if "://" in value:
-        return Outbox(value)
-    path = Path(value)
-    return Outbox(path if path.is_absolute() else ROOT / path)
+    return Outbox(ActionSettings.from_env(refuse=False).outbox_target())
 
 
 def start_outbox_worker() -> None:
@@ -339,7 +334,7 @@ def start_outbox_worker() -> None:
     0 turns it off), so a handoff is delivered even if nobody asks for a human again. It also
     deletes delivered rows older than HANDOFF_OUTBOX_KEEP_DAYS (7)."""
     global _worker
-    interval = float(os.environ.get("HANDOFF_OUTBOX_RETRY_SECONDS") or 10)
+    interval = ActionSettings.from_env(refuse=False).outbox_retry_seconds
     with _worker_lock:
         if interval <= 0 or (_worker is not None and _worker.is_alive()):
             return
@@ -362,7 +357,7 @@ def _retry_forever(interval: float) -> None:
     while True:
         time.sleep(interval)
         try:
-            keep = float(os.environ.get("HANDOFF_OUTBOX_KEEP_DAYS") or DEFAULT_KEEP_DAYS)
+            keep = ActionSettings.from_env(refuse=False).outbox_keep_days
             retry_once(outbox(), HandoffClient.from_env(), keep)
         except Exception:  # the worker must outlive any one failure
             logger.exception("handoff outbox retry failed")

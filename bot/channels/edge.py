@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from bot.settings import RasaSettings
 from contracts.http_input import InputError, is_valid_unicode, load_json
 
 logger = logging.getLogger(__name__)
@@ -224,17 +225,18 @@ class SharedRateLimiter:
         return count <= self.limit
 
 
-def limiters_from_env(env: dict[str, str]) -> tuple[RateLimiter | SharedRateLimiter,
-                                                    RateLimiter | SharedRateLimiter]:
-    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars),
-    shared through Redis when RATE_LIMIT_REDIS_URL or REDIS_URL is set (several replicas)."""
-    per_sender = int(env.get("RATE_LIMIT_PER_SENDER", "20"))
-    per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "300"))
-    url = env.get("RATE_LIMIT_REDIS_URL") or env.get("REDIS_URL")
-    if not url:
+def limiters(settings: RasaSettings | None = None) -> tuple[RateLimiter | SharedRateLimiter,
+                                                           RateLimiter | SharedRateLimiter]:
+    """The per-sender and per-address limiters of the customer channels (RATE_LIMIT_* vars:
+    bot.settings.RasaSettings, by default from the environment), shared through Redis when
+    RATE_LIMIT_REDIS_URL or REDIS_URL is set (several replicas)."""
+    settings = settings or RasaSettings.from_env(refuse=False)
+    per_sender, per_address = settings.rate_limit_per_sender, settings.rate_limit_per_address
+    if not settings.rate_limit_redis_url:
         return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    client = redis.Redis.from_url(settings.rate_limit_redis_url, socket_timeout=0.5,
+                                  socket_connect_timeout=0.5)
     return (SharedRateLimiter(per_sender, 60.0, client, "shop:rate:sender"),
             SharedRateLimiter(per_address, 60.0, client, "shop:rate:address"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from asyncio import Queue
 from collections import Counter
@@ -41,14 +40,15 @@ from bot.channels.edge import (
     check_message,
     check_sender,
     is_too_long,
-    limiters_from_env,
+    limiters,
     parse_json_object,
     too_long_reply,
 )
 from bot.channels.once import MESSAGE_ID, handle_once
 from bot.channels.silent import failed_turn_reply, is_paused
+from bot.settings import RasaSettings
 from contracts.handoff import is_cancel
-from contracts.profile import refuse_dev_secret
+from contracts.profile import is_production
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +111,10 @@ class ShopRestInput(RestInput):
         """Rate limiters from the environment (RATE_LIMIT_PER_SENDER, _PER_ADDRESS). In
         production the Rasa server does not start with the development API token."""
         super().__init__()
-        refuse_dev_secret("RASA_AUTH_TOKEN", os.environ.get("RASA_AUTH_TOKEN"))
-        self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
+        settings = RasaSettings.from_env(refuse=False)
+        if is_production():
+            settings.refuse_dev_secrets("rasa_token")
+        self.per_sender, self.per_address = limiters(settings)
         self.busy: Counter[str] = Counter()
 
     @staticmethod

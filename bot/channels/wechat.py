@@ -32,9 +32,9 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Extra, Field, ValidationError, validator
 from rasa.core.channels.channel import (
     CollectingOutputChannel,
     InputChannel,
@@ -99,46 +99,63 @@ class WeChatCallbackError(Exception):
         self.status, self.reason = status, reason
 
 
-@dataclass(frozen=True)
-class WeChatSettings:
-    """The channel's configuration, from the credentials file."""
+class WeChatSettings(BaseModel):
+    """The channel's configuration, from its section of the credentials file (Rasa reads that
+    file; `bot/channels/credentials.py` fills it from WECHAT_* variables). A missing or
+    malformed value stops the server with a message naming the key."""
 
-    token: str
+    token: str = Field(..., repr=False)
     appid: str
-    secret: str
-    encoding_aes_key: str | None = None
+    secret: str = Field(..., repr=False)
+    encoding_aes_key: str | None = Field(None, repr=False)
     api_base: str = DEFAULT_API_BASE
     state_db: str = DEFAULT_STATE_DB
-    dedup_ttl: float = DEFAULT_DEDUP_TTL
-    max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW
+    dedup_ttl: float = Field(DEFAULT_DEDUP_TTL, gt=0)
+    max_clock_skew: float = Field(DEFAULT_MAX_CLOCK_SKEW, gt=0)
     allow_plaintext: bool = False
     reply_mode: str = "api"
+
+    class Config:
+        allow_mutation = False
+        extra = Extra.ignore  # Rasa's own keys of the section
+
+    @validator("token", "appid", "secret", pre=True)
+    def _required(cls, value: Any) -> str:  # noqa: N805 - pydantic validators take the class
+        """Present and not empty."""
+        if not str(value or "").strip():
+            raise ValueError("missing")
+        return str(value)
+
+    @validator("allow_plaintext", pre=True)
+    def _flag(cls, value: Any) -> bool:  # noqa: N805
+        """1 / true / yes (any case) switch it on; anything else, or nothing, leaves it off."""
+        return str(value or "").strip().lower() in ("1", "true", "yes")
+
+    @validator("reply_mode", pre=True)
+    def _reply_mode(cls, value: Any) -> str:  # noqa: N805
+        """One of REPLY_MODES (default api)."""
+        mode = str(value or "api").strip().lower()
+        if mode not in REPLY_MODES:
+            raise ValueError(f"must be one of {REPLY_MODES}")
+        return mode
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> WeChatSettings:
         """Validate the credentials section; a missing or malformed value stops the server."""
-        missing = [k for k in ("token", "appid", "secret") if not str(credentials.get(k) or "")]
-        if missing:
-            raise RasaException(f"WeChat channel: missing credentials {', '.join(missing)}")
-        aes_key = str(credentials.get("encoding_aes_key") or "") or None
-        settings = cls(
-            token=str(credentials["token"]),
-            appid=str(credentials["appid"]),
-            secret=str(credentials["secret"]),
-            encoding_aes_key=aes_key,
-            api_base=str(credentials.get("api_base") or DEFAULT_API_BASE),
-            state_db=str(credentials.get("state_db") or DEFAULT_STATE_DB),
-            dedup_ttl=float(credentials.get("dedup_ttl") or DEFAULT_DEDUP_TTL),
-            max_clock_skew=float(credentials.get("max_clock_skew") or DEFAULT_MAX_CLOCK_SKEW),
-            allow_plaintext=str(credentials.get("allow_plaintext") or "").lower()
-            in ("1", "true", "yes"),
-            reply_mode=str(credentials.get("reply_mode") or "api").lower(),
-        )
-        if settings.reply_mode not in REPLY_MODES:
-            raise RasaException(f"WeChat channel: reply_mode must be one of {REPLY_MODES}")
-        if aes_key:
+        given = {key: value for key, value in credentials.items()
+                 if key in ("token", "appid", "secret", "reply_mode")
+                 or value not in (None, "")}
+        given.setdefault("token", None)
+        given.setdefault("appid", None)
+        given.setdefault("secret", None)
+        try:
+            settings = cls(**given)
+        except ValidationError as error:
+            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
+            raise RasaException(f"WeChat channel: bad credentials ({problems})") from None
+        if settings.encoding_aes_key:
             try:
-                WeChatCrypto(aes_key, settings.appid)
+                WeChatCrypto(settings.encoding_aes_key, settings.appid)
             except WeChatCryptoError as exc:
                 raise RasaException(f"WeChat channel: {exc}") from exc
         return settings

@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import rasa.core.channels.channel
@@ -38,10 +38,12 @@ from bot.channels.edge import (
     EdgeError,
     check_message,
     is_too_long,
-    limiters_from_env,
+    limiters,
     too_long_reply,
 )
 from bot.channels.silent import failed_turn_reply, is_paused
+from bot.settings import RasaSettings
+from contracts.errors import error_body
 from contracts.http_input import InputError, is_clean_text, load_json
 from contracts.widget import (
     SESSION_ID,
@@ -79,14 +81,14 @@ def agent_activity_payload(data: dict[str, Any]) -> dict[str, Any] | None:
     return {"typing": typing, "read": read is True, "agent": agent}
 
 
-def client_manager(env: Mapping[str, str] | None = None) -> AsyncRedisManager | None:
+def client_manager(settings: RasaSettings | None = None) -> AsyncRedisManager | None:
     """The rooms of every Rasa replica shared through Redis (WIDGET_SOCKET_REDIS_URL, else
     REDIS_URL, which the production profile sets for the lock store): a message pushed through
     one replica's HTTP API (an agent's reply relayed by the handoff service, which nginx may
     send to any replica) reaches the widget connected to another. None, the in-process
     manager, without either (one Rasa process, `make run`)."""
-    env = os.environ if env is None else env
-    url = env.get("WIDGET_SOCKET_REDIS_URL") or env.get("REDIS_URL")
+    settings = settings or RasaSettings.from_env(refuse=False)
+    url = settings.widget_socket_redis_url
     return AsyncRedisManager(url, channel="shop-widget") if url else None
 
 
@@ -144,7 +146,7 @@ class WidgetSocketIOInput(SocketIOInput):
         """The cleaned text of a message, and what to tell the customer instead of passing it
         on (None: pass it on)."""
         if not hasattr(self, "per_sender"):
-            self.per_sender, self.per_address = limiters_from_env(dict(os.environ))
+            self.per_sender, self.per_address = limiters()
         try:
             cleaned = check_message(text)
         except EdgeError:
@@ -190,14 +192,17 @@ class WidgetSocketIOInput(SocketIOInput):
         Rasa server's token (RASA_AUTH_TOKEN) as a bearer token."""
         if not bearer_matches(request.headers.get("authorization"),
                               os.environ.get("RASA_AUTH_TOKEN", "")):
-            return response.json({"error": "unauthorized"}, status=401)
+            return response.json(error_body("unauthorized", "Missing or wrong bearer token."),
+                                 status=401)
         try:
             data = load_json(request.body, ACTIVITY_MAX_BYTES, depth=2)
         except InputError as error:
             return response.json(error.body(), status=error.status)
         activity = agent_activity_payload(data)
         if activity is None or not is_session_id(data.get("conversation_id")):
-            return response.json({"error": "invalid_activity"}, status=400)
+            return response.json(error_body(
+                "invalid_activity", "Expected a typing or read activity for a widget session."),
+                status=400)
         await self.sio.emit("agent_activity", activity, room=data["conversation_id"],
                             namespace=self.namespace)
         return response.json({"status": "sent"})

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from contracts.profile import DEV_SECRETS, is_production
+from bot.settings import HANDOFF_URL, ActionSettings
+from contracts.profile import is_production
 
 logger = logging.getLogger(__name__)
-DEV_TOKEN = DEV_SECRETS["HANDOFF_API_TOKEN"]
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_URL = HANDOFF_URL
 # Answers that say "try again later": the service is down, busy or overloaded.
 RETRYABLE_4XX = (408, 429)
 # Answers that say the bot's own configuration is wrong (token, URL of another service).
@@ -68,15 +67,14 @@ class HandoffClient:
         """Configured by HANDOFF_URL, HANDOFF_API_TOKEN and HANDOFF_TIMEOUT. In the
         production profile (contracts.profile) the development token is refused: the client
         then sends nothing (handoffs wait in the outbox) and says why in the log."""
-        env = dict(os.environ if env is None else env)
-        token = env.get("HANDOFF_API_TOKEN") or DEV_TOKEN
+        settings = ActionSettings.from_env(env, refuse=False)
         refusal = None
-        if is_production(env) and token == DEV_TOKEN:
+        if is_production(env) and settings.secret_problem("handoff_api_token"):
             refusal = ("HANDOFF_API_TOKEN is missing or the development default; set the "
                        "handoff service's secret for production")
             logger.error("handoff client refuses to run: %s", refusal)
-        return cls(env.get("HANDOFF_URL") or DEFAULT_URL, token,
-                   float(env.get("HANDOFF_TIMEOUT") or 3.0), refusal=refusal)
+        return cls(settings.handoff_url, settings.handoff_api_token, settings.handoff_timeout,
+                   refusal=refusal)
 
     def create(self, payload: dict[str, Any], key: str) -> Ticket:
         """POST /api/v1/handoffs; the same key never creates a second handoff.

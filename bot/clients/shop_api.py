@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
 import types
 import uuid
 from collections.abc import Mapping
@@ -15,12 +13,34 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import quote
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from bot.settings import SHOP_API_URL, ActionSettings
+from contracts.errors import error_code
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_URL = "http://127.0.0.1:8100"
-DEV_TOKEN = "dev-only-shop-token"
+DEFAULT_URL = SHOP_API_URL
 RETRY_PAUSE = 0.2
+
+
+class _Retry(Retry):
+    """urllib3's Retry, pausing RETRY_PAUSE before the first retry too (urllib3 retries the
+    first time at once), so a shop API that is restarting has a moment."""
+
+    def get_backoff_time(self) -> float:
+        return max(super().get_backoff_time(), RETRY_PAUSE if self.history else 0.0)
+
+
+# One retry after a network error (connect or read, including a timeout) or a 5xx answer, for
+# reads and for POSTs: every POST this client sends carries an Idempotency-Key (`_post`), so the
+# server replays its first answer instead of doing a change twice. A 4xx is never retried. The
+# last 5xx answer comes back as a response (raise_on_status=False) for `_answer` to map; a
+# Retry-After header is not waited for (the customer is waiting).
+RETRY = _Retry(total=1, connect=1, read=1, status=1, other=0, redirect=0,
+               status_forcelist=range(500, 600), allowed_methods=frozenset({"GET", "POST"}),
+               raise_on_status=False, respect_retry_after_header=False)
 
 
 class ShopApiUnavailable(Exception):  # noqa: N818 (name is part of the bot's contract)
@@ -195,7 +215,8 @@ class CancelResult:
 
 
 class ShopApiClient:
-    """Calls the shop API with timeouts, one retry, and errors the bot can explain."""
+    """Calls the shop API with timeouts, one retry (RETRY, mounted on the session), and errors
+    the bot can explain."""
 
     def __init__(
         self, base_url: str, token: str, timeout: float = 5.0,
@@ -205,13 +226,13 @@ class ShopApiClient:
         self.token = token
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.session.mount(self.base_url + "/", HTTPAdapter(max_retries=RETRY))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ShopApiClient:
         """A client configured by SHOP_API_URL and SHOP_API_TOKEN."""
-        environ = os.environ if environ is None else environ
-        return cls(environ.get("SHOP_API_URL") or DEFAULT_URL,
-                   environ.get("SHOP_API_TOKEN") or DEV_TOKEN)
+        settings = ActionSettings.from_env(environ, refuse=False)
+        return cls(settings.shop_api_url, settings.shop_api_token)
 
     # ---- reads -----------------------------------------------------------------------
 
@@ -344,22 +365,22 @@ class ShopApiClient:
         return self._send("POST", path, json=body, headers=headers)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """Send a request, retrying once on network errors and 5xx; map errors to exceptions."""
+        """Send a request (the session's adapter retries once: RETRY); map errors to
+        exceptions."""
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        for attempt in (1, 2):
-            try:
-                response = self.session.request(
-                    method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
-                )
-            except requests.RequestException as error:
-                failure = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code < 500:
-                    return _answer(response)
-                failure = f"HTTP {response.status_code}"
-            logger.warning("shop API %s %s failed (attempt %d): %s", method, path, attempt, failure)
-            if attempt == 1:
-                time.sleep(RETRY_PAUSE)
+        if method == "POST" and "Idempotency-Key" not in headers:
+            raise ValueError("a POST to the shop API needs an Idempotency-Key (it is retried)")
+        try:
+            response = self.session.request(
+                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as error:
+            failure = f"{type(error).__name__}: {error}"
+        else:
+            if response.status_code < 500:
+                return _answer(response)
+            failure = f"HTTP {response.status_code}"
+        logger.warning("shop API %s %s failed after a retry: %s", method, path, failure)
         raise ShopApiUnavailable(f"{method} {path}: {failure}")
 
 
@@ -370,8 +391,9 @@ def _answer(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if response.status_code >= 400:
-        if isinstance(body, dict) and "code" in body:
-            raise ShopApiError(body["code"], body.get("message", ""), response.status_code,
+        code = error_code(body)
+        if code:
+            raise ShopApiError(code, body.get("message", ""), response.status_code,
                                body.get("details"))
         raise ShopApiError(f"http_{response.status_code}", response.text[:200],
                            response.status_code)

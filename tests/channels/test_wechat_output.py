@@ -170,6 +170,8 @@ def test_voice_with_speech_recognition_is_read_as_text() -> None:
           "encoding_aes_key": "too-short"}, "43 characters"),
         ({"token": fw.TOKEN, "appid": fw.APPID, "secret": fw.SECRET,
           "reply_mode": "carrier-pigeon"}, "reply_mode"),
+        ({"token": fw.TOKEN, "appid": fw.APPID, "secret": fw.SECRET,
+          "dedup_ttl": "an hour"}, "dedup_ttl: value is not a valid float"),
     ],
 )
 def test_bad_credentials_stop_the_server_with_a_clear_message(

@@ -13,22 +13,23 @@ import pytest
 import redis
 from socketio import AsyncRedisManager
 
-from bot.channels.edge import RateLimiter, SharedRateLimiter, limiters_from_env
+from bot.channels.edge import RateLimiter, SharedRateLimiter, limiters
 from bot.channels.widget import client_manager
+from bot.settings import RasaSettings
 from tests.conftest import free_port
 
 
 def test_replicas_share_rooms_through_the_redis_of_the_production_profile() -> None:
-    manager = client_manager({"REDIS_URL": "redis://:secret@127.0.0.1:26379/0"})
+    manager = client_manager(RasaSettings.from_env({"REDIS_URL": "redis://:secret@127.0.0.1:26379/0"}))
     assert isinstance(manager, AsyncRedisManager)
     assert manager.redis_url == "redis://:secret@127.0.0.1:26379/0"
-    own = client_manager({"REDIS_URL": "redis://127.0.0.1:1/0",
-                          "WIDGET_SOCKET_REDIS_URL": "redis://127.0.0.1:2/0"})
+    own = client_manager(RasaSettings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0",
+                                                "WIDGET_SOCKET_REDIS_URL": "redis://127.0.0.1:2/0"}))
     assert own.redis_url == "redis://127.0.0.1:2/0"
 
 
 def test_one_process_keeps_its_rooms_in_memory() -> None:
-    assert client_manager({}) is None
+    assert client_manager(RasaSettings.from_env({})) is None
 
 
 # --- rate limits shared by the replicas ------------------------------------------------------
@@ -65,7 +66,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_two_replicas_count_one_customer_together(redis_url: str) -> None:
     env = {"REDIS_URL": redis_url, "RATE_LIMIT_PER_SENDER": "4", "RATE_LIMIT_PER_ADDRESS": "50"}
-    (sender_a, _), (sender_b, _) = limiters_from_env(env), limiters_from_env(env)
+    settings = RasaSettings.from_env(env)
+    (sender_a, _), (sender_b, _) = limiters(settings), limiters(settings)
     assert isinstance(sender_a, SharedRateLimiter)
     allowed = [limiter.allow("widget-customer-1") for limiter in
                (sender_a, sender_b, sender_a, sender_b, sender_a, sender_b)]
@@ -77,6 +79,6 @@ def test_two_replicas_count_one_customer_together(redis_url: str) -> None:
 
 def test_without_redis_each_replica_still_limits() -> None:
     env = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "RATE_LIMIT_PER_SENDER": "2"}
-    sender, _ = limiters_from_env(env)
+    sender, _ = limiters(RasaSettings.from_env(env))
     assert [sender.allow("c") for _ in range(3)] == [True, True, False]
-    assert limiters_from_env({})[0].__class__ is RateLimiter
+    assert limiters(RasaSettings.from_env({}))[0].__class__ is RateLimiter

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import pytest
 import requests
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from tests.conftest import ROOT, free_port, start_process, stop_process, wait_until_up
 
@@ -94,45 +96,39 @@ class FakeRasa:
         self.released = threading.Event()
         self.predictions: dict[str, list[str]] = {}
         self.executed: list[tuple[str, str]] = []
-        owner = self
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        # Every POST: also the widget's /webhooks/socketio/agent_activity (recorded as
+        # conversation "socketio").
+        self.server.expect_request(re.compile("/.*"), method="POST") \
+            .respond_with_handler(self._answer)
+        self.server.start()
+        self.url = self.server.url_for("/").rstrip("/")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                url = urlparse(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
-                conversation = unquote(url.path.split("/")[2])
-                kind = url.path.rsplit("/", 1)[-1]
-                if conversation in owner.held:
-                    owner.released.wait(timeout=30)
-                answer: dict[str, Any] = {}
-                if kind == "predict":
-                    queued = owner.predictions.get(conversation) or []
-                    action = queued[0] if queued else "action_listen"
-                    answer = {"scores": [{"action": action, "score": 1.0}],
-                              "policy": "RulePolicy", "confidence": 1.0}
-                elif kind == "execute" and not owner.fail:
-                    name = (body or {}).get("name", "")
-                    owner.executed.append((conversation, name))
-                    queued = owner.predictions.get(conversation) or []
-                    if queued and queued[0] == name:
-                        queued.pop(0)
-                    answer = {"tracker": {}, "messages": [{"text": f"（{name} 的回答）"}]}
-                elif not owner.fail:
-                    owner.calls.append((conversation, body, query))
-                self.send_response(500 if owner.fail else 200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps(answer).encode())
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, request: Request) -> Response:
+        """`/conversations/{id}/{tracker/events,predict,execute}`, as described above."""
+        # The second path segment: the conversation (or the webhook's channel).
+        body = request.get_json(silent=True) if request.data else None
+        conversation = unquote(request.path.split("/")[2])
+        kind = request.path.rsplit("/", 1)[-1]
+        if conversation in self.held:
+            self.released.wait(timeout=30)
+        answer: dict[str, Any] = {}
+        if kind == "predict":
+            queued = self.predictions.get(conversation) or []
+            action = queued[0] if queued else "action_listen"
+            answer = {"scores": [{"action": action, "score": 1.0}],
+                      "policy": "RulePolicy", "confidence": 1.0}
+        elif kind == "execute" and not self.fail:
+            name = (body or {}).get("name", "")
+            self.executed.append((conversation, name))
+            queued = self.predictions.get(conversation) or []
+            if queued and queued[0] == name:
+                queued.pop(0)
+            answer = {"tracker": {}, "messages": [{"text": f"（{name} 的回答）"}]}
+        elif not self.fail:
+            self.calls.append((conversation, body, dict(request.args)))
+        return Response(json.dumps(answer), 500 if self.fail else 200,
+                        content_type="application/json")
 
     def events_for(self, conversation_id: str) -> list[dict[str, Any]]:
         return [e for c, body, _ in self.calls if c == conversation_id for e in body]
@@ -168,7 +164,8 @@ class EventStream:
 def fake_rasa() -> Iterator[FakeRasa]:
     rasa = FakeRasa()
     yield rasa
-    rasa.server.shutdown()
+    rasa.released.set()
+    rasa.server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ def post_order(api: Api, key: str, action: str, body: object = None, **kwargs: o
 def assert_conflict(response, code: str) -> None:
     """A 409 with the expected machine-readable code."""
     assert response.status_code == 409, response.text
-    assert response.json()["code"] == code
+    assert response.json()["error"] == code
 
 
 def today() -> date:
@@ -231,7 +231,7 @@ def test_change_address_forbidden_after_shipping(api: Api) -> None:
 ])
 def test_change_address_rejects_bad_fields(api: Api, body: dict) -> None:
     response = post_order(api, "payment_failed_limit", "address", body)
-    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 def test_change_delivery_slot_before_shipping(api: Api) -> None:
@@ -252,7 +252,7 @@ def test_change_delivery_slot_before_shipping(api: Api) -> None:
 ])
 def test_change_delivery_slot_rejects_bad_fields(api: Api, body: dict) -> None:
     response = post_order(api, "duplicate_charge", "delivery-slot", body)
-    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 def test_change_delivery_slot_forbidden_once_out_for_delivery(api: Api) -> None:
@@ -321,7 +321,7 @@ def test_refund_forbidden(api: Api, key: str, code: str) -> None:
 ])
 def test_refund_rejects_bad_fields(api: Api, body: dict) -> None:
     response = post_order(api, "delivered_not_received", "refunds", body)
-    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 # ---- after-sales ----------------------------------------------------------------------
@@ -382,29 +382,29 @@ def test_allowed_actions_follow_the_rules(api: Api) -> None:
 
 def test_unknown_order_and_refund(api: Api) -> None:
     response = api.call("GET", "/orders/100000000000")
-    assert response.status_code == 404 and response.json()["code"] == "order_not_found"
-    assert api.post("/orders/100000000000/cancel").json()["code"] == "order_not_found"
+    assert response.status_code == 404 and response.json()["error"] == "order_not_found"
+    assert api.post("/orders/100000000000/cancel").json()["error"] == "order_not_found"
     response = api.call("GET", "/refunds/RF000")
-    assert response.status_code == 404 and response.json()["code"] == "refund_not_found"
+    assert response.status_code == 404 and response.json()["error"] == "refund_not_found"
 
 
 @pytest.mark.parametrize("path", ["/orders/12345", "/orders/abcdefghijkl/payments"])
 def test_malformed_order_number(api: Api, path: str) -> None:
     response = api.call("GET", path)
-    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
 def test_malformed_json(api: Api, raw: bytes) -> None:
     response = api.call("POST", f"/orders/{scenario('payment_failed_limit')}/after-sales",
                         data=raw, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("params", [{}, {"phone": "12345"}, {"phone": "13812345678", "limit": 0}])
 def test_bad_query(api: Api, params: dict) -> None:
     response = api.call("GET", "/orders", params=params)
-    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic test-shop-token",
@@ -414,14 +414,14 @@ def test_token_required(api: Api, authorization: str | None) -> None:
     response = api.session.get(f"{api.server.url}/orders/{scenario('shipped')}", headers=headers,
                                timeout=5)
     api.spec.check(response)
-    assert response.status_code == 401 and response.json()["code"] == "unauthorized"
+    assert response.status_code == 401 and response.json()["error"] == "unauthorized"
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_unknown_route_and_method(api: Api) -> None:
     assert api.call("GET", "/nothing").status_code == 404
     response = api.call("DELETE", f"/orders/{scenario('shipped')}")
-    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+    assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
 
 
 def test_chinese_is_readable_in_the_body(api: Api) -> None:

@@ -1,14 +1,15 @@
 """The bot's shop API client against the real server, a dead port and a misbehaving server."""
 from __future__ import annotations
 
-import threading
+import re
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from bot.clients.shop_api import (
     DEFAULT_URL,
@@ -148,65 +149,62 @@ def test_nothing_listening_is_unavailable_fast() -> None:
 # ---- a misbehaving server --------------------------------------------------------------
 
 
-class FlakyHandler(BaseHTTPRequestHandler):
-    """Answers from a script of (status, body, delay) and records what it received."""
+class Flaky:
+    """A local HTTP server (pytest-httpserver) answering from a script of (status, body,
+    delay); `seen` is what it received: (method, Idempotency-Key) per request."""
 
-    script: list[tuple[int, bytes, float]] = []
-    seen: list[tuple[str, str | None]] = []
-    url = ""
+    def __init__(self, server: HTTPServer) -> None:
+        self.server, self.script = server, []
+        self.url = server.url_for("/").rstrip("/")
+        server.expect_request(re.compile("/.*")).respond_with_handler(self._answer)
 
-    def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        type(self).seen.append((self.command, self.headers.get("Idempotency-Key")))
-        status, body, delay = type(self).script.pop(0) if type(self).script else (200, b"{}", 0)
+    def _answer(self, request: Request) -> Response:
+        status, body, delay = self.script.pop(0) if self.script else (200, b"{}", 0)
         time.sleep(delay)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        return Response(body, status, content_type="application/json")
 
-    do_GET = do_POST = _answer  # noqa: N815 (names required by BaseHTTPRequestHandler)
+    @property
+    def seen(self) -> list[tuple[str, str | None]]:
+        return [(request.method, request.headers.get("Idempotency-Key"))
+                for request, _ in self.server.log]
 
-    def log_message(self, *args: object) -> None:
-        """Keep test output quiet."""
+
+@pytest.fixture(scope="module")
+def flaky_server() -> Iterator[HTTPServer]:
+    """One threaded server for the module (a retry may arrive while a slow answer sleeps)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-def flaky() -> Iterator[type[FlakyHandler]]:
-    """A local HTTP server whose answers each test scripts."""
-    FlakyHandler.script, FlakyHandler.seen = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    FlakyHandler.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield FlakyHandler
-    finally:
-        server.shutdown()
-        server.server_close()
+def flaky(flaky_server: HTTPServer) -> Flaky:
+    """The module's server with a fresh script and log."""
+    flaky_server.clear()
+    return Flaky(flaky_server)
 
 
-ERROR_503 = (503, b'{"code": "internal_error", "message": "busy"}', 0)
+ERROR_503 = (503, b'{"error": "internal_error", "message": "busy"}', 0)
 CASE = (b'{"case_id": "AS202611220001", "order_id": "573262229751", "type": "delivery_issue",'
         b' "reason": "r", "description": "", "status": "open",'
         b' "created_at": "2026-11-22T10:00:00+08:00"}')
 
 
-def test_get_is_retried_once_after_5xx(flaky: type[FlakyHandler]) -> None:
+def test_get_is_retried_once_after_5xx(flaky: Flaky) -> None:
     flaky.script = [ERROR_503, (200, b'{"refunds": []}', 0)]
     assert ShopApiClient(flaky.url, "t").refunds("573262229751") == []
     assert len(flaky.seen) == 2
 
 
-def test_two_5xx_make_the_api_unavailable(flaky: type[FlakyHandler]) -> None:
+def test_two_5xx_make_the_api_unavailable(flaky: Flaky) -> None:
     flaky.script = [ERROR_503, ERROR_503, ERROR_503]
     with pytest.raises(ShopApiUnavailable):
         ShopApiClient(flaky.url, "t").refunds("573262229751")
     assert len(flaky.seen) == 2
 
 
-def test_post_is_retried_with_the_same_idempotency_key(flaky: type[FlakyHandler]) -> None:
+def test_post_is_retried_with_the_same_idempotency_key(flaky: Flaky) -> None:
     flaky.script = [ERROR_503, (201, CASE, 0)]
     case = ShopApiClient(flaky.url, "t").open_after_sales("573262229751", "delivery_issue", "r")
     assert case.case_id == "AS202611220001"
@@ -214,14 +212,38 @@ def test_post_is_retried_with_the_same_idempotency_key(flaky: type[FlakyHandler]
     assert method == "POST" and key and retry == ("POST", key)
 
 
-def test_4xx_is_not_retried(flaky: type[FlakyHandler]) -> None:
-    flaky.script = [(409, b'{"code": "already_shipped", "message": "shipped"}', 0)]
+def test_4xx_is_not_retried(flaky: Flaky) -> None:
+    flaky.script = [(409, b'{"error": "already_shipped", "message": "shipped"}', 0)]
     with pytest.raises(ShopApiError) as caught:
         ShopApiClient(flaky.url, "t").cancel_order("573262229751")
     assert caught.value.code == "already_shipped" and len(flaky.seen) == 1
 
 
-def test_timeout_is_unavailable(flaky: type[FlakyHandler]) -> None:
+@pytest.mark.parametrize("call", ["read", "keyed post"])
+def test_400_is_answered_at_once_and_503_then_200_is_retried(
+        flaky: Flaky, call: str) -> None:
+    client = ShopApiClient(flaky.url, "t")
+    send = {"read": lambda: client.refunds("573262229751"),
+            "keyed post": lambda: client.open_after_sales("573262229751", "delivery_issue", "r",
+                                                          idempotency_key="k-1")}[call]
+    flaky.script = [(400, b'{"error": "invalid_request", "message": "bad"}', 0), ERROR_503]
+    with pytest.raises(ShopApiError) as caught:
+        send()
+    assert caught.value.code == "invalid_request" and len(flaky.seen) == 1
+    flaky.script = [ERROR_503, (201, CASE, 0) if call == "keyed post" else
+                    (200, b'{"refunds": []}', 0)]
+    send()
+    assert len(flaky.seen) == 3
+    assert {key for _, key in flaky.seen[1:]} == ({"k-1"} if call == "keyed post" else {None})
+
+
+def test_a_timed_out_read_is_retried(flaky: Flaky) -> None:
+    flaky.script = [(200, b'{"refunds": []}', 1.0), (200, b'{"refunds": []}', 0)]
+    assert ShopApiClient(flaky.url, "t", timeout=0.3).refunds("573262229751") == []
+    assert flaky.script == []  # both answers taken (the log has the slow one only when sent)
+
+
+def test_timeout_is_unavailable(flaky: Flaky) -> None:
     flaky.script = [(200, b'{"refunds": []}', 1.0), (200, b'{"refunds": []}', 1.0)]
     started = time.monotonic()
     with pytest.raises(ShopApiUnavailable):
@@ -231,13 +253,13 @@ def test_timeout_is_unavailable(flaky: type[FlakyHandler]) -> None:
 
 @pytest.mark.parametrize("body", [b"<html>oops</html>", b'{"orders": "none"}',
                                   b'{"orders": [{"amount": "abc"}]}'])
-def test_malformed_answer_is_unavailable(flaky: type[FlakyHandler], body: bytes) -> None:
+def test_malformed_answer_is_unavailable(flaky: Flaky, body: bytes) -> None:
     flaky.script = [(200, body, 0)]
     with pytest.raises(ShopApiUnavailable):
         ShopApiClient(flaky.url, "t").orders_by_phone("13812345678")
 
 
-def test_error_without_json_body(flaky: type[FlakyHandler]) -> None:
+def test_error_without_json_body(flaky: Flaky) -> None:
     flaky.script = [(403, b"forbidden by proxy", 0)]
     with pytest.raises(ShopApiError) as caught:
         ShopApiClient(flaky.url, "t").order("573262229751")

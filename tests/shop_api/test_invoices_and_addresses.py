@@ -22,7 +22,7 @@ def path(key: str, suffix: str = "") -> str:
 def assert_error(response, status: int, code: str) -> None:
     """An error answer with the expected status and machine-readable code."""
     assert response.status_code == status, response.text
-    assert response.json()["code"] == code
+    assert response.json()["error"] == code
 
 
 def test_tax_number_check_character() -> None:

@@ -184,7 +184,7 @@ def test_history_endpoint_rebuilds_a_widget_conversation(
 def test_history_refuses_ids_the_channel_never_issues(widget_server: str, bad_id: str) -> None:
     answer = requests.get(f"{widget_server}/api/history/{bad_id}", timeout=10)
     assert answer.status_code == 400
-    assert answer.json()["code"] == "invalid_session_id"
+    assert answer.json()["error"] == "invalid_session_id"
 
 
 def test_history_of_a_conversation_that_never_used_the_widget_is_empty(
@@ -213,7 +213,7 @@ def test_history_and_ratings_say_when_rasa_is_unreachable(
         sid = session_id()
         answer = requests.get(f"{base}/api/history/{sid}", timeout=10,
                               headers={HEADER: token_of(sid)})
-        assert answer.status_code == 503 and answer.json()["code"] == "rasa_unavailable"
+        assert answer.status_code == 503 and answer.json()["error"] == "rasa_unavailable"
         answer = requests.post(f"{base}/api/csat", json={
             "session_id": sid, "rating": 4, "episode": "c:1", "trigger": "closed"},
             timeout=10, headers={HEADER: token_of(sid)})
@@ -246,7 +246,7 @@ def test_bad_ratings_get_a_clear_answer(widget_server: str, body: bytes, code: s
     answer = requests.post(f"{widget_server}/api/csat", data=body,
                            headers={"Content-Type": "application/json"}, timeout=10)
     assert answer.status_code == 400
-    assert answer.json()["code"] == code
+    assert answer.json()["error"] == code
 
 
 def test_rating_needs_the_session_token(widget_server: str) -> None:
@@ -256,14 +256,14 @@ def test_rating_needs_the_session_token(widget_server: str) -> None:
             "session_id": sid, "rating": 1, "episode": "c:1", "trigger": "closed"},
             timeout=10, headers={HEADER: token} if token else {})
         assert answer.status_code == 403, token
-        assert answer.json()["code"] == "invalid_session_token"
+        assert answer.json()["error"] == "invalid_session_token"
 
 
 def test_history_needs_the_session_token(widget_server: str) -> None:
     sid = session_id()
     for headers in ({}, {HEADER: "x" * 40}, {HEADER: token_of(session_id())}):
         answer = requests.get(f"{widget_server}/api/history/{sid}", timeout=10, headers=headers)
-        assert answer.status_code == 403 and answer.json()["code"] == "invalid_session_token"
+        assert answer.status_code == 403 and answer.json()["error"] == "invalid_session_token"
 
 
 def test_a_session_is_resumed_only_with_its_token(rasa_server: str) -> None:
@@ -291,7 +291,7 @@ def test_rating_needs_a_widget_conversation(widget_server: str) -> None:
         "session_id": sid, "rating": 5, "episode": "c:1", "trigger": "closed"},
         timeout=10, headers={HEADER: token_of(sid)})
     assert answer.status_code == 404
-    assert answer.json()["code"] == "unknown_conversation"
+    assert answer.json()["error"] == "unknown_conversation"
 
 
 def test_rating_is_stored_once_per_ending(rasa_server: str, widget_server: str) -> None:
