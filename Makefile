@@ -139,11 +139,8 @@ demo-traffic: install ## A few hundred demo conversations through the running `m
 bench-reports: install ## Reports on 100,000 synthetic conversations: naive scan vs summary table (N=100000)
 	@$(PY) -m evaluation.reports_bench $(if $(N),--conversations $(N))
 
-lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
-	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \
-		&& .venv-lock/bin/pip install --quiet -r requirements.in \
-		&& .venv-lock/bin/pip freeze --all --exclude pip | LC_ALL=C sort > requirements.lock \
-		&& rm -rf .venv-lock && echo "==> requirements.lock updated"
+lock: install ## Re-resolve requirements.in into requirements.lock with pip-compile, keeping current pins (UPGRADE=1: all)
+	@scripts/lock.sh
 
 clean: ## Remove trained models, caches and runtime data (keeps .venv/)
 	rm -rf bot/models/*.tar.gz .rasa results var .pytest_cache
