@@ -87,7 +87,7 @@ def patch_action_result_validation() -> None:
             raise e
 
     _validate_action_result._shop_patched = True  # type: ignore[attr-defined]
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
 
 
 def patch_training_data_validation() -> None:
@@ -150,7 +150,7 @@ def patch_sql_event_broker_batching() -> None:
             session.commit()
 
     _stream_new_events._shop_patched = True  # type: ignore[attr-defined]
-    TrackerStore._stream_new_events = _stream_new_events  # type: ignore[method-assign]
+    TrackerStore._stream_new_events = _stream_new_events
 
 
 PATCHES: tuple[Callable[[], None], ...] = (
