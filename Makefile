@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 WITH_ENV := scripts/with-env.sh
 PY_DIRS := bot tests handoff evaluation shop_api widget security contracts ops migrations
+# ruff over every Python folder; mypy over the services and contracts ([tool.mypy] in
+# pyproject.toml, cache in .mypy_cache/: a second run checks only what changed).
+LINT := $(VENV)/bin/ruff check $(PY_DIRS) && $(VENV)/bin/mypy
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -55,18 +58,18 @@ browser: ## Install Debian's chromium and chromium-driver for the browser tests 
 
 test: install browser ## Run the linter and the whole test suite (trains a model if needed)
 	@scripts/prod/install.sh  # PostgreSQL for the store tests' PostgreSQL variants (tests/postgres.py)
-	@$(VENV)/bin/ruff check $(PY_DIRS)
+	@$(LINT)
 	@$(WITH_ENV) $(PY) -m pytest
 
 test-fast: install ## Lint and the tests that need no trained model, browser or PostgreSQL (a few minutes)
-	@$(VENV)/bin/ruff check $(PY_DIRS)
+	@$(LINT)
 	@$(WITH_ENV) $(PY) -m pytest -m "not model and not browser and not postgres"
 
 validate: install ## Check the training data and domain for consistency
 	@$(RASA) data validate $(RASA_DATA) --fail-on-warnings
 
-lint: install ## Lint the Python code
-	@$(VENV)/bin/ruff check $(PY_DIRS)
+lint: install ## Lint (ruff) and type-check (mypy: bot, handoff, shop_api, contracts) the Python code
+	@$(LINT)
 
 shop-api: install ## Run only the demo shop API (RESET=1 reseeds var/shop/shop.db)
 	@$(WITH_ENV) bash -c '$(PY) -m shop_api --port "$$SHOP_API_PORT" --db "$$SHOP_DB" $(if $(RESET),--reset)'
@@ -139,11 +142,8 @@ demo-traffic: install ## A few hundred demo conversations through the running `m
 bench-reports: install ## Reports on 100,000 synthetic conversations: naive scan vs summary table (N=100000)
 	@$(PY) -m evaluation.reports_bench $(if $(N),--conversations $(N))
 
-lock: ## Re-resolve requirements.in into requirements.lock (needs a Python 3.10 venv)
-	@rm -rf .venv-lock && $(PY) -m venv .venv-lock \
-		&& .venv-lock/bin/pip install --quiet -r requirements.in \
-		&& .venv-lock/bin/pip freeze --all --exclude pip | LC_ALL=C sort > requirements.lock \
-		&& rm -rf .venv-lock && echo "==> requirements.lock updated"
+lock: install ## Re-resolve requirements.in into requirements.lock with pip-compile, keeping current pins (UPGRADE=1: all)
+	@scripts/lock.sh
 
 clean: ## Remove trained models, caches and runtime data (keeps .venv/)
 	rm -rf bot/models/*.tar.gz .rasa results var .pytest_cache

@@ -244,6 +244,7 @@ def acknowledgement(
     `seed_or_history` is either the bot's earlier messages in this conversation (the line
     last used is never chosen again, unused ones first) or a seed for a repeatable choice.
     """
+    variants: tuple[str, ...]
     if label == ANGRY:
         variants = _APOLOGIES if at_shop else _ELSEWHERE
     elif label == UPSET:

@@ -53,6 +53,12 @@ class _Store:
         return self.engine is not None and \
             privacy.existing(self.engine, self.tables) == set(self.tables)
 
+    def _connect(self) -> Connection:
+        """A connection to the store, once `_ready()` has found its tables."""
+        if self.engine is None:
+            raise RuntimeError(f"the {self.name} store has no database")
+        return self.engine.connect()
+
     def _zero(self) -> privacy.Counts:
         return dict.fromkeys(self.tables, 0)
 
@@ -67,7 +73,9 @@ def _customer_in_event(data: str | None, customer: str) -> bool:
         return False
     if event.get("event") == "slot":
         return event.get("name") == "phone" and event.get("value") == customer
-    metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+    metadata = event.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     return customer in (metadata.get("customer_id"), metadata.get("user_id"))
 
 
@@ -90,7 +98,7 @@ class TrackerEvents(_Store):
         """Conversations with this sender id, customer id in metadata or phone slot."""
         if not self._ready():
             return set()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return _senders_naming(conn, tracker_events, customer)
 
     def forget(self, sender_ids: set[str], customer: str, dry_run: bool) -> privacy.Counts:
@@ -126,7 +134,7 @@ class StreamEvents(TrackerEvents):
         """Conversations with this sender id, customer id in metadata or phone slot."""
         if not self._ready():
             return set()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return _senders_naming(conn, stream_events, customer)
 
     def forget(self, sender_ids: set[str], customer: str, dry_run: bool) -> privacy.Counts:
@@ -172,7 +180,7 @@ class OutboxData(_Store):
         """Conversations of handoffs whose customer id or phone is this customer."""
         if not self._ready():
             return set()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(outbox.c.conversation_id, outbox.c.payload).where(
                 outbox.c.payload.like(privacy.like_containing(customer), escape="\\"))).all()
         found = set()

@@ -96,7 +96,7 @@ def patch_action_result_validation() -> None:
             raise e
 
     _validate_action_result._shop_patched = True  # type: ignore[attr-defined]
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
 
 
 def patch_training_data_validation() -> None:
@@ -189,7 +189,7 @@ def patch_sql_event_broker_batching() -> None:
             session.commit()
 
     _stream_new_events._shop_patched = True  # type: ignore[attr-defined]
-    TrackerStore._stream_new_events = _stream_new_events  # type: ignore[method-assign]
+    TrackerStore._stream_new_events = _stream_new_events
 
 
 def patch_sql_tracker_store_single_read() -> None:
@@ -218,7 +218,7 @@ def patch_sql_tracker_store_single_read() -> None:
         logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
 
     save._shop_patched = True  # type: ignore[attr-defined]
-    SQLTrackerStore.save = save  # type: ignore[method-assign]
+    SQLTrackerStore.save = save
 
 
 PATCHES: tuple[Callable[[], None], ...] = (

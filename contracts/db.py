@@ -166,7 +166,10 @@ def run_env(metadata: sa.MetaData) -> None:
     if connection is not None:
         _run_migrations(context, connection, metadata)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("the Alembic configuration names no sqlalchemy.url to migrate")
+    engine = make_engine(url)
     with engine.begin() as connection:
         _run_migrations(context, connection, metadata)
     engine.dispose()

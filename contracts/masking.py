@@ -136,7 +136,3 @@ def _mask_card(match: re.Match[str]) -> str:
     if not 15 <= len(digits) <= 19:
         return match.group()
     return _keep_ends(digits)
-
-
-def _keep_ends(value: str) -> str:
-    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"

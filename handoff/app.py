@@ -38,6 +38,7 @@ from handoff.events import (
 from handoff.live import Hub
 from handoff.relay import LISTEN, PAUSE, RasaRelay, RelayError, bot_event, custom_state
 from handoff.schema import REASONS, PayloadError, iso, validate_payload
+from handoff.shop import ShopClient
 from handoff.store import GROUPS, OPEN, STATUSES, ConflictError, NotFoundError, Store
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,8 @@ class HandoffService:
         self.background: set[asyncio.Task] = set()
         # The consoles' live streams (server-sent events).
         self.hub = Hub()
+        # The shop API client of the agent workbench, made on first use (handoff.desk.shop).
+        self.shop: ShopClient | None = None
 
     def later(self, coroutine: Any) -> None:
         """Run a coroutine after the current answer, keeping it referenced until done."""
@@ -567,10 +570,13 @@ class HandoffService:
 
     async def tail_forever(self) -> None:
         """Follow the event stream until the server stops."""
+        tail = self.tail
+        if tail is None:
+            return
         loop = asyncio.get_running_loop()
         while True:
             try:
-                added = await loop.run_in_executor(None, self.tail.poll)
+                added = await loop.run_in_executor(None, tail.poll)
                 await self.react(added)
             except Exception:  # keep following the stream whatever one batch did
                 logger.exception("event stream poll failed")
@@ -673,7 +679,7 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"))
 
-    @app.listener("after_server_start")
+    @app.after_server_start
     async def start_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
         service: HandoffService = app.ctx.service
         if service.tail is not None:
@@ -683,7 +689,7 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
             app.ctx.reconcile_task = loop.create_task(service.reconcile_forever())
         app.ctx.sweep_task = loop.create_task(service.sweep_forever())
 
-    @app.listener("before_server_stop")
+    @app.before_server_stop
     async def stop_tail(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
         for name in ("tail_task", "consumer_task", "reconcile_task", "sweep_task"):
             task = getattr(app.ctx, name, None)
@@ -691,7 +697,7 @@ def create_app(settings: Settings | None = None, name: str = "handoff") -> Sanic
                 task.cancel()
         app.ctx.service.hub.close_all()  # open streams end, so the server stops at once
         await app.ctx.service.relay.close()
-        if getattr(app.ctx.service, "shop", None) is not None:
+        if app.ctx.service.shop is not None:
             await app.ctx.service.shop.close()
 
     return app

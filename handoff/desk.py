@@ -58,9 +58,9 @@ def emotion_trend(messages: list[dict[str, Any]]) -> dict[str, Any]:
         if message["sender"] != "customer" or not isinstance(emotion, dict):
             continue
         label = emotion.get("label")
+        known = label if isinstance(label, str) and label in EMOTION_TEXT else "calm"
         points.append({"message_id": message["id"], "timestamp": message["timestamp"],
-                       "label": label if label in EMOTION_TEXT else "calm",
-                       "label_text": EMOTION_TEXT.get(label, "平静"),
+                       "label": known, "label_text": EMOTION_TEXT[known],
                        "level": emotion_level(emotion)})
     return {"points": points[-30:], "direction": _direction(points)}
 
@@ -138,7 +138,7 @@ async def context(service: HandoffService, handoff_id: str,
 
 def shop(service: HandoffService) -> ShopClient:
     """The service's shop API client, made on first use."""
-    client = getattr(service, "shop", None)
+    client = service.shop
     if client is None:
         settings = service.settings
         client = ShopClient(settings.shop_api_url, settings.shop_api_token,

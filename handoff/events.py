@@ -193,7 +193,7 @@ def record_message(store: Store, message: CustomerMessage, handoff: dict[str, An
         return []
     if message.restart:
         return [(handoff, message)]
-    meta = {"intent": message.intent, "emotion": message.emotion}
+    meta: dict[str, Any] = {"intent": message.intent, "emotion": message.emotion}
     if message.image_id:
         meta["image_id"] = message.image_id
     added = store.add_message(handoff, "customer", mask_sensitive(message.text), "live",

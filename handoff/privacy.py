@@ -67,6 +67,7 @@ class HandoffData:
                               handoffs.c.customer_id == customer,
                               handoffs.c.payload.like(privacy.like_containing(customer),
                                                       escape="\\")))
+        assert self.engine is not None  # _ready() found its tables
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return {row.conversation_id for row in rows

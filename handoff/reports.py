@@ -23,7 +23,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -258,7 +258,8 @@ def fold(current: dict[str, Any] | None, row: tuple[int, str, str, float, str],
                                                                                *PASSING_TOPICS):
         if conversation["topic"] not in (None, *PASSING_TOPICS):
             conversation["emotion_topic"] = conversation["topic"]
-    text = event.get("text") if isinstance(event.get("text"), str) else ""
+    raw_text = event.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
     reason = missed_reason(parse, text)
     if reason:
         conversation["missed_messages"] += 1
@@ -516,11 +517,11 @@ def link(conversations: list[dict[str, Any]], items: list[dict[str, Any]], key: 
         entries.sort()
     linked: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
-        entries = starts.get(item[key])
-        if not entries:
+        candidates = starts.get(item[key])
+        if not candidates:
             continue
         chosen = None
-        for started, index in entries:
+        for started, index in candidates:
             if started <= item[at] + 1:
                 chosen = index
         if chosen is not None:
@@ -561,13 +562,13 @@ def compute(conversations: list[dict[str, Any]], handoff_rows: list[dict[str, An
     }
 
 
-def _average(values: list[float]) -> float | None:
+def _average(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
 def traffic(conversations: list[dict[str, Any]], span: DateRange) -> dict[str, Any]:
     """Conversations per Beijing day (per channel), per hour of day, per channel."""
-    days = {day: Counter() for day in span.days()}
+    days: dict[str, Counter] = {day: Counter() for day in span.days()}
     hours = [0] * 24
     heat: Counter = Counter()
     channels: Counter = Counter()

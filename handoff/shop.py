@@ -72,9 +72,10 @@ class ShopClient:
         seen: set[str] = set()
         cards = []
         for order in found:
-            if order.get("order_id") in seen:
+            order_id = str(order.get("order_id"))
+            if order_id in seen:
                 continue
-            seen.add(order.get("order_id"))
+            seen.add(order_id)
             cards.append(order_card(order, named=order.get("order_id") in order_ids))
         return cards[:MAX_ORDERS]
 
@@ -88,9 +89,9 @@ def order_card(order: dict[str, Any], named: bool = False) -> dict[str, Any]:
         "order_id": str(order.get("order_id") or ""),
         "named_by_customer": named,
         "state": order.get("state"),
-        "state_label": STATE_LABELS.get(order.get("state"), "未知状态"),
+        "state_label": STATE_LABELS.get(str(order.get("state")), "未知状态"),
         "amount": str(order.get("amount") or ""),
-        "payment_label": PAYMENT_LABELS.get(order.get("payment_method"), "未付款"),
+        "payment_label": PAYMENT_LABELS.get(str(order.get("payment_method")), "未付款"),
         "created_at": order.get("created_at"),
         "items": [{"name": str(i.get("name") or ""), "qty": i.get("qty"),
                    "price": str(i.get("price") or "")}

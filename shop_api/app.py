@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ _CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found",
 _dumps = partial(json.dumps, ensure_ascii=False)
 
 Operation = Callable[[Store], tuple[int, dict[str, Any]]]
+Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
 
 def create_app(db_path: str, token: str) -> Sanic:
@@ -236,7 +237,7 @@ async def change_invoice_title(request: Request, order_id: str) -> HTTPResponse:
     return _once(request, lambda store: (200, store.change_invoice_title(order_id, title)))
 
 
-ROUTES = [
+ROUTES: list[tuple[str, str, Handler]] = [
     ("/health", "GET", health),
     ("/orders", "GET", list_orders),
     ("/orders/<order_id>", "GET", get_order),

@@ -220,6 +220,8 @@ class _Builder:
         events = self._events(order_id, customer, ship) if ship else []
         shipped_at = datetime.fromisoformat(events[0]["time"]) if events else None
         if placed is None:  # ordered the evening before the parcel was picked up
+            if shipped_at is None:
+                raise ValueError(f"order {order_id}: give the time it was placed or a shipment")
             clock = time(20, int(order_id[-2:]) % 60)
             placed = datetime.combine(shipped_at.date() - timedelta(days=1), clock, rules.CHINA_TZ)
         paid_at = placed + timedelta(minutes=2) if method and state != "pending_payment" else None

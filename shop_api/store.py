@@ -218,6 +218,11 @@ class Store:
         rows = self._rows(sql, **params)
         return rows[0] if rows else None
 
+    def _count(self, sql: str, **params: Any) -> int:
+        """The number an aggregate query selects (it always returns exactly one row)."""
+        with self._conn() as conn:
+            return int(conn.execute(sa.text(sql), params).scalar_one())
+
     def _exec(self, sql: str, **params: Any) -> int:
         with self._conn() as conn:
             return conn.execute(sa.text(sql), params).rowcount
@@ -525,12 +530,13 @@ class Store:
         self, order_id: str, payment_id: str | None, kind: str, status: str,
         amount: int, method: str, reason: str,
     ) -> dict[str, Any]:
-        count = self._row("SELECT COUNT(*) AS n FROM refunds WHERE order_id = :order_id",
-                          order_id=order_id)["n"]
+        count = self._count("SELECT COUNT(*) FROM refunds WHERE order_id = :order_id",
+                            order_id=order_id)
         now = self.now()
         arrival = rules.expected_arrival(method, status, now.date())
+        refund_id = f"RF{order_id}{count + 1:02d}"
         row = {
-            "refund_id": f"RF{order_id}{count + 1:02d}", "order_id": order_id,
+            "refund_id": refund_id, "order_id": order_id,
             "payment_id": payment_id, "kind": kind, "status": status, "amount": amount,
             "method": method, "reason": reason, "created_at": now.isoformat(),
             "expected_arrival": arrival.isoformat() if arrival else None,
@@ -541,20 +547,19 @@ class Store:
             self._exec(
                 "UPDATE payments SET refund_id = :refund_id WHERE payment_id = :payment_id"
                 " AND amount = :amount AND refund_id IS NULL",
-                refund_id=row["refund_id"], payment_id=payment_id, amount=amount)
-        return self.refund(row["refund_id"])
+                refund_id=refund_id, payment_id=payment_id, amount=amount)
+        return self.refund(refund_id)
 
     def _next_invoice_number(self) -> str:
         """A 20-digit number like the national e-invoices: year, issuer code, sequence."""
-        issued = self._row(
-            "SELECT COUNT(*) + COALESCE(SUM(reissue_count), 0) AS n FROM invoices")["n"]
-        return invoice_number(self.now(), int(issued) + 1)
+        issued = self._count("SELECT COUNT(*) + COALESCE(SUM(reissue_count), 0) FROM invoices")
+        return invoice_number(self.now(), issued + 1)
 
     def _next_case_id(self) -> str:
         prefix = f"AS{self.now():%Y%m%d}"
-        row = self._row("SELECT COUNT(*) AS n FROM after_sales WHERE case_id LIKE :prefix",
-                        prefix=prefix + "%")
-        return f"{prefix}{row['n'] + 1:04d}"
+        count = self._count("SELECT COUNT(*) FROM after_sales WHERE case_id LIKE :prefix",
+                            prefix=prefix + "%")
+        return f"{prefix}{count + 1:04d}"
 
     def _order_view(self, row: RowMapping) -> dict[str, Any]:
         order_id = row["order_id"]

@@ -149,7 +149,8 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     long conversation keeps its newest turns (MAX_TURNS, MAX_TRANSCRIPT_CHARS) after a note
     saying how many earlier ones were cut."""
     turns = _turns(events)
-    kept, chars = [], 0
+    kept: list[dict[str, Any]] = []
+    chars = 0
     for turn in reversed(turns):
         chars += len(turn["text"])
         if len(kept) >= MAX_TURNS - 1 or chars > MAX_TRANSCRIPT_CHARS:
@@ -164,7 +165,7 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _turns(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    turns = []
+    turns: list[dict[str, Any]] = []
     for event in events:
         kind = event.get("event")
         if kind == "user" and replayed(event):
@@ -239,12 +240,13 @@ def build_payload(tracker: Tracker, reason: Reason, priority: str) -> dict[str, 
     events = tracker.events
     assessment = assess(customer_turns(events))
     latest = tracker.latest_message.get("emotion") or assessment.latest
+    peak = {k: assessment.peak.get(k) for k in ("label", "score", "text")}
+    peak["text"] = clip(mask_sensitive(peak.get("text") or ""), 200)
     emotion = {
         "latest": {"label": latest.get("label", "calm"), "score": latest.get("score", 0.0)},
-        "peak": {k: assessment.peak.get(k) for k in ("label", "score", "text")},
+        "peak": peak,
         "frustration": assessment.frustration,
     }
-    emotion["peak"]["text"] = clip(mask_sensitive(emotion["peak"].get("text") or ""), 200)
     intent = _topical_intent(events)
     slots = collected_slots(tracker)
     customer_id, verified = customer_identity(tracker)

@@ -62,7 +62,7 @@ async def handle_once(agent: Agent, message: UserMessage) -> bool:
         tracker = await agent.tracker_store.retrieve(message.sender_id)
         answers = earlier_answers(tracker, message.message_id)
         if answers is None:
-            await agent.processor.handle_message(message)  # type: ignore[union-attr]
+            await agent.processor.handle_message(message)
             return True
     for response in answers:
         await message.output_channel.send_response(message.sender_id, response)

@@ -31,7 +31,7 @@ from rasa.core.channels.rest import QueueOutputChannel, RestInput
 from rasa.utils.endpoints import bool_arg
 from sanic import Blueprint, response
 from sanic.request import Request
-from sanic.response import HTTPResponse
+from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels.api_guard import GuardedBlueprint
 from bot.channels.edge import (
@@ -193,7 +193,7 @@ class ShopRestInput(RestInput):
             return response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
+        async def receive(request: Request) -> HTTPResponse | ResponseStream:
             try:
                 sender_id, text, message_id = self.admit(request)
                 if is_too_long(text):

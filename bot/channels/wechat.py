@@ -295,7 +295,8 @@ class WeChatOutput(OutputChannel):
     def render_turn(self, recipient_id: str, messages: list[dict[str, Any]]) -> str:
         """The bot messages of one turn joined into one text, buttons numbered across; the
         buttons are remembered so that the user's number can be mapped back."""
-        parts, offered = [], []
+        parts: list[str] = []
+        offered: list[dict[str, Any]] = []
         for message in messages:
             text, buttons = render(message, first_number=len(offered) + 1)
             offered.extend(buttons)
@@ -335,6 +336,7 @@ class WeChatInput(InputChannel):
         """Build the channel from its credentials-file section."""
         if not credentials:
             cls.raise_missing_credentials_exception()
+        assert credentials  # (Rasa's raise_missing_credentials_exception does not return)
         return cls(WeChatSettings.from_credentials(credentials))
 
     def __init__(self, settings: WeChatSettings) -> None:
@@ -419,7 +421,7 @@ class WeChatInput(InputChannel):
         parts = split_text(text)
         xml = reply_xml(message, parts[0] + ("\n……" if len(parts) > 1 else ""))
         if args.get("encrypt_type") == "aes" and self.crypto:
-            xml = self.encrypted_reply(xml)
+            xml = self.encrypted_reply(self.crypto, xml)
         self._delivered.add(key)
         return response.text(xml, content_type="application/xml; charset=utf-8")
 
@@ -440,9 +442,9 @@ class WeChatInput(InputChannel):
         output = WeChatOutput(self.api, self.store)
         self._start(output.send_text(SENDER_PREFIX + message["FromUserName"], task.result()))
 
-    def encrypted_reply(self, xml: str) -> str:
+    def encrypted_reply(self, crypto: WeChatCrypto, xml: str) -> str:
         """A passive reply in safe mode: encrypted and signed."""
-        encrypted = self.crypto.encrypt(xml)
+        encrypted = crypto.encrypt(xml)
         timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
         signature = sign(self.settings.token, timestamp, nonce, encrypted)
         return (f"<xml><Encrypt>{cdata(encrypted)}</Encrypt>"

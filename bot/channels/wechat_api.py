@@ -61,9 +61,9 @@ class WeChatApi:
         to expire, or was rejected (`stale`: the rejected token; another thread may have
         refreshed it already)."""
         with self._lock:
-            fresh = self._token and self.clock() < self._token_expires_at
-            if fresh and (stale is None or stale != self._token):
-                return self._token
+            cached = self._token
+            if cached and self.clock() < self._token_expires_at and stale != cached:
+                return cached
             data = self._call(
                 "GET", "/cgi-bin/token",
                 params={"grant_type": "client_credential", "appid": self.appid,

@@ -225,7 +225,8 @@ class WidgetSocketIOInput(SocketIOInput):
         requested = data.get("session_id") if isinstance(data, dict) else None
         token = data.get("session_token") if isinstance(data, dict) else None
         secret = secret_from_env()
-        if not (is_session_id(requested) and token_matches(secret, requested, token)):
+        if not (isinstance(requested, str) and is_session_id(requested)
+                and token_matches(secret, requested, token)):
             requested = None
         session_id = requested or uuid.uuid4().hex
         if self.session_persistence:
@@ -278,11 +279,11 @@ class WidgetSocketIOInput(SocketIOInput):
         # decides what to say, once; never on top of a real answer.
         if output.sent:
             return
-        text = failed_turn_reply("widget", sender_id, failed, await is_paused(sender_id))
-        if text is None:
+        reply = failed_turn_reply("widget", sender_id, failed, await is_paused(sender_id))
+        if reply is None:
             return
         try:
-            await output.send_text_message(sender_id, text)
+            await output.send_text_message(sender_id, reply)
         except Exception:  # noqa: BLE001 - socket.io itself is broken: nothing more to do
             logger.exception("could not send the apology to %s", sender_id)
 

@@ -440,7 +440,7 @@ def _convert(kind: Any, value: Any) -> Any:
         return _convert(next(arg for arg in get_args(kind) if arg is not type(None)), value)
     if origin is list:
         return [_convert(get_args(kind)[0], item) for item in value]
-    if is_dataclass(kind):
+    if isinstance(kind, type) and is_dataclass(kind):
         return _build(kind, value)
     if kind is Decimal:
         return Decimal(str(value))

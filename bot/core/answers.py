@@ -94,7 +94,7 @@ def changes_topic(tracker: Tracker) -> bool:
     journey or an FAQ question (answers to the bot's questions often look like FAQ ones)."""
     intent = tracker.latest_message.get("intent") or {}
     confident = float(intent.get("confidence") or 0) >= TOPIC_CHANGE_CONFIDENCE
-    form = (tracker.active_loop or {}).get("name")
+    form = (tracker.active_loop or {}).get("name") or ""
     if intent.get("name") == FORM_INTENTS.get(form) or intent.get("name") in RELATED_INTENTS.get(
         form, ()
     ):

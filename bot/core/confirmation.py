@@ -83,7 +83,8 @@ def pending_change(tracker: Tracker) -> PendingChange | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("order_id"), str):
         return None
-    confirmation = _REGISTRY.get(data.get("kind"))
+    kind = data.get("kind")
+    confirmation = _REGISTRY.get(kind) if isinstance(kind, str) else None
     if confirmation is None:
         return None
     try:

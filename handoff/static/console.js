@@ -1,5 +1,6 @@
-// Agent console of the handoff service. Plain DOM, no dependencies. Every text that comes
-// from a customer (or anyone) is written with textContent, never parsed as HTML.
+// Agent console of the handoff service. Plain DOM, no dependencies; common.js (loaded first)
+// has the helpers shared with the reports page. Every text that comes from a customer (or
+// anyone) is written with textContent, never parsed as HTML.
 //
 // Login: the service sets an HttpOnly, SameSite=Strict session cookie (scripts never see the
 // token), so every tab of the browser shares the login; logging out ends it in every tab
@@ -10,7 +11,6 @@
 // after each reconnect the console catches up). While the stream is down it polls instead.
 "use strict";
 
-const API = "/api/v1";
 const POLL_MS = 2000;          // only while the live stream is down
 const REFRESH_MS = 30000;      // waiting times and agents online, also when live
 const PRIORITY = { urgent: "紧急", high: "高", normal: "普通" };
@@ -18,7 +18,6 @@ const STATUS = { queued: "排队中", claimed: "处理中", resolved: "已解决
                  cancelled: "客户已取消", abandoned: "已过期（客户长时间未回复）" };
 const EMOTION = { calm: "平静", upset: "不满", angry: "生气" };
 const SENDER = { customer: "客户", bot: "机器人", agent: "客服" };
-const CHANNEL = { rest: "接口（REST）", socketio: "网站聊天窗口", wechat: "微信", telegram: "Telegram" };
 const BASE_TITLE = "人工客服工作台";
 
 const state = { me: null, selected: null, handoff: null, lastId: 0, composing: false,
@@ -27,26 +26,15 @@ const state = { me: null, selected: null, handoff: null, lastId: 0, composing: f
                 unseen: 0, sounds: 0, audio: null };
 const tabs = "BroadcastChannel" in window ? new BroadcastChannel("handoff-console") : null;
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
+// An API call (common.js); an expired session shows the login form.
 async function api(path, options = {}) {
-  const headers = { "Content-Type": "application/json", "X-Handoff-Console": "1" };
-  const response = await fetch(API + path, { ...options, headers, credentials: "same-origin" });
-  let body = null;
-  try { body = await response.json(); } catch (error) { body = null; }
-  if (response.status === 401 && path !== "/auth/login") {
+  try {
+    return await request(path, options);
+  } catch (error) {
+    if (error.status !== 401) throw error;
     showLogin();
     throw new Error("登录已过期，请重新登录");
   }
-  if (!response.ok) throw new Error((body && body.message) || `请求失败（${response.status}）`);
-  return body;
 }
 
 function showStatus(text, bad = false) {
@@ -82,22 +70,13 @@ function strength(score) {
 
 // --- login ----------------------------------------------------------------------------------
 
-async function login(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  try {
-    await api("/auth/login", { method: "POST", body: JSON.stringify({
-      username: $("username").value.trim(), password: $("password").value }) });
-    $("password").value = "";
-    if (tabs) tabs.postMessage("login");
-    await start();
-  } catch (error) {
-    $("login-error").textContent = error.message;
-  }
+async function loggedIn() {
+  if (tabs) tabs.postMessage("login");
+  await start();
 }
 
 async function logout() {
-  try { await api("/auth/logout", { method: "POST" }); } catch (error) { /* ended anyway */ }
+  await logOut();
   if (tabs) tabs.postMessage("logout");
   showLogin();
 }
@@ -681,7 +660,7 @@ function onReplyKey(event) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("login-form").addEventListener("submit", login);
+  wireLogin(loggedIn);
   $("logout").addEventListener("click", () => logout());
   $("claim").addEventListener("click", () => act("claim", "已接入，客户会看到您加入了对话。"));
   $("handback").addEventListener("click", () => act("handback", "已转回机器人。"));

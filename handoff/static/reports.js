@@ -1,35 +1,14 @@
 // Reports page for supervisors: the team's live state, the service figures of a date range
 // (ECharts, vendored in /console/static/vendor/) and the labelling queue of messages the bot
 // did not understand. Texts from customers are written with textContent, never as HTML.
-// The login is the console's HttpOnly session cookie; changes send X-Handoff-Console.
+// The login is the console's HttpOnly session cookie; common.js (loaded first) has the helpers
+// shared with the console.
 "use strict";
 
-const API = "/api/v1";
 const TEAM_REFRESH_MS = 15000;
 const COLORS = ["#2563eb", "#16a34a", "#f59f00", "#c92a2a", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
-const CHANNEL = { rest: "接口（REST）", socketio: "网站聊天窗口", wechat: "微信", telegram: "Telegram", unknown: "未知" };
 const state = { charts: {}, report: null, stream: null, teamTimer: null, topics: [] };
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-async function api(path, options = {}) {
-  const headers = { "Content-Type": "application/json", "X-Handoff-Console": "1" };
-  const response = await fetch(API + path, { ...options, headers, credentials: "same-origin" });
-  let body = null;
-  try { body = await response.json(); } catch (error) { body = null; }
-  if (!response.ok) {
-    const error = new Error((body && body.message) || `请求失败（${response.status}）`);
-    error.status = response.status;
-    throw error;
-  }
-  return body;
-}
+const api = request;  // common.js; a 401 shows the login form where it is caught
 
 function show(view) {
   for (const id of ["login-view", "denied-view", "report-view"]) $(id).hidden = id !== view;
@@ -87,21 +66,10 @@ async function start() {
   followTeam();
 }
 
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  try {
-    await api("/auth/login", { method: "POST", body: JSON.stringify({
-      username: $("username").value.trim(), password: $("password").value }) });
-    $("password").value = "";
-    await start();
-  } catch (error) {
-    $("login-error").textContent = error.message;
-  }
-});
+wireLogin(start);
 
 $("logout").addEventListener("click", async () => {
-  try { await api("/auth/logout", { method: "POST" }); } catch (error) { /* already gone */ }
+  await logOut();
   if (state.stream) state.stream.close();
   show("login-view");
 });

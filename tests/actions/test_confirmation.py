@@ -116,6 +116,7 @@ def test_the_slot_keeps_its_json() -> None:
     json.dumps({"kind": "gift_wrap", "order_id": "202605010001", "paper": "红色"}),  # unknown
     json.dumps({"kind": "address", "order_id": "202605010001"}),  # the address is missing
     json.dumps({"kind": "cancel", "order_id": 202605010001}),  # not a string
+    json.dumps({"kind": ["cancel"], "order_id": "202605010001"}),  # a kind that is no name
     "not json",
 ])
 def test_an_unknown_or_broken_change_is_not_made(slot: str) -> None:

@@ -5,6 +5,7 @@ tests use the real one."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from pathlib import Path
@@ -363,6 +364,22 @@ def test_console_and_openapi_are_served(service: Service) -> None:
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     spec = requests.get(f"{service.url}/openapi.yaml", timeout=10)
     assert spec.status_code == 200 and "/api/v1/handoffs" in spec.text
+
+
+@pytest.mark.parametrize("page", ["/console/", "/console/reports"])
+def test_every_script_of_the_console_pages_is_served_as_javascript_with_the_same_policy(
+        service: Service, page: str) -> None:
+    html = requests.get(f"{service.url}{page}", timeout=10)
+    scripts = re.findall(r'<script src="([^"]+)"', html.text)
+    # The helpers shared by the console and the reports page come first (common.js).
+    assert scripts[scripts.index("/console/static/common.js") + 1].endswith(
+        "/console.js" if page == "/console/" else "/reports.js")
+    for src in scripts:
+        got = requests.get(f"{service.url}{src}", timeout=10)
+        assert got.status_code == 200, src
+        assert got.headers["Content-Type"].startswith("text/javascript"), src
+        assert got.headers["X-Content-Type-Options"] == "nosniff", src
+        assert got.headers["Content-Security-Policy"] == html.headers["Content-Security-Policy"]
 
 
 def test_a_late_handoff_is_answered_before_the_queued_notice_goes_to_rasa(
