@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.domain_files import load_domain, names
 from bot.faq import FAQ_DIR, RETRIEVAL_INTENT, load_area, load_faq, load_policy, render
 from evaluation.faq import load_heldout
 
@@ -74,7 +75,7 @@ def test_answers_use_only_existing_policy_values_and_every_value_is_used(faq) ->
 
 
 def test_answer_buttons_lead_to_existing_entries_or_intents(faq) -> None:
-    intents = set(yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
+    intents = set(names(load_domain()["intents"]))
     for key, entry in faq.items():
         for button, rendered in zip(entry.buttons, render(entry)["buttons"]):
             target = button["payload"].lstrip("/")
