@@ -21,12 +21,12 @@ def responses() -> dict[str, list[dict[str, Any]]]:
     return load_domain()["responses"]
 
 
-def variants(name: str, **values: Any) -> list[str]:
+def variants(name: str, /, **values: Any) -> list[str]:
     """Every variant of a response, filled with `values`."""
     return [interpolate_text(v["text"], values) for v in responses()[name] if v.get("text")]
 
 
-def render(name: str, **values: Any) -> str:
+def render(name: str, /, **values: Any) -> str:
     """The text of a response with one variant, filled with `values`."""
     texts = variants(name, **values)
     assert len(texts) == 1, f"{name} has {len(texts)} variants: compare with variants()"

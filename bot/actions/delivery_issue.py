@@ -165,9 +165,8 @@ def confirm_delivery_issue(
                                  case_id=(error.details or {}).get("case_id", ""), **policy)
         return
     order = client.order(order_id)
-    dispatcher.utter_message(response=NEXT_STEPS[issue], order_id=order_id,
-                             items=items_summary(order), issue=ISSUES[issue],
-                             case_id=case.case_id, **policy)
+    reply(NEXT_STEPS[issue], order_id=order_id, items=items_summary(order), issue=ISSUES[issue],
+          case_id=case.case_id, **policy).send(dispatcher)
 
 
 def tracking_note(order: Order) -> str:

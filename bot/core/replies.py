@@ -21,7 +21,17 @@ class Reply:
 
     def send(self, dispatcher: CollectingDispatcher, **extra: Any) -> None:
         """Send the response (`extra`: buttons, json_message or more values)."""
-        dispatcher.utter_message(response=self.response, **self.values, **extra)
+        values = {k: verbatim(v) if isinstance(v, str) else v for k, v in self.values.items()}
+        dispatcher.utter_message(response=self.response, **values, **extra)
+
+
+def verbatim(value: str) -> str:
+    """A value (often the customer's own words) that Rasa's interpolation keeps as it is.
+
+    Rasa fills `{name}` by rewriting it to `{0[name]}`; a filled text that still contains
+    "0[" is taken for a failed fill and the customer would read the raw `{name}`. A full-width
+    bracket reads the same."""
+    return value.replace("0[", "0［")
 
 
 def reply(response: str, **values: Any) -> Reply:
