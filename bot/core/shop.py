@@ -1,5 +1,5 @@
 """The shop as the journeys see it: its API client, the names of order states, an order's
-goods in a few words, and the shop's refusals in the customer's words."""
+goods in a few words, and the responses that word the shop's refusals."""
 from __future__ import annotations
 
 import os
