@@ -324,3 +324,11 @@ def test_responses_named_in_python_have_one_wording_or_are_meant_to_vary() -> No
 # Responses with several wordings on purpose (Rasa picks one at random).
 VARIED = {"utter_sorry_delivery_problem", "utter_out_of_scope", "utter_out_of_scope_upset",
           "utter_ask_rephrase"}
+
+
+def test_each_domain_file_is_named_after_a_feature() -> None:
+    # One name everywhere: domain/<name>.yml beside bot/actions/<name>.py (core: bot/core/).
+    from bot.domain_files import DOMAIN_DIR
+    features = {p.stem for p in (ROOT / "bot" / "actions").glob("*.py")} | {"core"}
+    files = {p.stem for p in DOMAIN_DIR.glob("*.yml")}
+    assert files and files <= features, sorted(files - features)
