@@ -25,8 +25,11 @@ def load_domain(root: Path = DOMAIN_DIR) -> dict[str, Any]:
 
     A name defined in two files (a slot, form or response) is an error: Rasa would keep one of
     them silently."""
+    files = domain_files(root)
+    if not files:  # a missing domain must not read as one without intents
+        raise FileNotFoundError(f"no domain files in {root}")
     merged: dict[str, Any] = {}
-    for path in domain_files(root):
+    for path in files:
         part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for key, value in part.items():
             if isinstance(value, dict):
