@@ -16,13 +16,13 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 # Rasa's paths, passed once here and nowhere else.
-RASA_DATA := --data bot/data --domain domain.yml --config config.yml
+RASA_DATA := --data bot/data --domain domain --config config.yml
 RASA_OUT := --out bot/models
 
 # The model is named after a fingerprint of everything that shapes it, including the jieba
 # dictionary and the custom NLU components, which Rasa's own training cache does not watch.
 # Computed once per make run, so training and serving always name the same file.
-TRAIN_INPUTS := config.yml domain.yml $(shell find bot/data bot/dictionary bot/nlu bot/emotion -type f \
+TRAIN_INPUTS := config.yml $(shell find domain bot/data bot/dictionary bot/nlu bot/emotion -type f \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' | LC_ALL=C sort)
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz

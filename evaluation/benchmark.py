@@ -313,7 +313,7 @@ def train(config: Path, model: Path, env: dict[str, str], measure: bool = True) 
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix=".bench-train-", dir=model.parent))
     stem = model.name.removesuffix(".tar.gz")
-    command = [str(BIN / "rasa"), "train", "--data", "bot/data", "--domain", "domain.yml",
+    command = [str(BIN / "rasa"), "train", "--data", "bot/data", "--domain", "domain",
                "--config", str(config), "--out", str(out), "--fixed-model-name", stem, "--force"]
     print(f"==> training {model.relative_to(ROOT)} ({config.name}) ...", flush=True)
     log = out / "train.log"
@@ -345,7 +345,9 @@ def baseline_model_path() -> Path:
     """The baseline's model, named after the fingerprint of its config, data and domain."""
     import rasa
 
-    inputs = [BASELINE_CONFIG, ROOT / "domain.yml",
+    from bot.domain_files import domain_files
+
+    inputs = [BASELINE_CONFIG, *domain_files(),
               *(p for p in (ROOT / "bot" / "data").rglob("*") if p.is_file())]
     return CACHE_DIR / f"baseline-{fingerprint(inputs, rasa.__version__)}.tar.gz"
 

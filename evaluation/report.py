@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from bot.domain_files import load_domain, names
 from bot.nlu.other_request import OTHER_REQUEST
 from contracts.settings import project_env
 from evaluation import faq as faq_eval
@@ -586,10 +587,9 @@ def cached(parse: Parse) -> Parse:
     return parse_once
 
 
-def domain_intents(domain: Path = ROOT / "domain.yml") -> list[str]:
-    """Intents of the domain."""
-    intents = (yaml.safe_load(domain.read_text(encoding="utf-8")) or {}).get("intents") or []
-    return [i if isinstance(i, str) else next(iter(i)) for i in intents]
+def domain_intents() -> list[str]:
+    """Intents of the domain (the files under domain/)."""
+    return names(load_domain().get("intents"))
 
 
 @dataclass

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from bot.domain_files import load_domain
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "bot" / "data"
 # The custom actions and the core they build on (bot/core: the steps the journeys share).
@@ -50,16 +52,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def domain() -> dict[str, Any]:
-    """domain.yml, merged with the files of a domain/ folder if the domain is split."""
-    parts = [ROOT / "domain.yml", *sorted((ROOT / "domain").glob("**/*.yml"))]
-    merged: dict[str, Any] = {}
-    for part in (load_yaml(p) for p in parts if p.is_file()):
-        for key, value in part.items():
-            if isinstance(value, dict):
-                merged.setdefault(key, {}).update(value)
-            elif isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
-    return merged
+    """The domain: the files under domain/, merged as Rasa merges them."""
+    return load_domain()
 
 
 def names(items: list[Any] | dict[str, Any] | None) -> set[str]:

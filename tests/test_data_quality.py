@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.domain_files import load_domain, names
+
 ROOT = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).parent / "rasa")
 TOPICS = {
@@ -46,7 +48,7 @@ def test_every_intent_maps_to_exactly_one_known_topic() -> None:
     mapped = [intent for intents in topics.values() for intent in intents]
     duplicated = {i for i in mapped if mapped.count(i) > 1}
     assert not duplicated, f"intents under two topics: {duplicated}"
-    domain_intents = set(load_yaml(ROOT / "domain.yml")["intents"])
+    domain_intents = set(names(load_domain()["intents"]))
     retrieval = {i for i in nlu_examples() if "/" in i}
     missing = (domain_intents - {"faq"}) | retrieval
     assert not missing - set(mapped), f"intents without a topic: {missing - set(mapped)}"
@@ -72,7 +74,7 @@ def test_no_example_belongs_to_two_intents() -> None:
 @pytest.mark.timeout(300)
 def test_rasa_data_validate_passes_without_warnings() -> None:
     result = subprocess.run(
-        [RASA, "data", "validate", "--data", "bot/data", "--domain", "domain.yml",
+        [RASA, "data", "validate", "--data", "bot/data", "--domain", "domain",
          "--config", "config.yml", "--fail-on-warnings"],
         cwd=ROOT, capture_output=True, text=True,
     )

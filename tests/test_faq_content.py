@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.domain_files import load_domain, names
 from bot.faq import FAQ_DIR, RETRIEVAL_INTENT, load_area, load_faq, load_policy, render
 from evaluation.faq import load_heldout
 
@@ -67,14 +68,17 @@ def test_answers_use_only_existing_policy_values_and_every_value_is_used(faq) ->
         used |= names
         text = render(entry)["text"]
         assert "{" not in text and "}" not in text, key
-    # Journey replies built in the actions read the same values: policy["key"].
+    # The journeys' responses (domain/) name the same values as placeholders, filled from
+    # the policy by the actions, which also read some directly: policy["key"].
+    for response in load_domain()["responses"].values():
+        used |= {name for variant in response for name in placeholders(variant.get("text") or "")}
     for source in (ROOT / "bot" / "actions").glob("*.py"):
         used |= set(re.findall(r"policy\[[\"'](\w+)[\"']\]", source.read_text(encoding="utf-8")))
     assert set(policy) - used == set(), f"policy values nothing uses: {set(policy) - used}"
 
 
 def test_answer_buttons_lead_to_existing_entries_or_intents(faq) -> None:
-    intents = set(yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
+    intents = set(names(load_domain()["intents"]))
     for key, entry in faq.items():
         for button, rendered in zip(entry.buttons, render(entry)["buttons"]):
             target = button["payload"].lstrip("/")

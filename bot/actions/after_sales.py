@@ -16,6 +16,7 @@ from bot.core.changes import PendingChange, ask_confirmation
 from bot.core.clock import china_today
 from bot.core.confirmation import confirms
 from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.replies import Reply, reply
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 
@@ -44,28 +45,30 @@ PICKUP_KEYWORDS = {
 }
 
 
-def eligibility(order: Order, kind: str, today: date) -> str | None:
+def eligibility(order: Order, kind: str, today: date) -> Reply | None:
     """Why the order cannot get this after-sales service now (None when it can)."""
     if order.allows(kind):
         return None
     policy = load_policy()
-    state = STATE_NAMES.get(order.state, order.state)
-    head = f"订单 {order.order_id}（{items_summary(order)}）当前状态：{state}。"
-    if order.state in {"paid", "shipped", "out_for_delivery"}:
-        extra = "如果不想要了，可以在派送时拒收，退回后自动退款。" \
-            if order.state != "paid" else "还没发货的订单不想要了，可以直接申请退款或取消订单。"
-        return f"{head}{KINDS[kind]}需要在签收后申请。{extra}"
+    shown = {"order_id": order.order_id, "items": items_summary(order), "kind": KINDS[kind],
+             "state": STATE_NAMES.get(order.state, order.state)}
+    if order.state == "paid":
+        return reply("utter_after_sales_not_shipped", **shown)
+    if order.state in {"shipped", "out_for_delivery"}:
+        return reply("utter_after_sales_not_delivered", **shown)
     if order.state == "pending_payment":
-        return f"{head}订单还没有付款，不需要{KINDS[kind]}，不想要可以直接取消。"
+        return reply("utter_after_sales_not_paid", **shown)
     if order.state in {"cancelled", "refunding", "refunded"}:
-        return f"{head}这个订单已经取消或在退款流程里，不能再申请{KINDS[kind]}了。"
+        return reply("utter_after_sales_cancelled", **shown)
     if kind == "repair":
-        return (f"{head}商品已超过 {policy['default_warranty_period']} 保修期，不能免费保修了。"
-                "可以发送「转人工」，客服帮您安排付费维修。")
-    deadline = f"（截止 {order.return_deadline:%m月%d日}）" if order.return_deadline else ""
-    return (f"{head}签收已超过 {policy['return_window_days']} 天{deadline}，不能无理由{KINDS[kind]}"
-            f"了。如果商品有质量问题，签收 {policy['quality_return_days']} 天内仍可以退换，"
-            "请发送「转人工」由客服核实办理；也可以申请保修维修，告诉我「申请维修」就可以。")
+        return reply("utter_after_sales_warranty_over",
+                     default_warranty_period=policy["default_warranty_period"], **shown)
+    days = {"return_window_days": policy["return_window_days"],
+            "quality_return_days": policy["quality_return_days"]}
+    if order.return_deadline:
+        return reply("utter_after_sales_window_over_by", **days, **shown,
+                     return_deadline=f"{order.return_deadline:%m月%d日}")
+    return reply("utter_after_sales_window_over", **days, **shown)
 
 
 def service_blocker(order: Order, kind: str) -> str | None:
@@ -167,22 +170,21 @@ class ActionAskAfterSalesReason(Action):
         """The policy that applies (with the order's deadline), then the reasons as buttons."""
         kind = tracker.get_slot("after_sales_type")
         policy = load_policy()
-        deadline = ""
+        deadline = None
         try:
             order = shop_client().order(tracker.get_slot("order_id") or "")
             if order.return_deadline and kind in {"return", "exchange"}:
-                deadline = f"您的订单 {order.return_deadline:%m月%d日} 前都可以申请。"
+                deadline = f"{order.return_deadline:%m月%d日}"
         except (ShopApiError, ShopApiUnavailable):  # the deadline is a courtesy
             pass
         if kind == "repair":
-            text = (f"电子产品和家电享受全国联保 {policy['default_warranty_period']}，"
-                    f"寄修一般 {policy['repair_days']} 修好寄回。")
+            dispatcher.utter_message(response="utter_after_sales_policy_repair", **policy)
+        elif deadline:
+            dispatcher.utter_message(response="utter_after_sales_policy_by", **policy,
+                                     kind=KINDS.get(kind, "退换"), return_deadline=deadline)
         else:
-            text = (f"签收 {policy['return_window_days']} 天内，商品完好、不影响二次销售的可以"
-                    f"{policy['return_window_days']}天无理由{KINDS.get(kind, '退换')}；"
-                    f"质量问题 {policy['quality_return_days']} 天内可以退换，寄回运费最高补贴 "
-                    f"{policy['return_shipping_reimburse_max']} 元。{deadline}")
-        dispatcher.utter_message(text=text)
+            dispatcher.utter_message(response="utter_after_sales_policy", **policy,
+                                     kind=KINDS.get(kind, "退换"))
         dispatcher.utter_message(response="utter_ask_after_sales_reason",
                                  buttons=buttons(REASONS))
         return []
@@ -219,7 +221,7 @@ class ActionAfterSales(JourneyAction):
             kind = next((k for k in KINDS if order.allows(k)), "return")
         refusal = eligibility(order, kind, china_today())
         if refusal:
-            dispatcher.utter_message(text=refusal)
+            refusal.send(dispatcher)
             return []
         in_progress = next((case for case in client.after_sales(order_id) if case.type == kind
                             and case.status in {"open", "in_progress"}), None)
@@ -230,9 +232,9 @@ class ActionAfterSales(JourneyAction):
         reason = tracker.get_slot("after_sales_reason") or KINDS[kind]
         pickup = tracker.get_slot("pickup_method") or "door"
         change = AfterSalesChange(order_id, type=kind, reason=reason, pickup=pickup)
-        summary = (f"订单 {order_id}（{items_summary(order)}）申请{KINDS[kind]}，原因：{reason}，"
-                   f"{PICKUPS[pickup]}。")
-        return ask_confirmation(dispatcher, summary, f"确认提交{KINDS[kind]}申请吗？", change,
+        question = reply("utter_confirm_after_sales", order_id=order_id, kind=KINDS[kind],
+                         items=items_summary(order), reason=reason, pickup=PICKUPS[pickup])
+        return ask_confirmation(dispatcher, question, change,
                                 yes="确认提交", no="先不申请了")
 
 
@@ -270,15 +272,6 @@ def confirm_after_sales(
                                  kind=KINDS[kind])
         return
     order = client.order(order_id)
-    if pickup == "door":
-        how = (f"审核通过后，快递员会在 {policy['pickup_days']}内上门取件，取件前会电话联系您，"
-               "请把商品和配件、发票放回原包装。")
-    else:
-        how = (f"审核通过后，请在 {policy['return_send_back_days']} 天内把商品寄回，"
-               "寄回地址和运单填写方式会在「我的-售后」里显示。质量问题的运费最高补贴 "
-               f"{policy['return_shipping_reimburse_max']} 元。")
-    dispatcher.utter_message(
-        text=f"已为订单 {order_id}（{items_summary(order)}）提交{KINDS[kind]}申请，"
-             f"售后单号 {case.case_id}，原因：{reason}。\n"
-             f"我们会在 {policy['return_review_hours']} 小时内审核。{how}\n"
-             "进度可以在「我的-售后」查看，也可以凭售后单号问我。")
+    reply("utter_after_sales_opened_door" if pickup == "door" else "utter_after_sales_opened_self",
+          order_id=order_id, items=items_summary(order), kind=KINDS[kind], case_id=case.case_id,
+          reason=reason, **policy).send(dispatcher)

@@ -15,6 +15,7 @@ from bot.core.changes import PendingChange, ask_confirmation, describe_denial
 from bot.core.confirmation import confirms
 from bot.core.courtesy import is_upset
 from bot.core.ownership import JourneyAction, JourneyForm
+from bot.core.replies import Reply, reply
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 from contracts.masking import mask_signer
@@ -40,15 +41,11 @@ ISSUE_KEYWORDS = {
 # What went wrong is asked for these; for the others the order's tracking says enough.
 NEEDS_DETAIL = {"missing", "wrong", "damaged"}
 NEXT_STEPS = {
-    "not_received": "请先看看快递柜、驿站、门卫或家人是否代收；"
-                    "我们也会同时联系快递公司核实签收情况，核实后给您补发或退款。",
-    "missing": "请保留外包装和已收到的商品，专员核实后为您补发或退款。",
-    "wrong": "请保留商品和吊牌、包装，不要使用，专员会安排换货，"
-             "寄回的运费最高补贴 {return_shipping_reimburse_max} 元。",
-    "damaged": "请保留外包装并拍几张照片（外箱和破损处），专员联系您时提供，"
-               "核实后为您补发、换货或退款。",
-    "stuck": "我们已请快递公司核查包裹位置，有进展会第一时间通知您；"
-             "如果确认丢件，会为您补发或全额退款。",
+    "not_received": "utter_delivery_case_opened_not_received",
+    "missing": "utter_delivery_case_opened_missing",
+    "wrong": "utter_delivery_case_opened_wrong",
+    "damaged": "utter_delivery_case_opened_damaged",
+    "stuck": "utter_delivery_case_opened_stuck",
 }
 
 
@@ -120,7 +117,7 @@ class ActionDeliveryIssue(JourneyAction):
         client = shop_client()
         order = client.order(order_id)
         if not order.allows("delivery_issue"):
-            dispatcher.utter_message(text=explain_not_shipped(order))
+            explain_not_shipped(order).send(dispatcher)
             return []
         issue = tracker.get_slot("issue_type")
         if issue not in ISSUES:
@@ -128,11 +125,12 @@ class ActionDeliveryIssue(JourneyAction):
         detail = tracker.get_slot("issue_detail") or tracking_note(order)
         change = DeliveryIssueChange(order_id, issue, detail)
         # An upset customer has just heard an apology (acknowledge_if_upset): not twice.
-        apology = "" if is_upset(tracker) else "非常抱歉给您添麻烦了。"
-        summary = (f"{apology}订单 {order_id}（{items_summary(order)}）"
-                   f"要登记的问题：{ISSUES[issue]}"
-                   + (f"，{detail}" if tracker.get_slot("issue_detail") else "") + "。")
-        return ask_confirmation(dispatcher, summary, "确认为您登记售后处理吗？", change,
+        if not is_upset(tracker):
+            dispatcher.utter_message(response="utter_sorry_for_trouble")
+        shown = {"order_id": order_id, "items": items_summary(order), "issue": ISSUES[issue]}
+        question = reply("utter_confirm_delivery_issue_detail", detail=detail, **shown) \
+            if tracker.get_slot("issue_detail") else reply("utter_confirm_delivery_issue", **shown)
+        return ask_confirmation(dispatcher, question, change,
                                 yes="确认登记", no="先不用了")
 
 
@@ -167,12 +165,8 @@ def confirm_delivery_issue(
                                  case_id=(error.details or {}).get("case_id", ""), **policy)
         return
     order = client.order(order_id)
-    dispatcher.utter_message(
-        text=f"已为订单 {order_id}（{items_summary(order)}）登记"
-             f"「{ISSUES[issue]}」，售后单号 {case.case_id}。\n"
-             f"{NEXT_STEPS[issue].format(**policy)}\n"
-             f"售后专员会在 {policy['return_review_hours']} 小时内联系您，"
-             "也可以随时凭售后单号问我进度。")
+    reply(NEXT_STEPS[issue], order_id=order_id, items=items_summary(order), issue=ISSUES[issue],
+          case_id=case.case_id, **policy).send(dispatcher)
 
 
 def tracking_note(order: Order) -> str:
@@ -184,13 +178,11 @@ def tracking_note(order: Order) -> str:
             f"{event.time:%m-%d %H:%M} {event.location} {mask_signer(event.description)}").strip()
 
 
-def explain_not_shipped(order: Order) -> str:
+def explain_not_shipped(order: Order) -> Reply:
     """Why there is no delivery problem to register yet."""
     if order.state == "paid":
-        policy = load_policy()
-        return (f"订单 {order.order_id} 还没有发货（待发货），"
-                f"一般付款后 {policy['dispatch_hours']} 小时内发出，发货后就能查到物流了。"
-                "着急的话可以发送「转人工」帮您催一下仓库。")
+        return reply("utter_delivery_not_shipped", order_id=order.order_id,
+                     dispatch_hours=load_policy()["dispatch_hours"])
     if order.state == "pending_payment":
-        return f"订单 {order.order_id} 还没有付款，付款后仓库才会发货。"
+        return reply("utter_delivery_not_paid", order_id=order.order_id)
     return describe_denial(order, "change")

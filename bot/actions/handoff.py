@@ -93,14 +93,6 @@ SLOT_NAMES = {
 }
 # Below this confidence the summary says the bot was not sure what the customer wanted.
 UNSURE_BELOW = 0.6
-UNAVAILABLE = ("抱歉，人工客服系统暂时连接不上。您的转人工请求已经保存，系统恢复后会自动为您排队，"
-               "不需要重复申请；客服接入后会在这里回复您（服务时间{service_hours}）。"
-               "在此之前，订单、物流、退款方面的问题我仍然可以先帮您查。")
-PRIORITY_NOTE = "我已把您的对话标记为优先处理，人工客服会查看完整记录。"
-STILL_PENDING = ("您的转人工请求已经保存好了，系统恢复后会自动为您排队，不需要重复申请，"
-                 "客服接入后会在这里回复您（服务时间{service_hours}）。")
-REJECTED = ("抱歉，您的转人工请求没有提交成功，我们已经记录了这个问题。"
-            "您可以换个方式把问题再描述一下，我先尽力帮您；也可以稍后再发送「转人工」。")
 
 
 def handoff_state(position: int | None = None, eta_minutes: int | None = None) -> dict:
@@ -412,11 +404,11 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
     hours = str(load_policy().get("service_hours") or "")
     recorded = [SlotSet("handoff_reason", reason.value), SlotSet("handoff_priority", priority)]
     if priority in ("urgent", "high"):
-        dispatcher.utter_message(text=PRIORITY_NOTE)
+        dispatcher.utter_message(response="utter_handoff_priority")
     if box.pending(tracker.sender_id):
         # An earlier request of this conversation waits in the outbox: the worker delivers
         # it (the service then tells the customer their place); no second one.
-        dispatcher.utter_message(text=STILL_PENDING.format(service_hours=hours),
+        dispatcher.utter_message(response="utter_handoff_still_pending", service_hours=hours,
                                  json_message=handoff_state())
         return recorded
     payload = build_payload(tracker, reason, priority)
@@ -430,12 +422,12 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
         box.add(key, payload)
         box.mark_dead(key, str(error))
         logger.error("handoff %s refused by the service for good, dead-lettered: %s", key, error)
-        dispatcher.utter_message(text=REJECTED)
+        dispatcher.utter_message(response="utter_handoff_rejected")
         return recorded
     except HandoffUnavailable as error:
         logger.warning("handoff %s kept in the outbox: %s", key, error)
         box.add(key, {**payload, "bot_paused": False})
-        dispatcher.utter_message(text=UNAVAILABLE.format(service_hours=hours),
+        dispatcher.utter_message(response="utter_handoff_unavailable", service_hours=hours,
                                  json_message=handoff_state())
         return recorded
     tell_queued(dispatcher, ticket, hours, inside)

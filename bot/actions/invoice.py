@@ -17,6 +17,7 @@ from bot.core.clock import china_today
 from bot.core.confirmation import confirms
 from bot.core.lookup import backend_down, failed_attempt
 from bot.core.ownership import BLOCKER_SLOT, JourneyAction, JourneyForm
+from bot.core.replies import Reply, reply
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 
@@ -224,10 +225,10 @@ class ActionInvoice(JourneyAction):
         policy = load_policy()
         blocker = invoice_blocker(order, invoice, action)
         if blocker:
-            dispatcher.utter_message(text=explain_blocker(order, invoice, blocker))
+            explain_blocker(order, invoice, blocker).send(dispatcher)
             return []
         if action == "issue" and invoice is not None:
-            dispatcher.utter_message(text=describe_invoice(invoice, order))
+            describe_invoice(invoice, order).send(dispatcher)
             return []
         title_type, title = tracker.get_slot("title_type"), tracker.get_slot("invoice_title")
         tax = tracker.get_slot("tax_number") if title_type == "company" else None
@@ -237,7 +238,7 @@ class ActionInvoice(JourneyAction):
         if action == "change":  # voids an issued invoice: only after an explicit yes
             change = TitleChange(order_id, title_type, title, tax)
             return ask_confirmation(dispatcher, describe_title_change(invoice, order, change),
-                                    "确认修改发票抬头吗？", change, yes="确认修改", no="先不改了")
+                                    change, yes="确认修改", no="先不改了")
         key = idempotency_key(tracker, "invoice", action, order_id, title, tax)
         try:
             invoice = client.request_invoice(order_id, title_type, title, tax,
@@ -247,27 +248,28 @@ class ActionInvoice(JourneyAction):
                 raise
             dispatcher.utter_message(response="utter_invoice_refused", **policy)
             return []
-        dispatcher.utter_message(text="电子发票已申请。\n" + describe_invoice(invoice, order))
+        dispatcher.utter_message(response="utter_invoice_requested")
+        describe_invoice(invoice, order).send(dispatcher)
         return []
 
 
-def describe_title_change(invoice: Invoice | None, order: Order, change: TitleChange) -> str:
+def title_label(title_type: str, title: str, tax_number: str | None, kind: str = "") -> str:
+    """An invoice title as shown in a reply: 单位/公司抬头「…」，税号 … (`kind`: 抬头 or empty)."""
+    tax = f"，税号 {tax_number}" if tax_number else ""
+    return f"{TITLE_TYPES.get(title_type, '')}{kind}「{title}」{tax}"
+
+
+def describe_title_change(invoice: Invoice | None, order: Order, change: TitleChange) -> Reply:
     """What the new title replaces, and what happens to an invoice already issued."""
-    policy = load_policy()
-    who = TITLE_TYPES.get(change.title_type, "")
-    tax = f"，税号 {change.tax_number}" if change.tax_number else ""
-    lines = [f"订单 {order.order_id}（{items_summary(order)}）的发票"]
-    if invoice is not None:
-        old_tax = f"，税号 {invoice.tax_number}" if invoice.tax_number else ""
-        old_who = TITLE_TYPES.get(invoice.title_type, "")
-        lines.append(f"原抬头：{old_who}「{invoice.title}」{old_tax}")
-    lines.append(f"新抬头：{who}「{change.title}」{tax}")
-    if invoice is not None and invoice.status == "issued":
-        lines.append(f"发票已经开具，修改后原发票作废、按新抬头重新开具；每张发票只能换开 "
-                     f"{policy['invoice_reissue_limit']} 次。")
-    else:
-        lines.append("发票还没开具，修改后开具时直接按新抬头开。")
-    return "\n".join(lines)
+    shown = {"order_id": order.order_id, "items": items_summary(order),
+             "new_title": title_label(change.title_type, change.title, change.tax_number)}
+    if invoice is None:
+        return reply("utter_confirm_invoice_title", **shown)
+    old = title_label(invoice.title_type, invoice.title, invoice.tax_number)
+    if invoice.status == "issued":
+        return reply("utter_confirm_invoice_title_reissue", old_title=old,
+                     invoice_reissue_limit=load_policy()["invoice_reissue_limit"], **shown)
+    return reply("utter_confirm_invoice_title_replace", old_title=old, **shown)
 
 
 @dataclass(frozen=True)
@@ -293,43 +295,36 @@ def confirm_title_change(dispatcher: CollectingDispatcher, change: TitleChange, 
             raise
         dispatcher.utter_message(response="utter_invoice_refused", **load_policy())
         return
-    head = ("已为您换开发票，原发票已作废。" if invoice.status == "issued"
-            else "已修改发票抬头，开具时会按新抬头开。")
-    dispatcher.utter_message(text=head + "\n" + describe_invoice(invoice, client.order(order_id)))
+    dispatcher.utter_message(response="utter_invoice_reissued" if invoice.status == "issued"
+                             else "utter_invoice_title_changed")
+    describe_invoice(invoice, client.order(order_id)).send(dispatcher)
 
 
-def describe_invoice(invoice: Invoice, order: Order) -> str:
+def describe_invoice(invoice: Invoice, order: Order) -> Reply:
     """The invoice's title, status, number and where to get it."""
     policy = load_policy()
-    who = TITLE_TYPES.get(invoice.title_type, "")
-    tax = f"，税号 {invoice.tax_number}" if invoice.tax_number else ""
-    lines = [f"订单 {order.order_id}（{items_summary(order)}）的发票：{who}抬头「{invoice.title}」"
-             f"{tax}，金额 {invoice.amount} 元。"]
+    shown = {"order_id": order.order_id, "items": items_summary(order), "amount": invoice.amount,
+             "title": title_label(invoice.title_type, invoice.title, invoice.tax_number, "抬头")}
     if invoice.status == "issued":
-        lines.append(f"发票已开具，发票号码 {invoice.invoice_number}，可以在「我的-订单-订单详情-"
-                     "查看发票」下载 PDF。")
         remaining = policy["invoice_reissue_limit"] - invoice.reissue_count
-        if remaining > 0:
-            lines.append("如果抬头或税号有误，可以告诉我「改发票抬头」，可换开一次。")
-    else:
-        lines.append(f"订单签收后 {policy['einvoice_issue_days']} 内开具，开好后在「我的-订单-"
-                     "订单详情-查看发票」下载。")
-    return "\n".join(lines)
+        return reply("utter_invoice_issued" if remaining > 0 else "utter_invoice_issued_final",
+                     invoice_number=invoice.invoice_number, **shown)
+    return reply("utter_invoice_pending", einvoice_issue_days=policy["einvoice_issue_days"],
+                 **shown)
 
 
-def explain_blocker(order: Order, invoice: Invoice | None, blocker: str) -> str:
+def explain_blocker(order: Order, invoice: Invoice | None, blocker: str) -> Reply:
     """Why the invoice request cannot be done, and what is possible."""
     policy = load_policy()
     state = STATE_NAMES.get(order.state, order.state)
     if blocker == "no_invoice":
-        return (f"订单 {order.order_id} 还没有开过发票，不需要换开。需要开票的话告诉我「开发票」，"
-                "开的时候直接填对抬头和税号就好。")
+        return reply("utter_invoice_none_to_change", order_id=order.order_id)
     if blocker == "reissue_limit":
-        return (f"订单 {order.order_id} 的发票已经换开过 {policy['invoice_reissue_limit']} 次，"
-                "按规定不能再换开了，非常抱歉。确实需要处理的话，可以发送「转人工」由客服帮您核实。")
+        return reply("utter_invoice_reissue_limit", order_id=order.order_id,
+                     invoice_reissue_limit=policy["invoice_reissue_limit"])
     if blocker == "pending_payment":
-        return f"订单 {order.order_id} 还没有付款，付款后才能申请发票。"
+        return reply("utter_invoice_not_paid", order_id=order.order_id)
     if blocker in {"cancelled", "refunded", "refunding"}:
-        return f"订单 {order.order_id} 当前状态：{state}，已取消或退款的订单不能开发票。"
-    return (f"订单 {order.order_id} 当前状态：{state}，签收已超过 "
-            f"{policy['invoice_request_deadline_days']} 天，不能再申请发票了。")
+        return reply("utter_invoice_order_cancelled", order_id=order.order_id, state=state)
+    return reply("utter_invoice_too_late", order_id=order.order_id, state=state,
+                 invoice_request_deadline_days=policy["invoice_request_deadline_days"])

@@ -19,6 +19,7 @@ from bot.core.confirmation import confirms
 from bot.core.lookup import PHONE, failed_attempt
 from bot.core.ownership import JourneyAction, JourneyForm
 from bot.core.refunds import METHOD_NAMES, refund_days
+from bot.core.replies import Reply, reply
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from contracts.masking import mask_address, mask_name, mask_phone
 
@@ -123,13 +124,11 @@ def full_address(province: str, city: str, detail: str) -> str:
     return f"{province}{city if city != province else ''}{detail}"
 
 
-def describe_item_change(order: Order) -> str:
+def describe_item_change(order: Order) -> Reply:
     """What a customer who wants to add, remove or swap items, or split the parcel, can do."""
-    refund = "" if order.state == "pending_payment" else "，已付的钱会原路退回"
-    return (f"订单 {order.order_id}（{items_summary(order)}）还没发货。不过订单提交后，系统没办法"
-            "直接加减商品、换规格，也不能拆成几个包裹发，非常抱歉。您可以：\n"
-            f"1. 取消这个订单，再按需要重新下单{refund}；\n"
-            "2. 一定要拆单或者有别的安排，我帮您转人工客服，请仓库看看能不能处理。")
+    response = "utter_item_change_unpaid" if order.state == "pending_payment" \
+        else "utter_item_change_paid"
+    return reply(response, order_id=order.order_id, items=items_summary(order))
 
 
 # ---- cancel -------------------------------------------------------------------------------
@@ -160,18 +159,17 @@ class ActionCancelOrder(JourneyAction):
         """Ask 确认取消吗 with the consequences, or say what is possible instead."""
         order = shop_client().order(order_id)
         if not order.allows("cancel"):
-            dispatcher.utter_message(text=describe_denial(order, "cancel"))
+            describe_denial(order, "cancel").send(dispatcher)
             return []
-        lines = [f"订单 {order.order_id}：{items_summary(order)}，金额 {order.amount} 元，"
-                 f"当前状态：{STATE_NAMES.get(order.state, order.state)}。"]
+        shown = {"order_id": order.order_id, "items": items_summary(order),
+                 "amount": order.amount, "state": STATE_NAMES.get(order.state, order.state)}
         if order.paid_at:
-            method = METHOD_NAMES.get(order.payment_method or "", "原支付方式")
-            lines.append(f"取消后，已付的 {order.amount} 元会原路退回{method}，"
-                         f"一般 {refund_days(order.payment_method)} 到账。")
+            question = reply("utter_confirm_cancel_paid", refund_days=refund_days(
+                order.payment_method), method=METHOD_NAMES.get(order.payment_method or "",
+                                                               "原支付方式"), **shown)
         else:
-            lines.append("订单还没有付款，取消后不会产生任何费用。")
-        return ask_confirmation(dispatcher, "\n".join(lines), "确认取消这个订单吗？",
-                                CancelChange(order.order_id),
+            question = reply("utter_confirm_cancel_unpaid", **shown)
+        return ask_confirmation(dispatcher, question, CancelChange(order.order_id),
                                 yes="确认取消", no="不取消了")
 
 
@@ -376,10 +374,10 @@ class ActionChangeOrder(JourneyAction):
         order = shop_client().order(order_id)
         field = tracker.get_slot("change_field")
         if not order.allows("change_address"):
-            dispatcher.utter_message(text=describe_denial(order, "change"))
+            describe_denial(order, "change").send(dispatcher)
             return []
         if field == "items":
-            dispatcher.utter_message(text=describe_item_change(order), buttons=[
+            describe_item_change(order).send(dispatcher, buttons=[
                 {"title": "取消订单", "payload": "/cancel_order"},
                 {"title": "转人工", "payload": "/request_human"},
             ])
@@ -388,9 +386,7 @@ class ActionChangeOrder(JourneyAction):
         if change is None:  # the answers were lost (e.g. a typed payload): start again
             dispatcher.utter_message(response="utter_change_incomplete")
             return []
-        summary = (f"订单 {order.order_id}（{items_summary(order)}）\n"
-                   f"{self._before_after(order, change)}")
-        return ask_confirmation(dispatcher, summary, "确认修改吗？", change,
+        return ask_confirmation(dispatcher, self._before_after(order, change), change,
                                 yes="确认修改", no="先不改了")
 
     @staticmethod
@@ -407,20 +403,26 @@ class ActionChangeOrder(JourneyAction):
         return None
 
     @staticmethod
-    def _before_after(order: Order, change: PendingChange) -> str:
+    def _before_after(order: Order, change: PendingChange) -> Reply:
+        """The question 确认修改吗 with the old and the new value."""
         address = order.address
+        shown = {"order_id": order.order_id, "items": items_summary(order)}
         if isinstance(change, AddressChange):
             new = change.address
-            return (f"原地址：{mask_address(address.province, address.city, address.detail)}\n"
-                    f"新地址：{full_address(new['province'], new['city'], new['detail'])}"
-                    f"（收货人 {mask_name(address.name)}，电话 {address.phone} 不变）")
+            return reply("utter_confirm_address_change",
+                         old_address=mask_address(address.province, address.city, address.detail),
+                         new_address=full_address(new["province"], new["city"], new["detail"]),
+                         name=mask_name(address.name), phone=address.phone, **shown)
         if isinstance(change, PhoneChange):
-            return f"收货人电话：{address.phone} 改为 {mask_phone(change.phone)}"
+            return reply("utter_confirm_phone_change", old_phone=address.phone,
+                         new_phone=mask_phone(change.phone), **shown)
         assert isinstance(change, DeliverySlotChange)
-        old = (f"{order.delivery_slot.date:%m月%d日} {WINDOWS.get(order.delivery_slot.window, '')}"
-               if order.delivery_slot else "未预约（按正常时效配送）")
-        new_day = date.fromisoformat(change.date)
-        return f"配送时间：{old} 改为 {day_label(new_day)} {WINDOWS[change.window]}"
+        new_slot = f"{day_label(date.fromisoformat(change.date))} {WINDOWS[change.window]}"
+        if not order.delivery_slot:
+            return reply("utter_confirm_delivery_slot_booking", new_slot=new_slot, **shown)
+        old = order.delivery_slot
+        return reply("utter_confirm_delivery_slot_change", new_slot=new_slot, **shown,
+                     old_slot=f"{old.date:%m月%d日} {WINDOWS.get(old.window, '')}")
 
 
 # ---- the changes, made once the customer said yes (action_confirm_change) ----------------
@@ -458,7 +460,7 @@ class DeliverySlotChange(PendingChange):
     window: str
 
 
-def state_changed(order: Order, change: PendingChange) -> str:
+def state_changed(order: Order, change: PendingChange) -> Reply:
     """The order shipped (or was cancelled) between the question and the yes: what is left."""
     return describe_denial(order, "cancel" if isinstance(change, CancelChange) else "change")
 
@@ -468,7 +470,7 @@ def cancel_order(dispatcher: CollectingDispatcher, change: CancelChange, key: st
     """Cancel the order and say where the money goes."""
     result = shop_client().cancel_order(change.order_id, reason="客户通过在线客服取消",
                                         idempotency_key=key)
-    dispatcher.utter_message(text=describe_cancel(result))
+    describe_cancel(result).send(dispatcher)
 
 
 # One function makes both kinds; mypy types the inner decorator's result as taking a PhoneChange.
@@ -483,9 +485,9 @@ def change_recipient(
     order = shop_client().change_address(change.order_id, body, idempotency_key=key)
     address = order.address
     dispatcher.utter_message(
-        text=f"已经改好了。订单 {change.order_id} 的收货信息：{mask_name(address.name)} "
-             f"{mask_phone(address.phone)}，"
-             f"{mask_address(address.province, address.city, address.detail)}。")
+        response="utter_recipient_changed", order_id=change.order_id,
+        name=mask_name(address.name), phone=mask_phone(address.phone),
+        address=mask_address(address.province, address.city, address.detail))
 
 
 @confirms(DeliverySlotChange, asked_by="action_change_order", state_changed=state_changed)
@@ -495,19 +497,19 @@ def change_delivery_slot(
     """Book the new delivery day and window."""
     day = date.fromisoformat(change.date)
     shop_client().change_delivery_slot(change.order_id, day, change.window, idempotency_key=key)
-    dispatcher.utter_message(
-        text=f"已经改好了。订单 {change.order_id} 将在 {day_label(day)} {WINDOWS[change.window]} "
-             "送达，快递员出发前会短信通知您。")
+    dispatcher.utter_message(response="utter_delivery_slot_changed", order_id=change.order_id,
+                             day=day_label(day), window=WINDOWS[change.window])
 
 
-def describe_cancel(result: CancelResult) -> str:
-    """The cancellation and the refunds it opened, with their arrival dates."""
-    lines = [f"订单 {result.order.order_id} 已取消。"]
+def describe_cancel(result: CancelResult) -> Reply:
+    """The cancellation and the refunds it opened, with their arrival dates (one line each,
+    composed here: a list)."""
+    if not result.refunds:
+        return reply("utter_cancelled_unpaid", order_id=result.order.order_id)
+    lines = []
     for refund in result.refunds:
         method = METHOD_NAMES.get(refund.method, refund.method)
         when = f"预计 {refund.expected_arrival:%m月%d日} 前到账" if refund.expected_arrival else \
             f"一般 {refund_days(refund.method)} 到账"
         lines.append(f"已付的 {refund.amount} 元会原路退回{method}，{when}。")
-    if not result.refunds:
-        lines.append("订单未付款，不会产生任何费用。")
-    return "\n".join(lines)
+    return reply("utter_cancelled", order_id=result.order.order_id, refunds="\n".join(lines))

@@ -10,6 +10,7 @@ from rasa_sdk.events import ActionExecuted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core.lookup import ORDER_ID, PHONE
+from bot.core.replies import verbatim
 from bot.faq import KEY_ENTITY, RETRIEVAL_INTENT
 from bot.nlu.other_request import (
     REMIND_ACTION,
@@ -41,10 +42,8 @@ class ActionRemindOtherRequest(Action):
         text = str(other["text"])
         shown = mask_text(text)
         title = shown if len(shown) <= BUTTON_CHARS else shown[:BUTTON_CHARS - 1] + "…"
-        dispatcher.utter_message(
-            text=f"您刚才还提到「{shown}」，需要的话点下面的按钮，我接着帮您处理。",
-            buttons=[{"title": title, "payload": text}],
-        )
+        dispatcher.utter_message(response="utter_remind_other_request", request=verbatim(shown),
+                                 buttons=[{"title": title, "payload": text}])
         return []
 
 

@@ -16,6 +16,7 @@ from bot.core.handoff import Reason, hand_off
 from bot.core.lookup import ORDER_ID, StopOnFailure, offer_human
 from bot.core.ownership import JourneyAction, JourneyForm
 from bot.core.refunds import METHOD_NAMES, refund_days
+from bot.core.replies import Reply, reply
 from bot.core.shop import shop_client
 from bot.faq import load_policy
 
@@ -59,48 +60,31 @@ def method_name(method: str | None) -> str:
         API_METHODS.get(method or "", method or ""), "原支付方式")
 
 
-def fix_for(error: str, method: str) -> str:
+# Where the money of a payment method comes from, for 余额不足.
+BALANCE_SOURCES = {
+    "alipay": "支付宝余额或余额宝",
+    "wechat_pay": "微信零钱或绑定的银行卡",
+    "huabei": "花呗可用额度",
+    "jd_baitiao": "白条可用额度",
+    "credit_card": "信用卡可用额度",
+}
+# The fix of each error (ERRORS), worded for the method in the domain.
+FIXES = {
+    "insufficient_balance": "utter_payment_fix_insufficient_balance",
+    "limit_exceeded": "utter_payment_fix_limit_exceeded",
+    "card_not_enabled_online": "utter_payment_fix_card_not_enabled_online",
+    "network_timeout": "utter_payment_fix_network_timeout",
+    "risk_control": "utter_payment_fix_risk_control",
+    "order_expired": "utter_payment_fix_order_expired",
+    "wrong_password": "utter_payment_fix_wrong_password",
+}
+
+
+def fix_for(error: str, method: str) -> Reply:
     """The steps that fix a failed payment, worded for the payment method."""
-    policy = load_policy()
-    name = PAYMENT_METHODS.get(method, "您的支付方式")
-    if error == "insufficient_balance":
-        source = {
-            "alipay": "支付宝余额或余额宝",
-            "wechat_pay": "微信零钱或绑定的银行卡",
-            "huabei": "花呗可用额度",
-            "jd_baitiao": "白条可用额度",
-            "credit_card": "信用卡可用额度",
-        }.get(method, "卡内余额")
-        return (f"{name}提示余额不足，说明{source}不够支付这笔订单。可以先充值或还款后再付，"
-                "也可以在收银台换一种付款方式（其他银行卡、微信/支付宝、信用卡）。")
-    if error == "limit_exceeded":
-        return (f"{name}超出了单笔或单日支付限额（限额由银行或支付机构设定）。可以：\n"
-                "1. 换一张限额更高的卡，或用信用卡、其他支付方式付款；\n"
-                "2. 在手机银行里调高网上支付/快捷支付限额后再付；\n"
-                f"本店单笔订单最高可支付 {policy['payment_order_limit']} 元。")
-    if error == "card_not_enabled_online":
-        return ("这张银行卡还没有开通网上支付（快捷支付）功能。请在手机银行 App 的「银行卡管理」"
-                "里开通，或拨打银行客服电话开通，开通后就能正常付款；也可以先换一张卡或用微信/支付宝付款。")
-    if error == "network_timeout":
-        return ("付款时网络超时了。请先别急着重复付款：\n"
-                "1. 到「我的-订单」刷新一下，支付结果一般 "
-                f"{policy['payment_sync_minutes']} 分钟内同步；\n"
-                "2. 如果订单仍是待付款，换个网络（Wi-Fi/4G 切换）后重新付款；\n"
-                "3. 如果钱已扣了但订单没变，不用担心，告诉我「扣款了订单没变」帮您查。")
-    if error == "risk_control":
-        return (f"这笔支付被{name}的安全系统拦截了，一般是因为新设备、异地登录或金额较大。"
-                "请按支付页面提示完成身份验证（短信验证码、人脸识别）后再付，或联系"
-                f"{name}官方客服解除限制；也可以换一种付款方式。")
-    if error == "order_expired":
-        return (f"订单下单后 {policy['order_auto_cancel_minutes']} 分钟内未付款会自动关闭，"
-                "关闭的订单无法再付款。请重新下单后付款；如果关闭后仍被扣了款，"
-                f"这笔钱会在 {policy['payment_exception_refund_days']} 内自动原路退回。")
-    if error == "wrong_password":
-        return (f"支付密码是在{name}里设置的，请不要把密码告诉任何人（包括客服）。"
-                f"忘记的话可以在{name} App 里通过「忘记支付密码」重置，重置后再付款。")
-    return ("可以按这几步排查：\n1. 确认网络正常，刷新订单页面看是否已付款；\n"
-            "2. 换一种付款方式（其他银行卡、微信/支付宝）试试；\n"
-            "3. 截图保存付款页面的提示，发送「转人工」由客服帮您核查。")
+    return reply(FIXES.get(error, "utter_payment_fix_other"), **load_policy(),
+                 method=PAYMENT_METHODS.get(method, "您的支付方式"),
+                 source=BALANCE_SOURCES.get(method, "卡内余额"))
 
 
 class ValidatePaymentFailedForm(StopOnFailure, FormValidationAction):
@@ -218,7 +202,7 @@ class ActionPaymentFailed(Action):
                 return [*reset, *hand_off(dispatcher, tracker, Reason.JOURNEY_FAILED)]
             return reset
         method = tracker.get_slot("payment_method") or "other"
-        dispatcher.utter_message(text=fix_for(error, method))
+        fix_for(error, method).send(dispatcher)
         if error not in {"order_expired"}:
             dispatcher.utter_message(response="utter_payment_retry_in_time", **load_policy())
         return reset
@@ -254,46 +238,39 @@ class ActionPaymentCharged(JourneyAction):
         order = client.order(order_id)
         payments = client.payments(order_id)
         refunds = {refund.refund_id: refund for refund in client.refunds(order_id)}
-        dispatcher.utter_message(text=explain_charges(order.order_id, order.state, payments,
-                                                      refunds))
+        explain_charges(order.order_id, order.state, payments, refunds).send(dispatcher)
         return []
 
 
 def explain_charges(
     order_id: str, state: str, payments: list[Payment], refunds: dict[str, Refund]
-) -> str:
-    """What the order's payment record says about the customer's money."""
+) -> Reply:
+    """What the order's payment record says about the customer's money (several payments are
+    listed one line each, composed here)."""
     policy = load_policy()
     taken = [p for p in payments if p.status in {"success", "refunded"}]
     if not taken:
-        return (f"订单 {order_id} 在我们这边没有成功的扣款记录。如果您的账户确实显示扣款，"
-                "通常是支付机构的在途款项，未成功的支付会在 "
-                f"{policy['payment_exception_refund_days']} 内自动退回原账户。超过时间还没退回，"
-                "请截图扣款记录，发送「转人工」帮您核查。")
+        return reply("utter_charge_none", order_id=order_id,
+                     payment_exception_refund_days=policy["payment_exception_refund_days"])
     first = taken[0]
     method = method_name(first.method)
     if len(taken) > 1:
-        lines = [f"查到了，订单 {order_id} 确实被扣了 {len(taken)} 次款，非常抱歉："]
+        lines = []
         for number, payment in enumerate(taken, start=1):
             lines.append(f"· 第{number}笔 {payment.amount} 元（{method_name(payment.method)}，"
                          f"{payment.created_at:%m月%d日 %H:%M}）"
                          + ("" if number == 1 else _duplicate_refund(payment, refunds)))
-        lines.append("重复的扣款由系统自动原路退回，您不需要再操作。")
-        return "\n".join(lines)
+        return reply("utter_charge_duplicate", order_id=order_id, count=len(taken),
+                     payments="\n".join(lines))
+    shown = {"order_id": order_id, "amount": first.amount, "method": method}
     if state == "pending_payment":
-        return (f"查到了，订单 {order_id} 的 {first.amount} 元已经通过{method}扣款成功，"
-                "但支付结果还没同步到订单，所以订单暂时显示待付款。一般 "
-                f"{policy['payment_sync_minutes']} 分钟内会自动变为已付款，请不要重复付款。\n"
-                f"如果一直没有同步、订单超时关闭，这笔钱会在 {refund_days(first.method)} 内"
-                f"自动原路退回{method}。")
+        return reply("utter_charge_not_synced", refund_days=refund_days(first.method),
+                     payment_sync_minutes=policy["payment_sync_minutes"], **shown)
     if state in {"cancelled", "refunding", "refunded"} and first.refund_id:
         refund = refunds.get(first.refund_id)
-        return (f"订单 {order_id} 的 {first.amount} 元扣款已经在退款：" +
-                (_arrival(refund) if refund else f"一般 {refund_days(first.method)} 到账。"))
-    return (f"订单 {order_id} 只有一笔扣款：{first.amount} 元（{method}，"
-            f"{first.created_at:%m月%d日 %H:%M}），订单已付款，没有重复扣款。"
-            "如果您的账单里看到两笔，另一笔可能属于其他订单或是银行的预授权，预授权会自动解除；"
-            "需要核对的话发送「转人工」。")
+        progress = _arrival(refund) if refund else f"一般 {refund_days(first.method)} 到账。"
+        return reply("utter_charge_refunding", progress=progress, **shown)
+    return reply("utter_charge_single", time=f"{first.created_at:%m月%d日 %H:%M}", **shown)
 
 
 def _duplicate_refund(payment: Payment, refunds: dict[str, Refund]) -> str:

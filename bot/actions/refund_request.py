@@ -18,6 +18,7 @@ from bot.core.clock import china_today
 from bot.core.confirmation import confirms
 from bot.core.ownership import JourneyAction, JourneyForm
 from bot.core.refunds import METHOD_NAMES, describe_refund, refund_days
+from bot.core.replies import Reply, reply
 from bot.core.shop import STATE_NAMES, items_summary, shop_client
 from bot.faq import load_policy
 
@@ -98,47 +99,46 @@ class ActionRefundRequest(JourneyAction):
         order = client.order(order_id)
         refunds = client.refunds(order_id)
         if not order.allows("refund"):
-            dispatcher.utter_message(text=explain_no_refund(order, refunds, china_today()))
+            explain_no_refund(order, refunds, china_today()).send(dispatcher)
             return []
         amount = refundable(order, refunds)
         method = METHOD_NAMES.get(order.payment_method or "", "原支付方式")
         reason = tracker.get_slot("refund_reason") or "客户申请退款"
-        lines = [f"订单 {order.order_id}：{items_summary(order)}，"
-                 f"当前状态：{STATE_NAMES.get(order.state, order.state)}。",
-                 f"申请退款 {amount} 元，原因：{reason}，原路退回{method}。"]
+        shown = {"order_id": order.order_id, "items": items_summary(order), "amount": amount,
+                 "state": STATE_NAMES.get(order.state, order.state), "reason": reason,
+                 "method": method}
         if order.state == "paid":
-            lines.append(f"订单还没发货，提交后立即退款，一般 {refund_days(order.payment_method)}"
-                         "到账，订单随之取消。")
+            question = reply("utter_confirm_refund_paid",
+                             refund_days=refund_days(order.payment_method), **shown)
         else:
-            policy = load_policy()
-            lines.append(f"已签收的订单退款需要审核（{policy['return_review_hours']} 小时内），"
-                         "如需寄回商品，审核通过后会告诉您寄回方式。")
-        return ask_confirmation(dispatcher, "\n".join(lines), "确认申请退款吗？",
-                                RefundChange(order.order_id, reason),
+            question = reply("utter_confirm_refund_delivered",
+                             return_review_hours=load_policy()["return_review_hours"], **shown)
+        return ask_confirmation(dispatcher, question, RefundChange(order.order_id, reason),
                                 yes="确认退款", no="先不退了")
 
 
-def explain_no_refund(order: Order, refunds: list[Refund], today: date) -> str:
+def explain_no_refund(order: Order, refunds: list[Refund], today: date) -> Reply:
     """Why the order cannot be refunded now, and what the customer can do instead."""
     if order.state == "pending_payment":
-        return (f"订单 {order.order_id} 还没有付款，不需要退款。不想要的话可以直接取消订单，"
-                "告诉我「取消订单」就行。")
+        return reply("utter_refund_not_paid", order_id=order.order_id)
     if refunds and order.state in {"refunding", "refunded", "cancelled"}:
-        lines = [f"订单 {order.order_id} 已经有退款了："]
-        lines += [describe_refund(refund, today) for refund in refunds]
-        return "\n".join(lines)
+        return reply("utter_refund_exists", order_id=order.order_id,
+                     refunds="\n".join(describe_refund(refund, today) for refund in refunds))
     return describe_denial(order, "refund")
 
 
-def describe_new_refund(refund: Refund) -> str:
+def describe_new_refund(refund: Refund) -> Reply:
     """The refund just opened: its number, amount, method and when the money arrives."""
-    method = METHOD_NAMES.get(refund.method, refund.method)
-    when = f"预计 {refund.expected_arrival:%m月%d日} 前到账" if refund.expected_arrival else \
-        f"一般 {refund_days(refund.method)} 到账"
-    status = "审核通过后退款" if refund.status == "pending" else "正在退款"
-    return (f"退款申请已提交，退款单号 {refund.refund_id}。\n"
-            f"{refund.amount} 元将原路退回{method}，{status}，{when}。"
-            "之后可以随时问我「退款到哪了」查看进度。")
+    shown = {"refund_id": refund.refund_id, "amount": refund.amount,
+             "method": METHOD_NAMES.get(refund.method, refund.method)}
+    pending = refund.status == "pending"
+    if refund.expected_arrival:
+        arrival = f"{refund.expected_arrival:%m月%d日}"
+        return reply("utter_refund_opened_pending_by" if pending else "utter_refund_opened_by",
+                     arrival=arrival, **shown)
+    days = refund_days(refund.method)
+    return reply("utter_refund_opened_pending" if pending else "utter_refund_opened",
+                 refund_days=days, **shown)
 
 
 @dataclass(frozen=True)
@@ -154,4 +154,4 @@ def open_refund(dispatcher: CollectingDispatcher, change: RefundChange, key: str
     """Open the refund the customer has just confirmed and say when the money arrives."""
     refund = shop_client().open_refund(change.order_id, change.reason or "客户申请退款",
                                        idempotency_key=key)
-    dispatcher.utter_message(text=describe_new_refund(refund))
+    describe_new_refund(refund).send(dispatcher)

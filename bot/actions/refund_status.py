@@ -31,8 +31,7 @@ class ActionRefundStatus(OrderJourneyAction):
         if not refunds:
             dispatcher.utter_message(response="utter_no_refund", order_id=order_id)
             return
-        lines = [f"订单 {order_id} 的退款情况："]
-        lines += [describe_refund(r, china_today()) for r in refunds]
-        dispatcher.utter_message(text="\n".join(lines))
+        lines = "\n".join(describe_refund(r, china_today()) for r in refunds)
+        dispatcher.utter_message(response="utter_refund_list", order_id=order_id, refunds=lines)
         if any(r.status == "succeeded" for r in refunds):
             dispatcher.utter_message(response="utter_refund_arrived_where")

@@ -26,11 +26,9 @@ import time
 import unicodedata
 from collections import deque
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.domain_files import load_domain, names
 from bot.settings import RasaSettings
 from contracts.http_input import InputError, is_valid_unicode, load_json
 
@@ -109,18 +107,9 @@ def too_long_reply() -> str:
 
 
 @lru_cache(maxsize=1)
-def domain_intents(path: str = "domain.yml") -> frozenset[str]:
-    """The intents of the domain (a file or a folder of files)."""
-    root = Path(path)
-    if not root.exists() and Path("domain").is_dir():
-        root = Path("domain")
-    files = sorted(root.rglob("*.yml")) if root.is_dir() else [root]
-    intents: set[str] = set()
-    for file in files:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        for item in data.get("intents") or []:
-            intents.add(next(iter(item)) if isinstance(item, dict) else str(item))
-    return frozenset(intents)
+def domain_intents() -> frozenset[str]:
+    """The intents of the domain (the files under domain/, as Rasa is given them)."""
+    return frozenset(names(load_domain().get("intents")))
 
 
 def defuse_command(text: str) -> str:

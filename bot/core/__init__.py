@@ -2,7 +2,8 @@
 each other (tests/test_architecture.py checks this).
 
 - clock: the one clock (China's date, whatever the server's time zone)
-- shop: the shop API client, order state names, the shop's refusals in words
+- shop: the shop API client, order state names, the responses of the shop's refusals
+- replies: a response of the domain with its values, as the helpers return it
 - refunds: payment method names, refund timing, a refund in a sentence
 - courtesy: an upset customer, and what the bot already said this turn
 - answers: reading the customer's answers (buttons, typed titles, keywords, free text)

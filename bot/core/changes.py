@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.clients.shop_api import Order
 from bot.core.clock import china_today
+from bot.core.replies import Reply, reply
 from bot.core.shop import STATE_NAMES, items_summary
 from bot.faq import load_policy
 
@@ -37,14 +38,13 @@ class PendingChange:
 
 
 def ask_confirmation(
-    dispatcher: CollectingDispatcher, summary: str, question: str, change: PendingChange,
+    dispatcher: CollectingDispatcher, question: Reply, change: PendingChange,
     yes: str = "确认", no: str = "不用了",
 ) -> list[dict[str, Any]]:
-    """Show what will change and ask for an explicit yes; remember the change until then."""
-    dispatcher.utter_message(
-        text=f"{summary}\n{question}",
-        buttons=[{"title": yes, "payload": "/affirm"}, {"title": no, "payload": "/deny"}],
-    )
+    """Show what will change and ask for an explicit yes (`question`: a response that says
+    both); remember the change until then."""
+    question.send(dispatcher, buttons=[{"title": yes, "payload": "/affirm"},
+                                       {"title": no, "payload": "/deny"}])
     return [SlotSet(PENDING_SLOT, change.to_slot())]
 
 
@@ -73,42 +73,43 @@ def idempotency_key(tracker: Tracker, *parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def describe_denial(order: Order, action: str) -> str:
+# How a denial names what the customer asked for.
+VERBS = {"cancel": "取消", "refund": "直接退款", "change": "修改"}
+
+
+def describe_denial(order: Order, action: str) -> Reply:
     """What the order's state means for a cancel, a change or a refund (`action`), and what is
     still possible."""
     policy = load_policy()
-    state = STATE_NAMES.get(order.state, order.state)
-    head = f"订单 {order.order_id}（{items_summary(order)}）当前状态：{state}。"
-    verb = {"cancel": "取消", "refund": "直接退款"}.get(action, "修改")
+    head = {"order_id": order.order_id, "items": items_summary(order),
+            "state": STATE_NAMES.get(order.state, order.state), "verb": VERBS.get(action, "修改")}
+    days = policy["return_window_days"]
     if order.state in {"shipped", "out_for_delivery"}:
-        return (f"{head}包裹已经发出，没办法再{verb}了，非常抱歉。您还可以：\n"
-                f"1. 快递派送时直接拒收，包裹退回仓库后系统自动原路退款；\n"
-                f"2. 先签收，签收后 {policy['return_window_days']} 天内在「我的-订单」申请"
-                f"{policy['return_window_days']}天无理由退货退款。"
-                + ("\n如果只是想换个时间或地址收货，可以直接联系派送的快递员协商改派。"
-                   if action == "change" else ""))
+        if action == "change":
+            return reply("utter_denial_shipped_change", return_window_days=days, **head)
+        return reply("utter_denial_shipped", return_window_days=days, **head)
     if order.state == "delivered":
-        deadline = f"（{order.return_deadline:%m月%d日}前）" if order.return_deadline else ""
-        possible = (f"签收后 {policy['return_window_days']} 天内{deadline}可以申请退货退款，"
-                    "告诉我「我要退货」就可以帮您办理。" if order.allows("return") else
-                    quality_or_repair(order, policy))
-        return f"{head}订单已经签收，不能再{verb}了。{possible}"
+        if order.allows("return") and order.return_deadline:
+            return reply("utter_denial_delivered_return_by", return_window_days=days,
+                         return_deadline=f"{order.return_deadline:%m月%d日}", **head)
+        if order.allows("return"):
+            return reply("utter_denial_delivered_return", return_window_days=days, **head)
+        return quality_or_repair(order, policy, head)
     if order.state == "cancelled":
-        return (f"{head}这个订单已经取消了，不需要再操作。已付款项会原路退回，"
-                "可以问我「退款到哪了」查看进度。")
+        return reply("utter_denial_cancelled", **head)
     if order.state in {"refunding", "refunded"}:
-        return f"{head}这个订单已经在退款流程里了，可以问我「退款到哪了」查看进度。"
-    return f"{head}这个订单现在不能{verb}，需要的话发送「转人工」，客服帮您看看。"
+        return reply("utter_denial_refunding", **head)
+    return reply("utter_denial_other", **head)
 
 
-def quality_or_repair(order: Order, policy: dict[str, Any]) -> str:
+def quality_or_repair(order: Order, policy: dict[str, Any], head: dict[str, str]) -> Reply:
     """What is left after the no-reason return window: a quality return within its own window
     (quality_return_days after delivery, counted in China's days), then repair under
     warranty."""
-    late = (f"已超过 {policy['return_window_days']} 天无理由退货期，")
+    days = policy["return_window_days"]
     if order.delivered_at is not None:
-        days = (china_today() - order.delivered_at.date()).days
-        if days <= int(policy["quality_return_days"]):
-            return (late + f"如果商品有质量问题，签收后 {policy['quality_return_days']} 天内"
-                    "仍可以退换，请发送「转人工」由客服核实办理；也可以申请保修维修。")
-    return late + "如果商品有质量问题，可以申请保修维修。"
+        since = (china_today() - order.delivered_at.date()).days
+        if since <= int(policy["quality_return_days"]):
+            return reply("utter_denial_delivered_quality", return_window_days=days,
+                         quality_return_days=policy["quality_return_days"], **head)
+    return reply("utter_denial_delivered_repair", return_window_days=days, **head)

@@ -24,7 +24,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
 from bot.core.changes import PENDING_SLOT, PendingChange
 from bot.core.lookup import offer_human
-from bot.core.shop import REFUSALS, refusal_text, shop_client
+from bot.core.replies import Reply
+from bot.core.shop import REFUSALS, refusal, shop_client
 from bot.faq import load_policy
 
 C = TypeVar("C", bound=PendingChange)
@@ -32,7 +33,7 @@ C = TypeVar("C", bound=PendingChange)
 # ShopApiUnavailable or ShopApiError (then explained here). The str is the idempotency key.
 MakeChange = Callable[[CollectingDispatcher, C, str], None]
 # What the order's state now allows, when it changed between the question and the yes.
-StateChanged = Callable[[Order, C], str]
+StateChanged = Callable[[Order, C], Reply]
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,10 @@ def explain_refusal(
         except (ShopApiError, ShopApiUnavailable):
             order = None
         if order is not None:
-            dispatcher.utter_message(
-                text="抱歉，订单状态刚刚有变化。" + confirmation.state_changed(order, change))
+            dispatcher.utter_message(response="utter_order_state_changed")
+            confirmation.state_changed(order, change).send(dispatcher)
             return
     if error.code in REFUSALS:
-        dispatcher.utter_message(text=refusal_text(error))
+        refusal(error).send(dispatcher)
         return
     dispatcher.utter_message(response="utter_change_refused", **load_policy())

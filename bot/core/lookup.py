@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.clients.shop_api import ShopApiError, ShopApiUnavailable
 from bot.core.courtesy import acknowledge_if_upset
 from bot.core.handoff import Reason, hand_off
-from bot.core.shop import refusal_text, shop_client
+from bot.core.shop import refusal, shop_client
 from bot.faq import load_policy
 from contracts.masking import mask_phone
 
@@ -147,6 +147,6 @@ class OrderJourneyAction(Action, ABC):
             if error.code == "order_not_found":
                 dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
                 return [*reset, SlotSet("order_id", None)]
-            dispatcher.utter_message(text=refusal_text(error))  # the order stays under discussion
+            refusal(error).send(dispatcher)  # the order stays under discussion
             return reset
         return [*reset, *events]

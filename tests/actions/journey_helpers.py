@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.confirmation import ActionConfirmChange
 from bot.core.changes import PENDING_SLOT
 from shop_api.seed import build
+from tests.responses import message_text
 
 DOMAIN_FORMS = {
     "cancel_order_form": ["order_id"],
@@ -81,8 +82,8 @@ def run_action(action: Action, current: Tracker) -> tuple[dict[str, Any], list[d
 
 
 def texts(messages: list[dict]) -> str:
-    """Every text the bot sent, joined."""
-    return "\n".join(m.get("text") or "" for m in messages)
+    """Every text the bot sent (responses filled as Rasa fills them), joined."""
+    return "\n".join(message_text(m) for m in messages)
 
 
 def confirmed(slots: dict[str, Any], prompt: str = "action_cancel_order") -> Tracker:

@@ -8,6 +8,7 @@ from bot.actions.account import ActionAccountHelp, ValidateAccountForm
 from bot.core.answers import sensitive_number
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import run_action, run_form, texts, tracker
+from tests.responses import message_text
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +46,7 @@ def test_card_number_gets_a_warning_and_is_never_echoed() -> None:
     current = tracker("登录不上 我的卡号6222021234567890", "account_help")
     _, messages = run_form(ValidateAccountForm(), current, fresh=())
     assert messages[0]["response"] == "utter_sensitive_card"
-    assert all("6222021234567890" not in (m.get("text") or "") for m in messages)
+    assert all("6222021234567890" not in message_text(m) for m in messages)
 
 
 def help_text(issue: str, phone_key: str) -> str:

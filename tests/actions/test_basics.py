@@ -14,6 +14,7 @@ from bot.actions.basics import (
     earlier_misses,
     mask_phone,
 )
+from tests.responses import message_text
 
 DOMAIN: dict[str, Any] = {}
 
@@ -73,7 +74,7 @@ def test_human_offer_and_request_carry_the_service_hours_from_the_policy() -> No
 
     dispatcher = CollectingDispatcher()
     ActionRequestHuman().run(dispatcher, make_tracker(turn("request_human")), DOMAIN)
-    assert load_policy()["service_hours"] in dispatcher.messages[0]["text"]
+    assert load_policy()["service_hours"] in message_text(dispatcher.messages[0])
 
 
 def test_input_issues_get_their_own_explanation() -> None:

@@ -18,6 +18,7 @@ from bot.clients.shop_api import Address, Order, OrderItem, Refund
 from bot.core import clock
 from bot.core.changes import describe_denial
 from bot.faq import load_policy
+from tests.responses import message_text, rendered
 
 BEIJING_DAY = date(2026, 5, 10)
 MORNING = {  # Beijing time: the UTC instant
@@ -57,8 +58,8 @@ def test_today_is_the_date_in_beijing(beijing_morning: str) -> None:
 
 def test_the_quality_return_window_ends_on_the_same_day(beijing_morning: str) -> None:
     last_day = int(load_policy()["quality_return_days"])
-    within = describe_denial(delivered(last_day), "cancel")
-    past = describe_denial(delivered(last_day + 1), "cancel")
+    within = rendered(describe_denial(delivered(last_day), "cancel"))
+    past = rendered(describe_denial(delivered(last_day + 1), "cancel"))
     assert "仍可以退换" in within
     assert "仍可以退换" not in past and "可以申请保修维修" in past
 
@@ -106,6 +107,6 @@ def test_a_refund_is_late_from_the_day_after_it_was_due(
                       [], False, None, {"name": "action_listen"}, "action_listen")
     dispatcher = CollectingDispatcher()
     ActionRefundStatus().run(dispatcher, current, {})
-    text = dispatcher.messages[0]["text"]
+    text = message_text(dispatcher.messages[0])
     assert f"预计 {due:%m月%d日} 前到账" in text
     assert ("已超过预计时间" in text) is late

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -20,6 +19,7 @@ from bot.actions.refund_request import RefundChange
 from bot.core import confirmation
 from bot.core.changes import PENDING_SLOT, PendingChange
 from bot.core.confirmation import confirms, registered
+from bot.domain_files import load_domain
 
 ROOT = Path(__file__).resolve().parents[2]
 # The changes a customer confirms with 确认 and the action that asks for each.
@@ -43,11 +43,8 @@ def every_journey() -> None:
 
 
 def domain_actions() -> set[str]:
-    """The actions of the domain (one domain.yml, or a domain/ folder of files)."""
-    files = [ROOT / "domain.yml"] if (ROOT / "domain.yml").is_file() else \
-        sorted((ROOT / "domain").rglob("*.yml"))
-    return {action for path in files
-            for action in yaml.safe_load(path.read_text(encoding="utf-8")).get("actions") or []}
+    """The actions of the domain (the files under domain/)."""
+    return set(load_domain().get("actions") or [])
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from bot.actions.payment import (
 )
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import choice, run_action, run_form, texts, tracker
+from tests.responses import rendered
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +67,7 @@ def test_order_number_fills_method_and_error_from_the_payment_record() -> None:
     ("order_expired", "alipay", "重新下单"),
 ])
 def test_fix_matches_error_and_method(error: str, method: str, words: str) -> None:
-    assert words in fix_for(error, method)
+    assert words in rendered(fix_for(error, method))
 
 
 def test_fix_is_sent_and_the_answers_are_forgotten() -> None:

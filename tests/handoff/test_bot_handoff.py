@@ -38,6 +38,7 @@ from contracts.notices import notice
 from handoff.config import DEV_TOKEN, Settings, SettingsError
 from tests.conftest import free_port
 from tests.handoff.conftest import BOT_TOKEN, EventStream, Service
+from tests.responses import message_text
 
 T0 = 1_763_800_000.0
 
@@ -146,12 +147,12 @@ def test_service_down_keeps_the_handoff_tells_the_truth_and_delivers_it_once_lat
     first = CollectingDispatcher()
     events = hand_off(first, tracker, Reason.EXPLICIT_REQUEST, client=dead_client(), box=box)
     assert not any(e.get("event") == "pause" for e in events)  # the bot keeps helping
-    assert "暂时连接不上" in first.messages[-1]["text"]
-    assert "已经保存" in first.messages[-1]["text"]
+    assert "暂时连接不上" in message_text(first.messages[-1])
+    assert "已经保存" in message_text(first.messages[-1])
     # Asking again while it waits does not queue a second one.
     again = CollectingDispatcher()
     hand_off(again, tracker, Reason.EXPLICIT_REQUEST, client=dead_client(), box=box)
-    assert "不需要重复申请" in again.messages[-1]["text"]
+    assert "不需要重复申请" in message_text(again.messages[-1])
     assert len(box.pending()) == 1
 
     assert box.flush(client) == 1
@@ -185,7 +186,7 @@ def test_asking_for_a_human_with_high_risk_words_is_urgent(
                            emotion=("angry", 0.95))
     dispatcher = CollectingDispatcher()
     ActionEscalate().run(dispatcher, tracker, {})
-    texts = [m["text"] for m in dispatcher.messages]
+    texts = [message_text(m) for m in dispatcher.messages]
     assert any("抱歉" in t for t in texts) and any("优先处理" in t for t in texts)
     [handoff] = service.handoffs_of(tracker.sender_id)
     assert (handoff["reason"], handoff["priority"]) == ("high_risk", "urgent")
@@ -385,7 +386,7 @@ def test_a_payload_refused_in_the_turn_is_dead_lettered_and_the_customer_told(
     dispatcher = CollectingDispatcher()
     events = hand_off(dispatcher, tracker, Reason.EXPLICIT_REQUEST, client=client, box=box)
     assert not any(e.get("event") == "pause" for e in events)
-    assert "没有提交成功" in dispatcher.messages[-1]["text"]
+    assert "没有提交成功" in message_text(dispatcher.messages[-1])
     assert box.pending() == [] and len(box.dead_letters()) == 1
 
 
