@@ -252,6 +252,8 @@ def test_handoff_states_agent_messages_and_a_dropped_connection(
     widget.wait(lambda: "感谢您的评价" in widget.find(".scw-csat").text, "thanks")
     assert csat_summary(widget_server)["by_star"]["5"] == before["by_star"]["5"] + 1
     widget.screenshot("desktop-handoff-rated.png")
+    # All of it over WebSockets: where they open, no long polling (no CORS, no sticky sessions).
+    assert browser.execute_script(POLLING_REQUESTS_JS) == 0
 
 
 def test_phone_sized_screen(phone: Any, widget_server: str, artifacts: Path) -> None:

@@ -6,8 +6,8 @@
  *
  * Talks to Rasa's socket.io channel with the official socket.io-client (vendored in
  * widget/static/vendor/ and served in front of this file by the widget server, so `io` is
- * defined here and never on the shop's page; HTTP long polling, upgraded to a WebSocket
- * when the network allows), keeps the session id and the rendered conversation in
+ * defined here and never on the shop's page; a WebSocket, or HTTP long polling where
+ * WebSockets are blocked), keeps the session id and the rendered conversation in
  * localStorage, catches up on missed messages from the widget server's history endpoint after a reload or a dropped
  * connection, shows handoff states, and asks for a satisfaction rating when a conversation
  * ends. Every text is inserted with textContent; links open only for http(s) URLs.
@@ -848,16 +848,18 @@
 
   // ---- socket.io-client (vendored, served in front of this file: widget/app.py) --------
 
-  // HTTP long polling first, upgraded to a WebSocket when the network lets one through: a
-  // proxy that blocks WebSockets leaves the chat working on polling. socket.io-client
-  // reconnects by itself after a dropped transport or a missed ping, with back-off.
+  // A WebSocket first (one connection: no CORS, no sticky sessions needed behind several
+  // Rasa replicas); HTTP long polling when the WebSocket cannot open (a proxy or network that
+  // blocks them). socket.io-client reconnects by itself after a dropped transport or a missed
+  // ping, with back-off, trying both again.
   var conn = { socket: null, ready: false, attempts: 0, retryTimer: null, offline: false,
     everConnected: false };
 
   function openSocket() {
     var socket = io(cfg.socketUrl, {
       path: "/" + cfg.socketPath.replace(/^\/+|\/+$/g, "") + "/",
-      transports: ["polling", "websocket"],
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
       autoConnect: false,
       reconnectionDelay: 1000,
       reconnectionDelayMax: 30000,
