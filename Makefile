@@ -27,7 +27,7 @@ TRAIN_INPUTS := config.yml $(shell find domain bot/data bot/dictionary bot/nlu b
 FINGERPRINT := $(shell for f in $(TRAIN_INPUTS); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-12)
 MODEL := bot/models/shop-$(FINGERPRINT).tar.gz
 
-.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget demo-traffic bench-reports lock clean run-prod servers test-scale
+.PHONY: help install browser train model-path run shell test test-fast lint validate shop-api handoff agent widget faq eval eval-topics eval-study export-traffic eval-faq eval-emotion emotion-model probe bench bench-quick migration migrations-check retention forget demo-traffic bench-reports lock mutation vendor-js clean run-prod servers test-scale
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -144,6 +144,12 @@ bench-reports: install ## Reports on 100,000 synthetic conversations: naive scan
 
 lock: install ## Re-resolve requirements.in into requirements.lock with pip-compile, keeping current pins (UPGRADE=1: all)
 	@scripts/lock.sh
+
+mutation: install ## Mutation testing of a module by its tests: make mutation MODULE=bot/core/clock.py TESTS=tests/actions/test_clock.py
+	@scripts/mutation.sh $(MODULE) $(TESTS)
+
+vendor-js: ## Re-download the vendored socket.io-client (pinned version, sha512 checked) into widget/static/vendor/
+	@scripts/vendor-socketio.sh
 
 clean: ## Remove trained models, caches and runtime data (keeps .venv/)
 	rm -rf bot/models/*.tar.gz .rasa results var .pytest_cache

@@ -35,6 +35,8 @@ STATIC_FILES = {
     "shop-chat.js": "text/javascript; charset=utf-8",
     "shop-chat.css": "text/css; charset=utf-8",
 }
+# socket.io-client's browser build (scripts/vendor-socketio.sh), served inside shop-chat.js.
+SOCKET_IO = HERE / "static" / "vendor" / "socket.io.min.js"
 TRIGGERS = {"goodbye", "bot_back", "closed"}
 MAX_COMMENT_CHARS = 500
 MAX_BODY_BYTES = 8 * 1024
@@ -235,12 +237,26 @@ async def static_file(request: Request, name: str) -> HTTPResponse:
     """The widget's script and style sheet (UTF-8 declared: shop pages may be GBK)."""
     if name not in STATIC_FILES:
         raise ApiError(404, "not_found", "No such file.")
-    body = (HERE / "static" / name).read_bytes()
+    body = widget_script() if name == "shop-chat.js" else (HERE / "static" / name).read_bytes()
     etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return HTTPResponse(status=304, headers=headers)
     return raw(body, content_type=STATIC_FILES[name], headers=headers)
+
+
+def widget_script() -> bytes:
+    """shop-chat.js as served: the vendored socket.io-client, then the widget, in one file
+    (the shop embeds one script tag, and its Content-Security-Policy needs only this host).
+    The library sees a CommonJS `module`, so it defines neither `window.io` nor an AMD module
+    on the shop's page; the widget finds it as `io` in the enclosing scope."""
+    library = re.sub(rb"//# sourceMappingURL=\S*", b"", SOCKET_IO.read_bytes())
+    return b"".join([
+        b"/* shop-chat.js: socket.io-client (MIT licence below) and the shop chat widget. */\n",
+        b"(function () {\nvar module = { exports: {} }, exports = module.exports, define;\n",
+        library, b"\nvar io = module.exports;\n",
+        (HERE / "static" / "shop-chat.js").read_bytes(), b"\n})();\n",
+    ])
 
 
 async def history(request: Request, session_id: str) -> HTTPResponse:

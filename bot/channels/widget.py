@@ -161,9 +161,10 @@ class WidgetSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The socket.io server on `socketio_path`, with the event handlers."""
-        # cors_allowed_origins=[]: no origin check, as Rasa's own channel (browsers do not
-        # apply CORS to WebSockets; the widget speaks WebSocket only).
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[],
+        # Any shop origin may connect, over WebSocket (no CORS in browsers) as over HTTP long
+        # polling (CORS headers for every origin, without credentials: no cookie is used, a
+        # session is proven by its token). `rasa run --cors` would repeat these headers.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins="*", cors_credentials=False,
                           client_manager=client_manager())
         self.sio = sio
         blueprint = _SocketBlueprint(sio, self.socketio_path or "/socket.io", "socketio_webhook")

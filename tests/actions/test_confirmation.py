@@ -7,7 +7,7 @@ import json
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from rasa_sdk import Tracker
@@ -16,10 +16,13 @@ from rasa_sdk.executor import CollectingDispatcher
 import bot.actions
 from bot.actions.confirmation import ActionConfirmChange, ActionKeepOrder
 from bot.actions.refund_request import RefundChange
+from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
 from bot.core import confirmation
 from bot.core.changes import PENDING_SLOT, PendingChange
 from bot.core.confirmation import confirms, registered
 from bot.domain_files import load_domain
+from shop_api.seed import scenario
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # The changes a customer confirms with 确认 and the action that asks for each.
@@ -127,3 +130,96 @@ def test_a_yes_that_answers_no_question_makes_no_change() -> None:
     dispatcher = CollectingDispatcher()
     ActionConfirmChange().run(dispatcher, answered(slot, asked_by="action_order_status"), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_affirm"]
+
+
+# ---- a refused or failed change: what the customer is told -----------------------------
+
+
+@pytest.fixture
+def point_to_shop(shop_api: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in shop_api.items():
+        monkeypatch.setenv(key, value)
+
+
+def confirm_failing(monkeypatch: pytest.MonkeyPatch, error: Exception, order_id: str,
+                    state_changed: Any = None) -> list[dict[str, Any]]:
+    """What the customer reads after confirming a gift-wrap change the shop fails with
+    `error`, the journey wording the order's new state with `state_changed`."""
+    monkeypatch.setattr(confirmation, "_REGISTRY", dict(confirmation._REGISTRY))
+
+    def wrap(dispatcher: CollectingDispatcher, change: GiftWrap, key: str) -> None:
+        raise error
+
+    confirms(GiftWrap, asked_by="action_gift_wrap", state_changed=state_changed)(wrap)
+    dispatcher = CollectingDispatcher()
+    ActionConfirmChange().run(dispatcher, answered(GiftWrap(order_id, "红色").to_slot()), {})
+    return dispatcher.messages
+
+
+def now_state(order: Order, change: GiftWrap) -> str:
+    return f"订单 {order.order_id} 现在的状态是 {order.state}，{change.paper}包装纸换不了了。"
+
+
+def test_the_shop_system_down_offers_a_human(monkeypatch: pytest.MonkeyPatch) -> None:
+    messages = confirm_failing(monkeypatch, ShopApiUnavailable("down"), "202605010001")
+    assert [m["response"] for m in messages] == ["utter_shop_api_down"]
+
+
+def test_an_order_gone_meanwhile_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    error = ShopApiError("order_not_found", "no such order", 404)
+    messages = confirm_failing(monkeypatch, error, "202605010001", now_state)
+    assert [(m["response"], m["order_id"]) for m in messages] == [
+        ("utter_order_not_found", "202605010001")]
+
+
+def test_a_state_changed_meanwhile_is_read_again_from_the_shop(
+    monkeypatch: pytest.MonkeyPatch, point_to_shop: None
+) -> None:
+    order_id = scenario("shipped")
+    error = ShopApiError("already_shipped", "shipped", 409)
+    [message] = confirm_failing(monkeypatch, error, order_id, now_state)
+    assert message["text"] == (f"抱歉，订单状态刚刚有变化。订单 {order_id} 现在的状态是 shipped，"
+                               "红色包装纸换不了了。")
+
+
+def test_a_refusal_the_shop_explains_is_passed_on(
+    monkeypatch: pytest.MonkeyPatch, point_to_shop: None
+) -> None:
+    order_id = scenario("shipped")
+    shipped = "订单已经发货，不能再修改或取消了。需要的话可以发送「转人工」，客服帮您看看。"
+    # Not a change of state (not 409): the order is not read again.
+    error = ShopApiError("already_shipped", "shipped", 422)
+    assert [m["text"] for m in confirm_failing(monkeypatch, error, order_id, now_state)] == [
+        shipped]
+    # A change of state, but the journey has nothing to say about the new one.
+    error = ShopApiError("already_shipped", "shipped", 409)
+    assert [m["text"] for m in confirm_failing(monkeypatch, error, order_id)] == [shipped]
+    # The shop cannot be read again: the refusal as the shop gave it.
+    monkeypatch.setenv("SHOP_API_URL", f"http://127.0.0.1:{free_port()}")
+    assert [m["text"] for m in confirm_failing(monkeypatch, error, order_id, now_state)] == [
+        shipped]
+
+
+def test_a_refusal_without_an_explanation_gets_the_general_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    error = ShopApiError("validation_failed", "bad field", 400)
+    messages = confirm_failing(monkeypatch, error, "202605010001", now_state)
+    assert [m["response"] for m in messages] == ["utter_change_refused"]
+
+
+def test_only_a_direct_answer_to_the_question_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(confirmation, "_REGISTRY", dict(confirmation._REGISTRY))
+    confirms(GiftWrap, asked_by="action_gift_wrap")(lambda *_: None)
+
+    def tracker_of(events: list[dict[str, Any]]) -> Tracker:
+        return Tracker("confirm", {}, {}, events, False, None, {}, "action_listen")
+
+    asked = {"event": "action", "name": "action_gift_wrap"}
+    listen = {"event": "action", "name": "action_listen"}
+    user = {"event": "user", "text": "确认"}
+    assert confirmation.prompted_just_before(tracker_of([asked, listen, user]))
+    # The customer wrote twice since the question: the yes is not its answer.
+    assert not confirmation.prompted_just_before(tracker_of([asked, listen, user, listen, user]))
+    assert not confirmation.prompted_just_before(tracker_of([user]))
+    assert not confirmation.prompted_just_before(tracker_of([]))

@@ -25,6 +25,7 @@ from bot.core.changes import PENDING_SLOT, idempotency_key
 from bot.core.lookup import OrderJourneyAction
 from shop_api.seed import scenario
 from tests.actions.journey_helpers import owner, run_action, run_form, texts, tracker
+from tests.conftest import free_port
 
 STRANGER = "13900007777"  # a well-formed phone that placed none of these orders
 
@@ -72,6 +73,18 @@ def test_an_order_the_customer_cannot_change_asks_for_the_phone_before_explainin
                       order_blocker="shipped")
     slots, _ = run_form(ValidateCancelOrderForm(), current, "phone", fresh=("phone",))
     assert slots["phone"] == owner(order_id) and slots["requested_slot"] is None
+    # The change form, whose questions come after the phone, asks none of them either.
+    current = tracker(owner(order_id), order_id=order_id, phone=owner(order_id),
+                      order_blocker="shipped")
+    slots, _ = run_form(ValidateChangeOrderForm(), current, "phone", fresh=("phone",))
+    assert slots["requested_slot"] is None
+
+
+def test_the_order_number_is_asked_for_before_the_phone() -> None:
+    for form in FORMS:
+        slots, _ = run_form(form(), tracker("我要办个事", "inform", order_id=None, phone=None),
+                            fresh=())
+        assert slots["requested_slot"] == "order_id", form.__name__
 
 
 def test_someone_elses_phone_is_refused_counted_and_ends_with_a_human() -> None:
@@ -87,7 +100,7 @@ def test_someone_elses_phone_is_refused_counted_and_ends_with_a_human() -> None:
         attempts = slots["lookup_attempts"]
     current = tracker(STRANGER, order_id=order_id, phone=STRANGER, lookup_attempts=attempts)
     slots, _ = run_form(ValidateRefundRequestForm(), current, "phone", fresh=("phone",))
-    assert slots["journey_failure"] == "attempts"
+    assert slots["journey_failure"] == "attempts" and slots["order_id"] is None
 
 
 def test_not_a_phone_is_explained_and_the_order_kept() -> None:
@@ -111,7 +124,7 @@ def test_the_answer_step_says_nothing_without_the_owners_phone() -> None:
         slots, messages = run_action(ActionCancelOrder(), tracker(order_id=order_id,
                                                                   phone=phone))
         assert [m.get("response") for m in messages] == ["utter_ask_owner_phone"]
-        assert not slots.get(PENDING_SLOT)
+        assert not slots.get(PENDING_SLOT) and slots["phone"] is None  # asked for again
 
 
 def test_replies_mask_the_recipients_name_street_and_phone() -> None:
@@ -182,3 +195,65 @@ def test_only_a_missing_order_is_called_not_found() -> None:
     missing = ShopApiError("order_not_found", "No order with this number.", 404)
     slots, messages = run_action(RefusingAction(missing), tracker(order_id=order_id))
     assert messages[-1]["response"] == "utter_order_not_found" and slots["order_id"] is None
+
+
+# ---- which order and which phone the customer means (found by mutation testing) ------
+
+
+def test_another_order_without_its_number_is_asked_for() -> None:
+    order_id = scenario("paid")
+    current = tracker("那另一个订单呢", "ask_order_status", order_id=order_id,
+                      phone=owner(order_id))
+    slots, _ = run_form(ValidateCancelOrderForm(), current, fresh=())
+    assert slots["order_id"] is None and slots["requested_slot"] == "order_id"
+    # With its number, the other order is the one looked up.
+    other = scenario("paid_debit_card")
+    current = tracker(f"另一个订单 {other}", "inform", order_id=other, phone=None)
+    slots, _ = run_form(ValidateCancelOrderForm(), current)
+    assert slots.get("order_id", other) == other and slots["requested_slot"] == "phone"
+
+
+def test_any_number_sent_for_the_order_is_checked_and_explained() -> None:
+    current = tracker("123", "inform", order_id=None, phone=None)
+    slots, messages = run_form(ValidateCancelOrderForm(), current, "order_id", fresh=())
+    assert slots["order_id"] is None and slots["lookup_attempts"] == 1
+    assert [m["response"] for m in messages] == ["utter_order_id_invalid"]
+
+
+def test_the_phone_is_read_from_a_sentence_and_proves_the_order() -> None:
+    order_id = scenario("paid")
+    phone = owner(order_id)
+    current = tracker(f"手机号是{phone}，麻烦了", "inform", order_id=order_id, phone=None,
+                      lookup_attempts=1)
+    slots, messages = run_form(ValidateCancelOrderForm(), current, "phone", fresh=())
+    assert slots["phone"] == phone and slots["lookup_attempts"] == 0
+    assert slots.get("order_id", order_id) == order_id and messages == []
+
+
+def test_an_order_gone_while_the_phone_is_checked_is_asked_for_again() -> None:
+    current = tracker(STRANGER, "inform", order_id="209999999999", phone=STRANGER)
+    slots, _ = run_form(ValidateCancelOrderForm(), current, "phone", fresh=("phone",))
+    assert slots["order_id"] is None and slots["phone"] == STRANGER
+
+
+def test_the_shop_down_while_the_phone_is_checked_ends_the_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order_id = scenario("paid")
+    monkeypatch.setenv("SHOP_API_URL", f"http://127.0.0.1:{free_port()}")
+    current = tracker(owner(order_id), "inform", order_id=order_id, phone=owner(order_id))
+    slots, _ = run_form(ValidateCancelOrderForm(), current, "phone", fresh=("phone",))
+    assert slots["journey_failure"] == "backend_down" and slots["phone"] is None
+
+
+def test_the_recipients_new_phone_is_not_held_to_the_orders_owner() -> None:
+    order_id = scenario("paid")
+    # The NLU took the new number for the customer's phone too; the customer's stays.
+    earlier = [{"event": "slot", "name": "phone", "value": owner(order_id)},
+               {"event": "user", "text": STRANGER}]
+    current = tracker(STRANGER, "inform", events=earlier, order_id=order_id, phone=STRANGER,
+                      change_field="phone", new_phone=STRANGER)
+    slots, messages = run_form(ValidateChangeOrderForm(), current, "new_phone",
+                               fresh=("new_phone", "phone"))
+    assert slots["new_phone"] == STRANGER and slots["phone"] == owner(order_id)
+    assert "utter_phone_not_owner" not in [m.get("response") for m in messages]

@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.conftest import free_port
 from tests.widget.conftest import csat_summary, handoff_event
 
 WAIT_SECONDS = 30
@@ -251,6 +252,8 @@ def test_handoff_states_agent_messages_and_a_dropped_connection(
     widget.wait(lambda: "感谢您的评价" in widget.find(".scw-csat").text, "thanks")
     assert csat_summary(widget_server)["by_star"]["5"] == before["by_star"]["5"] + 1
     widget.screenshot("desktop-handoff-rated.png")
+    # All of it over WebSockets: where they open, no long polling (no CORS, no sticky sessions).
+    assert browser.execute_script(POLLING_REQUESTS_JS) == 0
 
 
 def test_phone_sized_screen(phone: Any, widget_server: str, artifacts: Path) -> None:
@@ -291,3 +294,42 @@ def test_phone_sized_screen(phone: Any, widget_server: str, artifacts: Path) -> 
     stored = phone.execute_script(
         "return Object.entries(localStorage).find(([k]) => k.startsWith('shop-chat:'))[1]")
     assert json.loads(stored)["sessionId"] == widget.session_id()
+
+
+# Every WebSocket the page opens goes to a closed port and fails, as behind a proxy or a
+# network that blocks WebSockets; the attempts are counted.
+BLOCK_WEBSOCKETS_JS = """
+const Real = window.WebSocket;
+window.wsAttempts = 0;
+window.WebSocket = class extends Real {
+  constructor(url, protocols) { window.wsAttempts += 1; super('ws://127.0.0.1:%d/', protocols); }
+};
+"""
+
+POLLING_REQUESTS_JS = """
+return performance.getEntriesByType('resource')
+  .filter(e => e.name.includes('/socket.io/') && e.name.includes('transport=polling')).length;
+"""
+
+
+def test_the_chat_works_over_long_polling_where_websockets_are_blocked(
+    browser: Any, widget_server: str, artifacts: Path, push: Callable
+) -> None:
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": BLOCK_WEBSOCKETS_JS % free_port()})
+    widget = Widget(browser, widget_server + "/", artifacts)
+    widget.open()
+    widget.wait(lambda: browser.execute_script("return window.wsAttempts") >= 1,
+                "an attempt to upgrade to a WebSocket")
+    widget.type_and_send("我的快递到哪了")
+    _, answer, _ = widget.wait_for_reply(after=1)
+    assert "订单" in answer
+    # Pushed by the server (an agent's message) while the widget only polls.
+    push(widget.session_id(), [handoff_event("您好，我是小王，正在为您查询。", "agent_message",
+                                             agent="小王")])
+    widget.wait(lambda: "您好，我是小王，正在为您查询。" in widget.texts("agent"),
+                "the agent's message over polling")
+    assert widget.find(".scw-panel").get_attribute("data-connection") == "online"
+    assert browser.execute_script(POLLING_REQUESTS_JS) >= 3
+    assert browser.execute_script("return typeof window.io") == "undefined"  # the shop's own
+    widget.screenshot("desktop-polling-only.png")

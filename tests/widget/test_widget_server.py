@@ -2,6 +2,7 @@
 demo page and files. The browser tests are in test_widget_browser.py."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -14,15 +15,15 @@ import pytest
 import requests
 import websocket
 
-from bot.channels.widget import widget_message
-from contracts.widget import HEADER
+from contracts.widget import HEADER, widget_message
 from tests.conftest import free_port, start_process, stop_process, wait_until_up
 from tests.widget.conftest import csat_summary, handoff_event, session_id, token_of
+from widget.app import SOCKET_IO, widget_script
 from widget.history import conversation_messages
 
 
 class SocketClient:
-    """A minimal Socket.IO v5 client over a raw WebSocket, as the widget speaks it."""
+    """A minimal Socket.IO v5 client over a raw WebSocket: the channel's packets as sent."""
 
     def __init__(self, rasa_url: str) -> None:
         url = rasa_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -348,3 +349,22 @@ def test_widget_files_declare_utf8_for_shops_with_gbk_pages(widget_server: str) 
     assert requests.get(f"{widget_server}/widget/shop-chat.css", timeout=10).headers[
         "Content-Type"] == "text/css; charset=utf-8"
     assert requests.get(f"{widget_server}/widget/..%2fapp.py", timeout=10).status_code == 404
+
+
+def test_the_widget_script_is_the_pinned_socket_io_client_then_the_widget() -> None:
+    recorded = (SOCKET_IO.parent / "socket.io.VERSION").read_text(encoding="utf-8")
+    assert f"sha256 of socket.io.min.js: {hashlib.sha256(SOCKET_IO.read_bytes()).hexdigest()}" \
+        in recorded, "the vendored file differs from the one scripts/vendor-socketio.sh fetched"
+    script = widget_script().decode("utf-8")
+    library = script.index("Socket.IO v4.8.1")
+    assert library < script.index("var io = module.exports;") < script.index("请输入您的问题")
+    assert "sourceMappingURL" not in script  # no request for a map the server does not have
+
+
+def test_long_polling_from_a_shop_on_another_origin(rasa_server: str) -> None:
+    shop = "https://shop.example.com"
+    answer = requests.get(f"{rasa_server}/socket.io/", params={"EIO": "4", "transport": "polling"},
+                          headers={"Origin": shop}, timeout=10)
+    assert answer.status_code == 200 and answer.text.startswith("0{")
+    assert answer.headers["Access-Control-Allow-Origin"] == shop
+    assert "Access-Control-Allow-Credentials" not in answer.headers

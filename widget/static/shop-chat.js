@@ -4,9 +4,11 @@
  *   <script src="https://your-host/widget/shop-chat.js"
  *           data-socket-url="https://bot.your-shop.com" defer></script>
  *
- * Talks to Rasa's socket.io channel (Engine.IO v4 / Socket.IO v5 over WebSocket, no
- * library), keeps the session id and the rendered conversation in localStorage, catches up
- * on missed messages from the widget server's history endpoint after a reload or a dropped
+ * Talks to Rasa's socket.io channel with the official socket.io-client (vendored in
+ * widget/static/vendor/ and served in front of this file by the widget server, so `io` is
+ * defined here and never on the shop's page; a WebSocket, or HTTP long polling where
+ * WebSockets are blocked), keeps the session id and the rendered conversation in
+ * localStorage, catches up on missed messages from the widget server's history endpoint after a reload or a dropped
  * connection, shows handoff states, and asks for a satisfaction rating when a conversation
  * ends. Every text is inserted with textContent; links open only for http(s) URLs.
  *
@@ -22,6 +24,10 @@
   "use strict";
 
   if (window.ShopChat) return;
+  if (typeof io !== "function") { // served without socket.io-client (widget/app.py bundles it)
+    if (window.console) console.error("shop-chat.js: socket.io-client is missing");
+    return;
+  }
   var script = document.currentScript ||
     document.querySelector('script[src*="shop-chat.js"]');
   if (!script) return;
@@ -840,48 +846,65 @@
     renderAll();
   }
 
-  // ---- Engine.IO v4 / Socket.IO v5 over WebSocket -------------------------------------
+  // ---- socket.io-client (vendored, served in front of this file: widget/app.py) --------
 
-  var conn = { ws: null, ready: false, attempts: 0, retryTimer: null, deadTimer: null,
-    deadAfterMs: 50000, offline: false, everConnected: false };
+  // A WebSocket first (one connection: no CORS, no sticky sessions needed behind several
+  // Rasa replicas); HTTP long polling when the WebSocket cannot open (a proxy or network that
+  // blocks them). socket.io-client reconnects by itself after a dropped transport or a missed
+  // ping, with back-off, trying both again.
+  var conn = { socket: null, ready: false, attempts: 0, retryTimer: null, offline: false,
+    everConnected: false };
 
-  function socketUrl() {
-    var base = cfg.socketUrl.replace(/^http/i, "ws");
-    var path = "/" + cfg.socketPath.replace(/^\/+|\/+$/g, "") + "/";
-    return base + path + "?EIO=4&transport=websocket";
+  function openSocket() {
+    var socket = io(cfg.socketUrl, {
+      path: "/" + cfg.socketPath.replace(/^\/+|\/+$/g, "") + "/",
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
+      autoConnect: false,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 30000,
+      randomizationFactor: 0.5
+    });
+    socket.on("connect", function () {
+      socket.emit("session_request",
+        { session_id: state.sessionId, session_token: state.sessionToken });
+    });
+    socket.on("disconnect", function () {
+      conn.ready = false;
+      setConnection(conn.offline ? "offline" : "reconnecting");
+      // The library retries a lost transport itself, not a server's disconnect (nor ours).
+      if (!socket.active) scheduleReconnect();
+    });
+    socket.on("connect_error", function () {
+      setConnection(conn.everConnected ? "reconnecting" : "connecting");
+      if (!socket.active) scheduleReconnect(); // refused by the server: retry with back-off
+    });
+    socket.onAny(onEvent);
+    return socket;
   }
 
   function connect() {
-    if (conn.ws || conn.offline) return;
+    if (conn.offline) return;
     clearTimeout(conn.retryTimer);
-    setConnection(conn.everConnected ? "reconnecting" : "connecting");
-    var ws;
-    try {
-      ws = new WebSocket(socketUrl());
-    } catch (e) {
-      scheduleReconnect();
-      return;
+    if (!conn.socket) {
+      try {
+        conn.socket = openSocket();
+      } catch (e) {
+        conn.socket = null;
+        scheduleReconnect();
+        return;
+      }
     }
-    conn.ws = ws;
-    ws.onmessage = function (event) {
-      if (conn.ws === ws && typeof event.data === "string") onPacket(event.data);
-    };
-    ws.onclose = function () {
-      if (conn.ws === ws) dropped();
-    };
+    if (conn.socket.active) return; // connected, or the library is reconnecting
+    setConnection(conn.everConnected ? "reconnecting" : "connecting");
+    conn.socket.connect();
   }
 
-  function dropped() {
-    var ws = conn.ws;
-    conn.ws = null;
+  /** Stop talking to the server (the browser went offline): no retries until it is back. */
+  function disconnect() {
     conn.ready = false;
-    clearTimeout(conn.deadTimer);
-    if (ws) {
-      ws.onclose = ws.onmessage = null;
-      try { ws.close(); } catch (e) { /* already closed */ }
-    }
-    setConnection(conn.offline ? "offline" : "reconnecting");
-    scheduleReconnect();
+    clearTimeout(conn.retryTimer);
+    if (conn.socket) conn.socket.disconnect();
   }
 
   function scheduleReconnect() {
@@ -892,50 +915,8 @@
     conn.retryTimer = setTimeout(connect, delay);
   }
 
-  function alive() {
-    clearTimeout(conn.deadTimer);
-    conn.deadTimer = setTimeout(dropped, conn.deadAfterMs);
-  }
-
-  function sendRaw(packet) {
-    if (conn.ws && conn.ws.readyState === 1) conn.ws.send(packet);
-  }
-
   function emit(name, payload) {
-    sendRaw("42" + JSON.stringify([name, payload]));
-  }
-
-  function onPacket(packet) {
-    alive();
-    var type = packet.charAt(0);
-    if (type === "0") {
-      try {
-        var open = JSON.parse(packet.slice(1));
-        conn.deadAfterMs = (open.pingInterval || 25000) + (open.pingTimeout || 20000) + 5000;
-      } catch (e) { /* keep the default */ }
-      alive();
-      sendRaw("40");
-    } else if (type === "2") {
-      sendRaw("3");
-    } else if (type === "1") {
-      dropped();
-    } else if (type === "4") {
-      onSocketPacket(packet.slice(1));
-    }
-  }
-
-  function onSocketPacket(packet) {
-    var type = packet.charAt(0);
-    if (type === "0") {
-      emit("session_request", { session_id: state.sessionId, session_token: state.sessionToken });
-    } else if (type === "2") {
-      var start = packet.indexOf("[");
-      var event;
-      try { event = JSON.parse(packet.slice(start)); } catch (e) { return; }
-      if (Array.isArray(event)) onEvent(event[0], event[1]);
-    } else if (type === "1" || type === "4") {
-      dropped(); // disconnected or refused by the server: retry with back-off
-    }
+    if (conn.socket && conn.socket.connected) conn.socket.emit(name, payload);
   }
 
   function onEvent(name, payload) {
@@ -1020,7 +1001,7 @@
 
   window.addEventListener("offline", function () {
     conn.offline = true;
-    if (conn.ws) dropped();
+    disconnect();
     setConnection("offline");
   });
   window.addEventListener("online", function () {
@@ -1029,7 +1010,8 @@
     if (state.open || state.sessionId) connect();
   });
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible" && !conn.ws && !conn.offline && state.sessionId) {
+    if (document.visibilityState === "visible" && !conn.offline && state.sessionId &&
+        !(conn.socket && conn.socket.active)) {
       conn.attempts = 0;
       connect();
     }
