@@ -20,9 +20,11 @@ from bot.clients.shop_api import Order, ShopApiError, ShopApiUnavailable
 from bot.core import confirmation
 from bot.core.changes import PENDING_SLOT, PendingChange
 from bot.core.confirmation import confirms, registered
+from bot.core.replies import Reply
 from bot.domain_files import load_domain
 from shop_api.seed import scenario
 from tests.conftest import free_port
+from tests.responses import message_text
 
 ROOT = Path(__file__).resolve().parents[2]
 # The changes a customer confirms with 确认 and the action that asks for each.
@@ -156,8 +158,12 @@ def confirm_failing(monkeypatch: pytest.MonkeyPatch, error: Exception, order_id:
     return dispatcher.messages
 
 
-def now_state(order: Order, change: GiftWrap) -> str:
-    return f"订单 {order.order_id} 现在的状态是 {order.state}，{change.paper}包装纸换不了了。"
+def now_state(order: Order, change: GiftWrap) -> Reply:
+    """The gift-wrap journey's wording of the order's new state (a stand-in response that
+    carries the state as the shop gave it)."""
+    return Reply("utter_after_sales_cancelled", {"order_id": order.order_id,
+                                                 "items": change.paper, "state": order.state,
+                                                 "kind": "包装"})
 
 
 def test_the_shop_system_down_offers_a_human(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,9 +183,12 @@ def test_a_state_changed_meanwhile_is_read_again_from_the_shop(
 ) -> None:
     order_id = scenario("shipped")
     error = ShopApiError("already_shipped", "shipped", 409)
-    [message] = confirm_failing(monkeypatch, error, order_id, now_state)
-    assert message["text"] == (f"抱歉，订单状态刚刚有变化。订单 {order_id} 现在的状态是 shipped，"
-                               "红色包装纸换不了了。")
+    messages = confirm_failing(monkeypatch, error, order_id, now_state)
+    # The apology, then the journey's words for the state read again from the shop.
+    assert [message_text(m) for m in messages] == [
+        "抱歉，订单状态刚刚有变化。",
+        f"订单 {order_id}（红色）当前状态：shipped。"
+        "这个订单已经取消或在退款流程里，不能再申请包装了。"]
 
 
 def test_a_refusal_the_shop_explains_is_passed_on(
@@ -189,15 +198,15 @@ def test_a_refusal_the_shop_explains_is_passed_on(
     shipped = "订单已经发货，不能再修改或取消了。需要的话可以发送「转人工」，客服帮您看看。"
     # Not a change of state (not 409): the order is not read again.
     error = ShopApiError("already_shipped", "shipped", 422)
-    assert [m["text"] for m in confirm_failing(monkeypatch, error, order_id, now_state)] == [
-        shipped]
+    assert [message_text(m) for m in confirm_failing(monkeypatch, error, order_id,
+                                                     now_state)] == [shipped]
     # A change of state, but the journey has nothing to say about the new one.
     error = ShopApiError("already_shipped", "shipped", 409)
-    assert [m["text"] for m in confirm_failing(monkeypatch, error, order_id)] == [shipped]
+    assert [message_text(m) for m in confirm_failing(monkeypatch, error, order_id)] == [shipped]
     # The shop cannot be read again: the refusal as the shop gave it.
     monkeypatch.setenv("SHOP_API_URL", f"http://127.0.0.1:{free_port()}")
-    assert [m["text"] for m in confirm_failing(monkeypatch, error, order_id, now_state)] == [
-        shipped]
+    assert [message_text(m) for m in confirm_failing(monkeypatch, error, order_id,
+                                                     now_state)] == [shipped]
 
 
 def test_a_refusal_without_an_explanation_gets_the_general_answer(
