@@ -849,7 +849,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     info["wall_seconds"] = f"{time.monotonic() - started:.0f}"
     args.out.mkdir(parents=True, exist_ok=True)
-    text = report(runs, info, f"{args.label}{', quick' if args.quick else ''}")
+    quick = ", quick" if args.quick and args.label != "quick" else ""
+    text = report(runs, info, f"{args.label}{quick}")
     text += f"\nWhole run: {info['wall_seconds']} s. Plot: latency.png.\n"
     (args.out / "bench.md").write_text(text, encoding="utf-8")
     plot(runs, args.out / "latency.png")
