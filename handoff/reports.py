@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
 import threading
 import time
@@ -430,7 +431,10 @@ def percentile(values: list[float], share: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, int(round(share * len(ordered) + 0.5)) - 1))
+    # The smallest value with at least `share` of the values at or below it: ceil(share * n).
+    # (Rounding share * n + 0.5 instead rounded halves to even and took the next value up
+    # whenever share * n was odd: the median of 2 or 6 values was one rank too high.)
+    index = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered) - 1e-9) - 1))
     return ordered[index]
 
 
@@ -627,10 +631,12 @@ def handoff_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "by_status": [{"status": k, "label": STATUS_LABELS[k], "handoffs": status.get(k, 0)}
                       for k in STATUS_LABELS],
         "wait_seconds": {"p50": _round(percentile(waits, 0.5)),
-                         "p90": _round(percentile(waits, 0.9)), "count": len(waits)},
+                         "p90": _round(percentile(waits, 0.9)),
+                         "max": _round(max(waits)) if waits else None, "count": len(waits)},
         "handling_seconds": {"p50": _round(percentile(handling, 0.5)),
                              "p90": _round(percentile(handling, 0.9)),
                              "mean": _round(sum(handling) / len(handling)) if handling else None,
+                             "max": _round(max(handling)) if handling else None,
                              "count": len(handling)},
         "handed_back": status.get("handed_back", 0),
         "abandoned": status.get("abandoned", 0),

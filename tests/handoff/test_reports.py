@@ -126,7 +126,9 @@ def test_traffic_containment_and_handoff_figures_move_by_the_known_conversations
     assert status["handed_back"] - old_status["handed_back"] == 1
     assert handoffs["wait_seconds"]["count"] - old_handoffs["wait_seconds"]["count"] == 2
     assert handoffs["handling_seconds"]["count"] - old_handoffs["handling_seconds"]["count"] == 2
-    assert handoffs["wait_seconds"]["p50"] >= 1.0 and handoffs["handling_seconds"]["p50"] > 0
+    # Percentiles span the whole session's handoffs (other tests close theirs at once): the
+    # longest wait and handling include the known ones, kept waiting 1 s and held 0.5 s.
+    assert handoffs["wait_seconds"]["max"] >= 1.0 and handoffs["handling_seconds"]["max"] >= 0.5
 
 
 def test_misunderstood_messages_are_counted_and_grouped(known: dict[str, Any]) -> None:

@@ -237,3 +237,31 @@ def test_team_view_counts_load_queue_and_longest_wait(tmp_path: Path) -> None:
     assert not agents["li"]["online"] and agents["li"]["load"] == 0
     assert {p["priority"]: p["handoffs"] for p in team["queue_by_priority"]} == {
         "urgent": 0, "high": 1, "normal": 1}
+
+
+@pytest.mark.parametrize("values,share,expected", [
+    ([0, 60], 0.5, 0), ([1, 2, 3, 4, 5, 6], 0.5, 3), ([1, 2, 3, 4, 5], 0.5, 3),
+    ([1, 2, 3, 4], 0.5, 2), (list(range(1, 11)), 0.9, 9), (list(range(1, 11)), 0.95, 10),
+    ([7], 0.9, 7), ([], 0.5, None)])
+def test_nearest_rank_percentile(values: list[int], share: float, expected: int | None) -> None:
+    assert reports.percentile(values, share) == expected
+
+
+def test_waits_and_handling_times_of_closed_handoffs() -> None:
+    t = 1_765_000_000.0
+    rows = [
+        {"created_at": t, "claimed_at": t + 30, "closed_at": t + 90, "status": "resolved",
+         "reason": "complaint", "priority": "high"},
+        {"created_at": t, "claimed_at": t + 10, "closed_at": t + 10, "status": "handed_back",
+         "reason": "explicit_request", "priority": "normal"},
+        {"created_at": t, "claimed_at": t + 5, "closed_at": None, "status": "claimed",
+         "reason": "explicit_request", "priority": "normal"},
+        {"created_at": t, "claimed_at": None, "closed_at": t + 600, "status": "abandoned",
+         "reason": "explicit_request", "priority": "normal"},
+    ]
+    figures = reports.handoff_figures(rows)
+    assert figures["wait_seconds"] == {"p50": 10.0, "p90": 30.0, "max": 30.0, "count": 3}
+    # Handling: only what an agent closed (resolved, handed back), not the open one.
+    assert figures["handling_seconds"] == {"p50": 0.0, "p90": 60.0, "mean": 30.0,
+                                           "max": 60.0, "count": 2}
+    assert figures["abandoned"] == 1 and figures["handed_back"] == 1
