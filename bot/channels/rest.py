@@ -45,7 +45,7 @@ from bot.channels.edge import (
     too_long_reply,
 )
 from bot.channels.once import MESSAGE_ID, handle_once
-from bot.channels.silent import failed_turn_reply, is_paused
+from bot.channels.silent import failed_turn_reply, handling_failed, is_paused
 from bot.settings import RasaSettings
 from contracts.handoff import is_cancel
 from contracts.profile import is_production
@@ -172,12 +172,7 @@ class ShopRestInput(RestInput):
                          deliver: Callable[[UserMessage], Awaitable[Any]] = on_new_message
                          ) -> None:
             sender_id = message.sender_id or ""
-            failed = False
-            try:
-                await deliver(message)
-            except Exception:  # the customer must hear something, whatever broke
-                logger.exception("REST message from %s could not be handled", sender_id)
-                failed = True
+            failed = await handling_failed(deliver, message, "REST")
             collector = message.output_channel
             if has_replied(collector):
                 return  # a real answer (also one cut short by a failure) gets nothing added

@@ -10,6 +10,8 @@ since it may not have reached the agent. Used by the REST, widget and WeChat cha
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sanic import Sanic
 
@@ -54,6 +56,19 @@ def failed_turn_reply(channel: str, sender_id: str, failed: bool, paused: bool) 
     logger.error("%s turn of %s %s; answering with the apology", channel, sender_id,
                  "failed" if failed else "produced no reply")
     return not_handled()
+
+
+async def handling_failed(deliver: Callable[[Any], Awaitable[Any]], message: Any,
+                          channel: str) -> bool:
+    """Hand a customer's message to Rasa (`deliver`); True when handling it raised, which is
+    logged: the customer must hear something, whatever broke."""
+    try:
+        await deliver(message)
+    except Exception:  # noqa: BLE001 - every failure behind the bot ends the same way
+        logger.exception("%s message of %s could not be handled", channel,
+                         getattr(message, "sender_id", None))
+        return True
+    return False
 
 
 async def is_paused(sender_id: str | None) -> bool:

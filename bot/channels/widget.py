@@ -41,7 +41,7 @@ from bot.channels.edge import (
     limiters,
     too_long_reply,
 )
-from bot.channels.silent import failed_turn_reply, is_paused
+from bot.channels.silent import failed_turn_reply, handling_failed, is_paused
 from bot.settings import RasaSettings
 from contracts.errors import error_body
 from contracts.http_input import InputError, is_clean_text, load_json
@@ -269,12 +269,7 @@ class WidgetSocketIOInput(SocketIOInput):
             input_channel=self.name(),
             metadata=_metadata(data.get(self.metadata_key)),
         )
-        failed = False
-        try:
-            await on_new_message(message)
-        except Exception:  # the customer must hear something, whatever broke
-            logger.exception("widget message of %s could not be handled", sender_id)
-            failed = True
+        failed = await handling_failed(on_new_message, message, "widget")
         # Nothing said: something behind the bot failed (action server down, an action crashed,
         # handling the message raised), or an agent has the conversation. `failed_turn_reply`
         # decides what to say, once; never on top of a real answer.
