@@ -1,7 +1,7 @@
 """The action server's outbox: handoffs the handoff service has not taken yet.
 
 SQLite by default (HANDOFF_OUTBOX, a file path), PostgreSQL with a URL; SQLAlchemy Core, the
-schema migrated on first use (migrations/outbox/). bot/actions/handoff.py fills it and its
+schema migrated on first use (migrations/outbox/). bot/core/handoff.py fills it and its
 background worker delivers it.
 """
 from __future__ import annotations

@@ -65,7 +65,7 @@ def test_first_miss_asks_to_rephrase_second_offers_a_human() -> None:
     assert run(ActionFallback(), first) == ["utter_ask_rephrase"]
     second = make_tracker([*turn("nlu_fallback", "action_fallback", "action_listen"),
                            *turn("nlu_fallback")])
-    # ... and hands the conversation to a human (bot/actions/handoff.py, tests/handoff/).
+    # ... and hands the conversation to a human (bot/core/handoff.py, tests/handoff/).
     assert run(ActionFallback(), second)[0] == "utter_fallback_offer_human"
 
 

@@ -17,7 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.basics import ActionRequestHuman
 from bot.actions.emotion import ActionEscalate
-from bot.actions.handoff import (
+from bot.clients.handoff import HandoffClient, HandoffMisconfigured, HandoffUnavailable, Ticket
+from bot.core.handoff import (
     CHINA,
     MAX_TURNS,
     Outbox,
@@ -30,7 +31,6 @@ from bot.actions.handoff import (
     retry_once,
     tell_queued,
 )
-from bot.clients.handoff import HandoffClient, HandoffMisconfigured, HandoffUnavailable, Ticket
 from bot.faq import load_policy
 from contracts.handoff import is_cancel
 from contracts.masking import mask_sensitive

@@ -14,7 +14,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from bot.actions.handoff import Reason, build_payload
+from bot.core.handoff import Reason, build_payload
 from tests.handoff.conftest import EventStream, Service, console_login
 from tests.handoff.test_bot_handoff import conversation
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions.handoff import REASON_LABELS, Reason, build_payload
+from bot.core.handoff import REASON_LABELS, Reason, build_payload
 from contracts.handoff import MAX_ID, PRIORITIES, REASONS
 from tests.handoff.test_bot_handoff import conversation
 from tests.shop_api.openapi_check import OpenApi
