@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from contracts.handoff import HIDDEN_SLOTS, SLOT_LABELS
+
 TOPICS_FILE = Path(__file__).resolve().parents[1] / "bot" / "topics.yml"
 
 TOPIC_LABELS = {
@@ -36,19 +38,6 @@ INTENT_LABELS = {
     "ask_product": "商品咨询", "ask_promotion": "优惠活动", "ask_payment": "支付方式",
     "restart": "重新开始对话",
 }
-SLOT_LABELS = {
-    "order_id": "订单号", "phone": "手机号", "payment_method": "支付方式",
-    "order_blocker": "订单受阻原因", "pending_change": "待确认的修改", "change_field": "修改项目",
-    "new_address": "新地址", "new_phone": "新手机号", "delivery_day": "送货日期",
-    "delivery_window": "送货时段", "issue_type": "问题类型", "issue_detail": "问题描述",
-    "payment_error": "支付报错", "refund_reason": "退款原因", "after_sales_type": "售后类型",
-    "after_sales_reason": "售后原因", "pickup_method": "取件方式", "invoice_action": "发票操作",
-    "invoice_status": "发票状态", "title_type": "抬头类型", "invoice_title": "发票抬头",
-    "tax_number": "税号", "account_issue": "账号问题", "note": "备注",
-}
-# The bot's bookkeeping: never shown to agents.
-HIDDEN_SLOTS = {"requested_slot", "suggested_faq", "lookup_attempts", "journey_failure",
-                "handoff_reason", "handoff_priority", "session_started_metadata"}
 VALUE_LABELS = {True: "是", False: "否"}
 # "（inform，置信度 98%）" in summaries written by an older bot.
 _INTERNAL_NOTE = re.compile(r"（[A-Za-z_/]+(?:，|,)\s*置信度\s*\d+%）")

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from contracts.handoff import EMOTION_LABELS
 from handoff import labels
 from handoff.schema import REASONS
 from handoff.store import (
@@ -648,7 +649,6 @@ PRIORITY_LABELS = {"urgent": "紧急", "high": "高", "normal": "普通"}
 STATUS_LABELS = {"queued": "排队中", "claimed": "处理中", "resolved": "已解决",
                  "handed_back": "转回机器人", "cancelled": "客户取消",
                  "abandoned": "无人接待已过期"}
-EMOTION_LABELS = {"calm": "平静", "upset": "不满", "angry": "生气"}
 
 
 def _round(value: float | None) -> float | None:

@@ -37,7 +37,7 @@ from bot.high_risk import high_risk  # noqa: F401 (the actions import it from he
 from bot.nlu.other_request import replayed
 from bot.outbox import Outbox
 from bot.settings import ActionSettings
-from contracts.handoff import MAX_ID, MAX_TEXT, REASONS
+from contracts.handoff import EMOTION_LABELS, HIDDEN_SLOTS, MAX_ID, MAX_TEXT, REASONS, SLOT_LABELS
 from contracts.masking import mask_sensitive
 from contracts.notices import queued_notice
 
@@ -71,26 +71,20 @@ class Reason(str, Enum):
 
 
 REASON_LABELS = {reason: REASONS[reason.value] for reason in Reason}
-# Slots that are the bot's bookkeeping, not something the customer told.
-INTERNAL_SLOTS = {"requested_slot", "suggested_faq", "lookup_attempts", "journey_failure",
-                  "handoff_reason", "handoff_priority", "session_started_metadata"}
-EMOTION_NAMES = {"calm": "平静", "upset": "不满", "angry": "生气"}
+# Topic names in the summary's 「咨询：…」.
 TOPIC_NAMES = {
     "greeting": "问候", "order_status": "订单与物流", "order_change": "修改/取消订单",
     "delivery_issue": "配送异常", "payment": "支付与扣款", "refund": "退款",
     "after_sales": "退换货与维修", "invoice": "发票", "account": "账号", "promotion": "优惠与会员",
     "product": "商品咨询", "complaint": "投诉", "human": "转人工", "out_of_scope": "无关问题",
 }
-# Field names agents read in the summary (the console names them alike: handoff/labels.py;
-# not imported from there, the bot and the service are deployed apart).
-SLOT_NAMES = {
-    "order_id": "订单号", "phone": "手机号", "payment_method": "支付方式",
-    "new_address": "新地址", "new_phone": "新手机号", "delivery_day": "送货日期",
-    "delivery_window": "送货时段", "issue_type": "问题类型", "issue_detail": "问题描述",
-    "payment_error": "支付报错", "refund_reason": "退款原因", "after_sales_type": "售后类型",
-    "after_sales_reason": "售后原因", "pickup_method": "取件方式", "invoice_title": "发票抬头",
-    "tax_number": "税号", "account_issue": "账号问题",
-}
+# The fields the summary names (by the contract's labels); the payload carries them all.
+SUMMARY_SLOTS = frozenset({
+    "order_id", "phone", "payment_method", "new_address", "new_phone", "delivery_day",
+    "delivery_window", "issue_type", "issue_detail", "payment_error", "refund_reason",
+    "after_sales_type", "after_sales_reason", "pickup_method", "invoice_title", "tax_number",
+    "account_issue",
+})
 # Below this confidence the summary says the bot was not sure what the customer wanted.
 UNSURE_BELOW = 0.6
 
@@ -197,7 +191,7 @@ def collected_slots(tracker: Tracker) -> dict[str, Any]:
     return {name: clip(mask_sensitive(value), MAX_SLOT_CHARS) if isinstance(value, str)
             else value
             for name, value in tracker.current_slot_values().items()
-            if value not in (None, "", []) and name not in INTERNAL_SLOTS}
+            if value not in (None, "", []) and name not in HIDDEN_SLOTS}
 
 
 def summary(reason: Reason, intent: dict[str, Any], emotion: dict[str, Any],
@@ -211,14 +205,14 @@ def summary(reason: Reason, intent: dict[str, Any], emotion: dict[str, Any],
         unsure = "（机器人不太确定）" if confidence is not None and confidence < UNSURE_BELOW \
             else ""
         parts.append(f"咨询：{TOPIC_NAMES.get(intent['topic'], '其他')}{unsure}。")
-    details = "，".join(f"{SLOT_NAMES.get(k, k)} {v}" for k, v in slots.items()
-                       if k in SLOT_NAMES)
+    details = "，".join(f"{SLOT_LABELS[k]} {v}" for k, v in slots.items()
+                       if k in SUMMARY_SLOTS)
     if details:
         parts.append(f"已提供：{details}。")
     latest, peak = emotion["latest"], emotion["peak"]
-    mood = f"情绪：{EMOTION_NAMES.get(latest['label'], latest['label'])}"
+    mood = f"情绪：{EMOTION_LABELS.get(latest['label'], latest['label'])}"
     if peak.get("label") not in (None, "calm") and peak is not latest:
-        mood += f"，最强烈时{EMOTION_NAMES.get(peak['label'], peak['label'])}"
+        mood += f"，最强烈时{EMOTION_LABELS.get(peak['label'], peak['label'])}"
     parts.append(mood + "。")
     if last_text:
         short = last_text if len(last_text) <= 60 else last_text[:60] + "…"
