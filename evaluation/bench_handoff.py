@@ -171,7 +171,7 @@ class HandoffFigures:
         return sum(1 for s in self.samples if s.error)
 
 
-def _wait_for_text(customer: Any, text: str, timeout: float = 15.0) -> float | None:
+def wait_for_text(customer: Any, text: str, timeout: float = 15.0) -> float | None:
     """Read the customer's socket until a bot message with `text` arrives; its arrival time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -216,7 +216,7 @@ def one_handoff(rasa: str, service: str, agent: dict[str, str],
         # the service relays first and records afterwards.
         arrival: list[float | None] = []
         reader = threading.Thread(target=lambda: arrival.append(
-            _wait_for_text(customer, AGENT_REPLY)), daemon=True)
+            wait_for_text(customer, AGENT_REPLY)), daemon=True)
         reader.start()
         sent = time.monotonic()
         answer = requests.post(f"{base}/messages", json={"text": AGENT_REPLY}, headers=agent,

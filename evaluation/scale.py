@@ -373,7 +373,7 @@ def cross_replica_pushes(stack: Stack, rounds: int = 6) -> list[float | None]:
     to any replica); seconds until it arrived, None when it never did (10 s)."""
     import requests
 
-    from evaluation.bench_handoff import _wait_for_text
+    from evaluation.bench_handoff import wait_for_text
     from evaluation.demo_traffic import WidgetCustomer
 
     token = stack.env["RASA_AUTH_TOKEN"]
@@ -390,7 +390,7 @@ def cross_replica_pushes(stack: Stack, rounds: int = 6) -> list[float | None]:
                 params={"token": token, "output_channel": "latest",
                         "execute_side_effects": "true"},
                 json=[{"event": "bot", "text": AGENT_PUSH}])
-            arrived = _wait_for_text(customer, AGENT_PUSH, timeout=10) \
+            arrived = wait_for_text(customer, AGENT_PUSH, timeout=10) \
                 if answer.status_code == 200 else None
             delays.append(None if arrived is None else arrived - pushed)
         finally:

@@ -28,6 +28,8 @@ from collections import deque
 from functools import lru_cache
 from typing import Any
 
+import redis
+
 from bot.domain_files import load_domain, names
 from bot.settings import RasaSettings
 from contracts.http_input import InputError, is_valid_unicode, load_json
@@ -194,8 +196,6 @@ class SharedRateLimiter:
 
     def allow(self, key: str, now: float | None = None) -> bool:
         """Record a hit of `key` and say whether it is within the limit."""
-        import redis
-
         now = time.time() if now is None else now
         name = f"{self.prefix}:{hashlib.sha256(key.encode('utf-8', 'replace')).hexdigest()}"
         try:
@@ -223,8 +223,6 @@ def limiters(settings: RasaSettings | None = None) -> tuple[RateLimiter | Shared
     per_sender, per_address = settings.rate_limit_per_sender, settings.rate_limit_per_address
     if not settings.rate_limit_redis_url:
         return RateLimiter(per_sender, 60.0), RateLimiter(per_address, 60.0)
-    import redis
-
     client = redis.Redis.from_url(settings.rate_limit_redis_url, socket_timeout=0.5,
                                   socket_connect_timeout=0.5)
     return (SharedRateLimiter(per_sender, 60.0, client, "shop:rate:sender"),
