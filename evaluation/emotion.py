@@ -46,6 +46,7 @@ from bot.emotion.model import (
     read_examples,
     split_segments,
 )
+from bot.emotion.vector_heads import VECTOR_HEADS, VectorCache, shared_encoder
 from bot.emotion_tracking import Assessment, Thresholds, assess, assess_each, load_thresholds
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -210,6 +211,9 @@ def _replay_row(name: str, replays: Sequence[Replay], gold: dict[str, str]) -> s
 
 MODEL_NAME = "model (n-grams + lexicon + corpus heads)"
 PREVIOUS_NAME = "previous: n-grams + lexicon, no corpus heads"
+NO_VECTORS_NAME = "stacked blend without the sentence-vector heads"
+# Where the evaluation keeps sentence vectors between runs (outside the project).
+VECTOR_CACHE = Path("/tmp/emotion-vector-cache")
 
 
 def predictors_for(model: EmotionModel) -> dict[str, Predictor]:
@@ -222,6 +226,9 @@ def predictors_for(model: EmotionModel) -> dict[str, Predictor]:
     if model.corpus is not None:
         predictors[PREVIOUS_NAME] = EmotionModel(
             model.lexicon_data, model.vectorizer, model.classifier, model.settings).predict_many
+    if model.uses_vector_heads():
+        predictors[NO_VECTORS_NAME] = model.with_settings(
+            replace(model.settings, use_vector_heads=False)).predict_many
     predictors[MODEL_NAME] = model.predict_many
     return predictors
 
@@ -517,14 +524,18 @@ def fit_blend(model: EmotionModel, messages_path: Path, labels_path: Path) -> Mo
     ids = sorted(labels)
     inputs = model.blend_inputs([messages[i].text for i in ids])
     gold = np.array([labels[i] in NEGATIVE for i in ids])
-    matrix = np.array([x.negative_features() for x in inputs])
+    _, _, vector_heads = model.settings.negative_weights() if model.uses_vector_heads() \
+        else ((), 0.0, ())
+    matrix = np.array([x.negative_features(vector_heads) for x in inputs])
     regression = LogisticRegression(C=BLEND_C, max_iter=1000).fit(matrix, gold)
     cut = _f1_best_cut(regression.decision_function(matrix), gold)
     threshold = model.settings.upset_threshold
     bias = float(regression.intercept_[0]) - cut + math.log(threshold / (1 - threshold))
-    return replace(model.settings,
-                   blend_negative=tuple(round(float(w), 4) for w in regression.coef_[0]),
-                   blend_negative_bias=round(bias, 4))
+    weights = tuple(round(float(w), 4) for w in regression.coef_[0])
+    if vector_heads:
+        return replace(model.settings, blend_negative_vectors=weights,
+                       blend_negative_vectors_bias=round(bias, 4))
+    return replace(model.settings, blend_negative=weights, blend_negative_bias=round(bias, 4))
 
 
 def hard_cases(text: str, lexicon: Lexicon) -> set[str]:
@@ -597,12 +608,24 @@ def _sample(replays: Sequence[Replay], size: int, seed: int) -> list[str]:
 
 
 def _cpu_per_message(model: EmotionModel, count: int = 400) -> str:
-    """CPU time per message of the detector on written messages, one message per call."""
+    """CPU time per message of the detector on written messages, one message per call. With
+    the sentence-vector heads the vectors come from the shared encoder's cache, as in the bot
+    (the intent classifier has encoded the message); encoding them is shown apart."""
     texts = [e.text for e in read_examples()][:count]
+    encoding = ""
+    if model.uses_vector_heads():
+        model = replace(model, encoder=None)
+        started = time.process_time()
+        for text in texts:
+            shared_encoder([text])
+        encoding = (f" (encoding the sentence vector, done once per message for the intent "
+                    f"classifier too: {1000 * (time.process_time() - started) / len(texts):.1f}"
+                    " ms)")
     started = time.process_time()
     for text in texts:
         model.predict(text)
-    return f"{1000 * (time.process_time() - started) / len(texts):.1f} ms CPU per message"
+    return (f"{1000 * (time.process_time() - started) / len(texts):.1f} ms CPU per message"
+            + encoding)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -621,15 +644,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--study-labels", type=Path, default=STUDY_LABELS, help="id<TAB>emotion")
     parser.add_argument("--no-corpus", action="store_true",
                         help="the model without the corpus heads (the previous detector)")
+    parser.add_argument("--vector-heads", nargs="?", const=",".join(VECTOR_HEADS),
+                        default=None, metavar="HEAD,...",
+                        help="blend the sentence-vector heads of the artifact (all, or the "
+                             "ones named) with the weights of ModelSettings, or fit them with "
+                             "--fit-blend")
+    parser.add_argument("--vector-cache", type=Path, default=VECTOR_CACHE,
+                        help="directory keeping the evaluation's sentence vectors between runs")
     parser.add_argument("--fit-blend", action="store_true",
                         help="fit the blend weights on the working half of the study labels, "
                              "print them for ModelSettings and stop")
     args = parser.parse_args(argv)
+    settings = ModelSettings()
+    if args.vector_heads is not None:
+        heads = tuple(h for h in args.vector_heads.split(",") if h)
+        if args.fit_blend or not settings.blend_vector_heads:
+            settings = replace(settings, blend_vector_heads=heads,
+                               blend_negative_vectors=(0.0,) * (4 + len(heads)))
+        settings = replace(settings, use_vector_heads=True)
     if args.fit_blend:
         corpus = CorpusScorer.load()
-        model = EmotionModel.fit(read_examples(args.examples), corpus=corpus)
+        model = EmotionModel.fit(read_examples(args.examples), settings=settings, corpus=corpus)
+        model.encoder = VectorCache(args.vector_cache).encode
         fitted = fit_blend(model, args.study_messages, args.study_labels)
-        for key in ("blend_negative", "blend_negative_bias"):
+        keys = (("blend_vector_heads", "blend_negative_vectors", "blend_negative_vectors_bias")
+                if model.uses_vector_heads() else ("blend_negative", "blend_negative_bias"))
+        for key in keys:
             print(f"{key} = {getattr(fitted, key)}")
         return 0
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
@@ -640,7 +680,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     examples = read_examples(args.examples)
     corpus = None if args.no_corpus or not ARTIFACT_FILE.is_file() else CorpusScorer.load()
-    model = EmotionModel.fit(examples, corpus=corpus)
+    model = EmotionModel.fit(examples, settings=settings, corpus=corpus)
+    if settings.use_vector_heads:
+        model.encoder = VectorCache(args.vector_cache).encode
     trained = time.monotonic() - started
     calibration = calibrate(examples, args.folds) if args.folds > 1 else []
     text = report(args.data_dir, model, args.sample, args.seed, calibration)
@@ -658,6 +700,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     timing = _cpu_per_message(model)
     corpus_text = (f"corpus heads `{ARTIFACT_FILE.name}` ({len(corpus.heads)} heads, "
                    f"{corpus.meta.get('features')} n-grams)" if corpus else "no corpus heads")
+    if model.uses_vector_heads():
+        corpus_text += (" and sentence-vector heads "
+                        f"{', '.join(model.settings.negative_weights()[2])}")
     title = (f"# Emotion detection\n\nModel trained on {len(examples)} examples "
              f"({dict(Counter(e.label for e in examples))}) in {trained:.1f} s, {corpus_text}; "
              f"{timing}.\n\n")

