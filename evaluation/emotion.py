@@ -649,6 +649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="blend the sentence-vector heads of the artifact (all, or the "
                              "ones named) with the weights of ModelSettings, or fit them with "
                              "--fit-blend")
+    parser.add_argument("--no-vector-heads", action="store_true",
+                        help="the blend without the sentence-vector heads (also for --fit-blend)")
     parser.add_argument("--vector-cache", type=Path, default=VECTOR_CACHE,
                         help="directory keeping the evaluation's sentence vectors between runs")
     parser.add_argument("--fit-blend", action="store_true",
@@ -662,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = replace(settings, blend_vector_heads=heads,
                                blend_negative_vectors=(0.0,) * (4 + len(heads)))
         settings = replace(settings, use_vector_heads=True)
+    if args.no_vector_heads:
+        settings = replace(settings, use_vector_heads=False)
     if args.fit_blend:
         corpus = CorpusScorer.load()
         model = EmotionModel.fit(read_examples(args.examples), settings=settings, corpus=corpus)

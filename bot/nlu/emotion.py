@@ -3,7 +3,10 @@
 The model (bot/emotion/model.py) is trained on the project's own emotion examples, not on
 the NLU data, and blended with the corpus heads of the committed artifact
 bot/emotion/corpus_model.json (built by `make emotion-model` from public corpora; training the
-bot never reads them). Both are stored in the model archive as JSON.
+bot never reads them). Both are stored in the model archive as JSON. The artifact's heads on
+the pretrained sentence vectors (`use_vector_heads`) read the message's vector from the shared
+encoder (bot/nlu/sentence_encoder.py), whose per-process cache the intent classifier, earlier
+in the pipeline, has already filled for the same text.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.emotion import corpus as corpus_module
 from bot.emotion import lexicon as lexicon_module
 from bot.emotion import model as model_module
+from bot.emotion import vector_heads as vector_heads_module
 from bot.emotion.model import EmotionModel, ModelSettings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +51,8 @@ class EmotionClassifier(GraphComponent):
             "lexicon_path": "bot/emotion/lexicon.yml",
             # Corpus heads (MODEL_CARD.md); null or a missing file: the examples alone.
             "corpus_model_path": "bot/emotion/corpus_model.json",
+            # Blend the artifact's sentence-vector heads too (bot/emotion/vector_heads.py).
+            "use_vector_heads": defaults.use_vector_heads,
             "angry_threshold": defaults.angry_threshold,
             "upset_threshold": defaults.upset_threshold,
         }
@@ -66,7 +72,7 @@ class EmotionClassifier(GraphComponent):
             value = config.get(key, defaults[key])
             path = _resolve(value) if value else None
             digest.update(path.read_bytes() if path and path.is_file() else str(path).encode())
-        for module in (model_module, lexicon_module, corpus_module):
+        for module in (model_module, lexicon_module, corpus_module, vector_heads_module):
             digest.update(Path(module.__file__).read_bytes())
         return digest.hexdigest()
 
