@@ -73,7 +73,8 @@ def test_the_blend_reads_the_vector_heads_when_switched_on(scorer: CorpusScorer)
     on = base.with_settings(_with_vectors(base.settings))
     toward_anger = replace(on, encoder=encoder(1.0)).message_probabilities([NEUTRAL])[0]
     away = replace(on, encoder=encoder(-1.0)).message_probabilities([NEUTRAL])[0]
-    off = replace(base, encoder=encoder(1.0)).message_probabilities([NEUTRAL])[0]
+    switched_off = base.with_settings(replace(base.settings, use_vector_heads=False))
+    off = replace(switched_off, encoder=encoder(1.0)).message_probabilities([NEUTRAL])[0]
     assert toward_anger["calm"] < off["calm"] < away["calm"]
     assert seen == [NEUTRAL, NEUTRAL]  # switched off, the encoder is not asked
 
