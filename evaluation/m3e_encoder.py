@@ -146,9 +146,9 @@ class WordPieceTokenizer:
             if self.lowercase:
                 char = char.lower()
             if char.isspace():
-                split, keep = True, False
+                keep = False
             elif _is_cjk(code) or _is_punctuation(char):
-                split, keep = True, True
+                keep = True
             else:
                 current.append(char)
                 continue
