@@ -3,7 +3,9 @@
 Usage:
   python -m evaluation.encoders train e5|m3e|both [--out DIR]   # NLU-only model, one variant
   python -m evaluation.encoders score e5|m3e|both MODEL          # study halves + FAQ held-out
+  python -m evaluation.encoders compare OUTCOMES_A OUTCOMES_B     # paired counts, McNemar
   python -m evaluation.encoders bench                            # ms per message per encoder
+  python -m evaluation.encoders emotion                          # upset-or-angry ROC AUC
 
 Every component that reads sentence vectors (the intent classifier's features and nearest
 neighbours, the FAQ retriever) gets them from `SentenceEncoder.shared()`; this script puts the
@@ -25,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,19 @@ from evaluation.study import (
     HALVES,
     MESSAGES_FILE,
     TOPIC_LABELS,
+    half_of,
+    read_labels,
+    read_messages,
     run,
 )
-from evaluation.topics import ROOT, load_parser
+from evaluation.topics import (
+    ROOT,
+    TOPICS,
+    load_parser,
+    load_topic_map,
+    predicted_intent,
+    topic_of,
+)
 
 VARIANTS = ("e5", "m3e", "both")
 BENCH_LENGTHS = (10, 50, 200)
@@ -86,11 +99,54 @@ def score(variant: str, model: str, out_dir: Path, messages: Path = MESSAGES_FIL
 
     install(variant)
     parse = load_parser(model)
-    run(model, parse, messages, TOPIC_LABELS, EMOTION_LABELS,
+    parses: dict[str, dict[str, Any]] = {}
+
+    def recorded(text: str) -> dict[str, Any]:
+        parses[text] = parse(text)
+        return parses[text]
+
+    run(model, recorded, messages, TOPIC_LABELS, EMOTION_LABELS,
         out_dir / f"study_{variant}.md", HALVES)
+    write_outcomes(out_dir / f"outcomes_{variant}.tsv", parses, messages)
     faq = summary(parse_all(parse, load_heldout()))["all"]
     print(f"FAQ held-out ({faq['n']} phrasings): retrieval top-1 {faq['retrieval']:.1%}, "
           f"resolved {faq['resolved']:.1%}, handled {faq['handled']:.1%}")
+
+
+def write_outcomes(path: Path, parses: dict[str, dict[str, Any]], messages_path: Path) -> None:
+    """id, half and whether the topic was right (1/0), for paired comparisons between
+    variants (`compare`); no text, and only counts of it are ever printed."""
+    texts = {i: m.text for i, m in read_messages(messages_path).items()}
+    topic_map = load_topic_map()
+    rows = []
+    for ident, gold in sorted(read_labels(TOPIC_LABELS).items()):
+        if gold not in TOPICS:
+            continue
+        predicted = topic_of(predicted_intent(parses[texts[ident]])[0], topic_map)
+        rows.append(f"{ident}\t{half_of(ident)}\t{int(predicted == gold)}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def compare(before: Path, after: Path) -> list[str]:
+    """Paired counts per half: right before only, right after only, and McNemar's exact
+    two-sided p-value (binomial on the discordant pairs)."""
+    from scipy.stats import binomtest
+
+    def read(path: Path) -> dict[str, tuple[str, bool]]:
+        rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines())
+        return {i: (half, flag == "1") for i, half, flag in rows}
+
+    a, b = read(before), read(after)
+    lines = ["| half | both right | only before | only after | both wrong | McNemar p |",
+             "|---|---|---|---|---|---|"]
+    for half in HALVES:
+        ids = [i for i in a if a[i][0] == half and i in b]
+        pairs = Counter((a[i][1], b[i][1]) for i in ids)
+        lost, won = pairs[True, False], pairs[False, True]
+        p = binomtest(lost, lost + won).pvalue if lost + won else 1.0
+        lines.append(f"| {half} | {pairs[True, True]} | {lost} | {won} "
+                     f"| {pairs[False, False]} | {p:.3f} |")
+    return lines
 
 
 def _clock(encoder: Any, text: str, repeats: int) -> float:
@@ -117,6 +173,40 @@ def bench(repeats: int = 15) -> list[str]:
     return lines
 
 
+def emotion(messages_path: Path = MESSAGES_FILE, c_values: Sequence[float] = (0.3, 1.0, 3.0)
+            ) -> list[str]:
+    """ROC AUC of "upset or angry" vs calm for a logistic regression on each encoder's
+    vectors of bot/emotion/examples.tsv, on both halves of the study emotion labels (an AUC
+    is a count-free figure; no held-out text is read out)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from bot.emotion.lexicon import LABELS
+    from evaluation.emotion import NEGATIVE, read_tsv
+
+    examples = read_tsv(ROOT / "bot" / "emotion" / "examples.tsv")
+    train_texts = [row["text"] for row in examples]
+    train_gold = [row["label"] in NEGATIVE for row in examples]
+    messages = read_messages(messages_path)
+    labels = {i: lab for i, lab in read_labels(EMOTION_LABELS).items() if lab in LABELS}
+    lines = [f"{len(examples)} training examples; C = {', '.join(map(str, c_values))}", "",
+             "| encoder | C | working AUC | held-out AUC |", "|---|---|---|---|"]
+    for variant in ("e5", "m3e", "both"):
+        encoder = make_encoder(variant)
+        train_vectors = encoder.encode(train_texts)
+        for c in c_values:
+            regression = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+            regression.fit(train_vectors, train_gold)
+            cells = []
+            for half in HALVES:
+                ids = sorted(i for i in labels if half_of(i) == half)
+                scores = regression.decision_function(
+                    encoder.encode([messages[i].text for i in ids]))
+                cells.append(f"{roc_auc_score([labels[i] in NEGATIVE for i in ids], scores):.3f}")
+            lines.append(f"| {variant} | {c} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one of the subcommands."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -132,11 +222,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     score_args.add_argument("--messages", type=Path, default=MESSAGES_FILE,
                             help="the study messages (id, source, text)")
     sub.add_parser("bench")
+    compare_args = sub.add_parser("compare")
+    compare_args.add_argument("before", type=Path)
+    compare_args.add_argument("after", type=Path)
+    emotion_args = sub.add_parser("emotion")
+    emotion_args.add_argument("--messages", type=Path, default=MESSAGES_FILE)
     args = parser.parse_args(argv)
     if args.command == "train":
         print(train(args.variant, args.out))
     elif args.command == "score":
         score(args.variant, args.model, args.out, args.messages)
+    elif args.command == "compare":
+        print("\n".join(compare(args.before, args.after)))
+    elif args.command == "emotion":
+        print("\n".join(emotion(args.messages)))
     else:
         print("\n".join(bench()))
     return 0
