@@ -326,3 +326,19 @@ class ConcatEncoder:
         """Forget every encoder's remembered vectors."""
         for encoder in self.encoders:
             encoder.clear_cache()
+
+
+class ScaledEncoder:
+    """Another encoder's vectors times a constant (the weight of its centred vectors beside
+    the n-grams scales with it)."""
+
+    def __init__(self, encoder: Any, scale: float) -> None:
+        self.encoder, self.scale = encoder, scale
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The scaled vectors; a blank text gets zeros."""
+        return (self.encoder.encode(texts) * self.scale).astype(np.float32)
+
+    def clear_cache(self) -> None:
+        """Forget the remembered vectors."""
+        self.encoder.clear_cache()
