@@ -198,8 +198,11 @@ def emotion(messages_path: Path = MESSAGES_FILE, c_values: Sequence[float] = (0.
     labels = {i: lab for i, lab in read_labels(EMOTION_LABELS).items() if lab in LABELS}
     lines = [f"{len(examples)} training examples; C = {', '.join(map(str, c_values))}", "",
              "| encoder | C | working AUC | held-out AUC |", "|---|---|---|---|"]
-    for variant in ("e5", "m3e", "both"):
-        encoder = make_encoder(variant)
+    from bot.nlu.sentence_encoder import SentenceEncoder
+    from evaluation.m3e_encoder import ConcatEncoder, M3eEncoder
+
+    e5, m3e = SentenceEncoder(), M3eEncoder()
+    for variant, encoder in (("e5", e5), ("m3e", m3e), ("both", ConcatEncoder(e5, m3e))):
         train_vectors = encoder.encode(train_texts)
         for c in c_values:
             regression = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
