@@ -59,6 +59,17 @@ def test_a_request_or_a_statement_goes_into_the_journey(text: str) -> None:
     assert faq_first(journey_parse(text)) is None
 
 
+@pytest.mark.parametrize("text", ["我那个快递什么时候能到", "快递到哪了", "包裹怎么还没到"])
+def test_a_question_about_the_customers_own_parcel_is_looked_up(text: str) -> None:
+    assert faq_first(journey_parse(text, intent="ask_order_status",
+                                   entry="faq/shipping_delivery_time")) is None
+
+
+def test_given_back_is_a_question_give_me_is_a_request() -> None:
+    assert asks_how("运费会退给我吗")
+    assert not asks_how("给我退运费吗")
+
+
 def test_only_a_confident_entry_of_the_journeys_own_topic() -> None:
     assert faq_first(journey_parse(HOW_TO, confidence=0.2)) is None
     # a refund entry does not answer an invoice question
