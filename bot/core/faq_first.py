@@ -4,7 +4,7 @@
 invoices; but the customer asks *how*, and the FAQ entry 「发票开错了」 says exactly that. A good
 agent answers the question and offers to do it: the bot sends the entry's answer, then
 「需要的话我可以直接帮您办理」 with a button that starts the journey. A statement of something
-to be done (「发票抬头写错了 帮我改一下」, 「发票上金额开错了」) still goes straight into the
+to be done (「发票抬头写错了 帮我改一下」, 「发票的单位名称开错了」) still goes straight into the
 journey.
 
 `faq_first` is the one decision: `bot.policies.faq_first.FaqFirstPolicy` predicts the answer

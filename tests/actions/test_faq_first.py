@@ -54,7 +54,7 @@ def test_a_how_to_question_gets_the_entry(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [DO_IT, "发票开错了 麻烦重新开一张", "能帮我重开吗",
-                                  "发票上的金额开错了", "订单123456789012的发票抬头怎么改"])
+                                  "发票的单位名称开错了", "订单123456789012的发票抬头怎么改"])
 def test_a_request_or_a_statement_goes_into_the_journey(text: str) -> None:
     assert faq_first(journey_parse(text)) is None
 
