@@ -59,6 +59,11 @@ def test_a_request_or_a_statement_goes_into_the_journey(text: str) -> None:
     assert faq_first(journey_parse(text)) is None
 
 
+def test_a_problem_happening_now_is_looked_at() -> None:
+    assert faq_first(journey_parse("付钱总是提示失败是怎么回事", intent="payment_failed",
+                                   entry="faq/payment_limit")) is None
+
+
 @pytest.mark.parametrize("text", ["我那个快递什么时候能到", "快递到哪了", "包裹怎么还没到"])
 def test_a_question_about_the_customers_own_parcel_is_looked_up(text: str) -> None:
     assert faq_first(journey_parse(text, intent="ask_order_status",
