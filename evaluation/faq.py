@@ -2,13 +2,16 @@
 
 Usage: python -m evaluation.faq MODEL [--out reports/faq.md]
 Prints retrieval accuracy overall and per area, what the bot would do with each phrasing
-(answer, suggest, something else) and how the answer threshold trades those off.
+(answer, suggest, something else) and how the answer threshold trades those off; and, on the
+held-out journey messages (tests/nlu/heldout_intents.yml), how many get the FAQ answer before
+their journey instead of going straight into it.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +23,14 @@ import yaml
 
 from bot.actions.faq import ANSWER_CONFIDENCE, decide, selector_ranking, suggestions
 from bot.actions.topic_questions import AREA_OF_INTENT, area_decision
+from bot.core.faq_first import faq_first, load_cues
 from bot.faq import RETRIEVAL_INTENT, load_faq
 from evaluation.topics import load_topic_map
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "faq" / "heldout.yml"
+INTENT_HELDOUT_FILE = ROOT / "tests" / "nlu" / "heldout_intents.yml"
+ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 OUTCOMES = (
     "answered_right", "suggested_right", "answered_wrong", "suggested_wrong", "journey", "other"
 )
@@ -62,13 +68,18 @@ class Parsed:
 
 
 def outcome(parse: dict[str, Any], expected: str, threshold: float = ANSWER_CONFIDENCE) -> str:
-    """What the bot does with this parse (rules + action_answer_faq / action_fallback)."""
+    """What the bot does with this parse (rules + action_answer_faq / action_fallback, and
+    FaqFirstPolicy's answer before a journey)."""
     intent = (parse.get("intent") or {}).get("name")
+    first = faq_first(parse)
     if intent == RETRIEVAL_INTENT:
         action, entries = decide(parse, threshold)
     elif intent == "nlu_fallback":
         entries = suggestions(parse)
         action = "suggest" if entries else "rephrase"
+    elif first is not None:
+        # A policy question that would start a journey: its FAQ answer, then the journey offered.
+        action, entries = "answer", [first]
     elif intent in AREA_OF_INTENT:
         # Product, promotion and payment questions are answered from their FAQ area.
         action, entries = area_decision(parse, AREA_OF_INTENT[intent])
@@ -103,6 +114,9 @@ def summary(parsed: list[Parsed], threshold: float = ANSWER_CONFIDENCE) -> dict[
         row = {"n": len(items), "retrieval": sum(i.retrieved == i.key for i in items) / len(items)}
         row.update({name: counts[name] / len(items) for name in OUTCOMES})
         row["resolved"] = row["answered_right"] + row["suggested_right"]
+        # Answered right before the journey the question would have started (FaqFirstPolicy).
+        row["first"] = sum(outcome(i.parse, i.key, threshold) == "answered_right"
+                           and faq_first(i.parse) is not None for i in items) / len(items)
         # Resolved, or taken into the journey of the question's own topic (an invoice question
         # starts the invoice journey): the customer is in the right place either way.
         row["handled"] = row["resolved"] + row["journey"]
@@ -114,18 +128,20 @@ def markdown(parsed: list[Parsed]) -> str:
     """The report: per-area table, threshold sweep, then every phrasing not answered right."""
     lines = [
         f"Answer threshold {ANSWER_CONFIDENCE}. *Resolved* = answered right, or the right "
-        "question among the 您是想问 suggestions. *Journey* = the question started the journey "
-        "of its own topic (e.g. an invoice question the invoice journey); *handled* = resolved "
-        "or journey.",
+        "question among the 您是想问 suggestions; *of them before a journey* = answered right "
+        "although the message would start a journey, which the bot then offers (bot/core/"
+        "faq_first.py). *Journey* = the question went straight into the journey of its own "
+        "topic (e.g. 「发票抬头写错了」 the invoice journey); *handled* = resolved or journey.",
         "",
-        "| area | n | retrieval top-1 | answered right | right among suggestions | resolved "
-        "| journey | handled | answered wrong | wrong suggestions | other intent |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| area | n | retrieval top-1 | answered right | of them before a journey "
+        "| right among suggestions | resolved | journey | handled | answered wrong "
+        "| wrong suggestions | other intent |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for area, row in summary(parsed).items():
-        cells = [f"{row[k]:.1%}" for k in ("retrieval", "answered_right", "suggested_right",
-                                           "resolved", "journey", "handled", "answered_wrong",
-                                           "suggested_wrong", "other")]
+        cells = [f"{row[k]:.1%}" for k in ("retrieval", "answered_right", "first",
+                                           "suggested_right", "resolved", "journey", "handled",
+                                           "answered_wrong", "suggested_wrong", "other")]
         lines.append(f"| {area} | {row['n']} | " + " | ".join(cells) + " |")
     lines += ["", "| answer threshold | answered directly | right when answered | resolved |",
               "|---|---|---|---|"]
@@ -144,6 +160,29 @@ def markdown(parsed: list[Parsed]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def load_journey_heldout(path: Path = INTENT_HELDOUT_FILE) -> list[tuple[str, str]]:
+    """(intent, text) of the held-out messages of the journeys that can get an FAQ answer
+    first (bot/core/faq_first.yml), entity annotations removed."""
+    heldout = yaml.safe_load(path.read_text(encoding="utf-8"))["heldout"]
+    journeys = load_cues()["journeys"]
+    return [(intent, ANNOTATION.sub(r"\1", str(text)))
+            for intent, texts in heldout.items() if intent in journeys for text in texts]
+
+
+def journey_lines(parse: Callable[[str], dict[str, Any]]) -> list[str]:
+    """How many held-out journey messages the bot answers from the FAQ first instead of going
+    straight into the journey, and which: requests (「帮我申请下退款吧」) must not be among
+    them; policy questions a journey's phrasings include (「退款在哪里申请」) may."""
+    messages = load_journey_heldout()
+    first = []
+    for intent, text in messages:
+        entry = faq_first(parse(text))
+        if entry is not None:
+            first.append(f"- {text} : {intent} -> {entry.key}")
+    return [f"Held-out journey messages answered from the FAQ before the journey: "
+            f"{len(first)} of {len(messages)}", "", *first]
+
+
 def main() -> None:
     """Evaluate a model on the held-out phrasings; print and save the report."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -160,11 +199,13 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     parsed = parse_all(lambda text: loop.run_until_complete(agent.parse_message(text)),
                        load_heldout())
-    report = markdown(parsed)
+    journeys = journey_lines(lambda text: loop.run_until_complete(agent.parse_message(text)))
+    report = markdown(parsed) + "\n" + "\n".join(journeys) + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"# FAQ retrieval on held-out phrasings\n\n{report}", encoding="utf-8")
     print(report.split("\nMisses")[0])
+    print(journeys[0])
     print(f"full report: {out}")
 
 

@@ -40,6 +40,8 @@ COMPUTED_TEXTS = {
         "an FAQ answer is content of bot/data/faq/ (faq.render), with its own review",
     ("bot/actions/topic_questions.py", "answer_in_area"):
         "an FAQ answer is content of bot/data/faq/ (faq.render), with its own review",
+    ("bot/actions/faq_first.py", "ActionFaqFirst.run"):
+        "an FAQ answer is content of bot/data/faq/ (faq.render), with its own review",
 }
 # Keywords of utter_message that are not values for placeholders.
 MESSAGE_KEYWORDS = {"response", "template", "text", "buttons", "json_message", "image",

@@ -1,0 +1,89 @@
+"""A journey's message that is really a policy question gets the FAQ answer first.
+
+「发票抬头写错了怎么改」 reads as the invoice journey to the intent classifier, and it is about
+invoices; but the customer asks *how*, and the FAQ entry 「发票开错了」 says exactly that. A good
+agent answers the question and offers to do it: the bot sends the entry's answer, then
+「需要的话我可以直接帮您办理」 with a button that starts the journey. A statement of something
+to be done (「发票抬头写错了 帮我改一下」, 「发票的单位名称开错了」) still goes straight into the
+journey.
+
+`faq_first` is the one decision: `bot.policies.faq_first.FaqFirstPolicy` predicts the answer
+with it, `bot.actions.faq_first` answers with it, and `evaluation/faq.py` counts with it.
+The intent stays what the classifier said (topics are scored on it).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.suggestions import ANSWER_CONFIDENCE, selector_ranking
+from bot.faq import FaqEntry
+from bot.nlu.normalize import classifier_text
+from bot.nlu.other_request import REPLAYED, load_topics
+
+CUES_FILE = Path(__file__).with_name("faq_first.yml")
+TOPICS_FILE = Path(__file__).resolve().parents[1] / "topics.yml"
+FAQ_FIRST_ACTION = "action_faq_first"
+TAKE_ACTION = "action_take_offered_journey"
+# The retriever's confidence its best entry needs: the FAQ's own answer threshold.
+FAQ_FIRST_CONFIDENCE = ANSWER_CONFIDENCE
+
+
+@lru_cache(maxsize=1)
+def load_cues(path: Path = CUES_FILE) -> dict[str, Any]:
+    """The journeys this applies to and the word cues of a question and of a request."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        "journeys": frozenset(data.get("journeys") or ()),
+        "asks": re.compile("|".join(data["asks"])),
+        "requests": re.compile("|".join(data["requests"])),
+    }
+
+
+def asks_how(text: str) -> bool:
+    """Whether the message asks a question (how, where, how long, can I ...) rather than
+    states something to be done; a request word (帮我, 麻烦, 给我 ...) makes it a request even
+    with a question mark (「能帮我改吗」)."""
+    cues = load_cues()
+    text = classifier_text(text or "")
+    return not cues["requests"].search(text) and bool(cues["asks"].search(text))
+
+
+def faq_first(message: dict[str, Any]) -> FaqEntry | None:
+    """The FAQ entry to answer before offering the journey the message started, or None to go
+    straight into the journey.
+
+    Answered first: a message the intent classifier put in one of the journeys of
+    faq_first.yml, whose retrieved best entry is confident and of the journey's own topic
+    (bot/topics.yml), and which asks rather than requests (`asks_how`). Never a request put
+    back after an offer (`REPLAYED`: the customer took the journey, or a second request, up)."""
+    intent = (message.get("intent") or {}).get("name")
+    if intent not in load_cues()["journeys"] or message.get(REPLAYED):
+        return None
+    ranking = selector_ranking(message)
+    if not ranking:
+        return None
+    entry, confidence = ranking[0]
+    topics = load_topics(TOPICS_FILE)
+    if confidence < FAQ_FIRST_CONFIDENCE or topics.get(entry.key) != topics.get(intent):
+        return None
+    return entry if asks_how(str(message.get("text") or "")) else None
+
+
+def offered_journey(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The customer message whose journey the bot offered right before the customer's latest
+    message (events as dicts, oldest first), or None when the bot's last action before it was
+    not the offer."""
+    users = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    previous, latest = users[-2], users[-1]
+    actions = [event.get("name") for event in events[previous:latest]
+               if event.get("event") == "action" and event.get("name") != "action_listen"]
+    if not actions or actions[-1] != FAQ_FIRST_ACTION:
+        return None
+    return events[previous]
