@@ -62,7 +62,8 @@ def faq_first(message: dict[str, Any]) -> FaqEntry | None:
     (bot/topics.yml), and which asks rather than requests (`asks_how`). Never a request put
     back after an offer (`REPLAYED`: the customer took the journey, or a second request, up)."""
     intent = (message.get("intent") or {}).get("name")
-    if intent not in load_cues()["journeys"] or message.get(REPLAYED):
+    if not isinstance(intent, str) or intent not in load_cues()["journeys"] \
+            or message.get(REPLAYED):
         return None
     ranking = selector_ranking(message)
     if not ranking:
