@@ -209,7 +209,7 @@ def _replay_row(name: str, replays: Sequence[Replay], gold: dict[str, str]) -> s
             f"| {dict(sorted(Counter(turns).items()))} | {reason_text} |")
 
 
-MODEL_NAME = "model (n-grams + lexicon + corpus heads)"
+MODEL_NAME = "model (n-grams + lexicon + corpus and sentence-vector heads, as in config.yml)"
 PREVIOUS_NAME = "previous: n-grams + lexicon, no corpus heads"
 NO_VECTORS_NAME = "stacked blend without the sentence-vector heads"
 # Where the evaluation keeps sentence vectors between runs (outside the project).
