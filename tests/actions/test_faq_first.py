@@ -77,6 +77,9 @@ def test_given_back_is_a_question_give_me_is_a_request() -> None:
 
 def test_only_a_confident_entry_of_the_journeys_own_topic() -> None:
     assert faq_first(journey_parse(HOW_TO, confidence=0.2)) is None
+    # confident enough for the FAQ itself (0.35), not to answer ahead of a journey
+    assert faq_first(journey_parse(HOW_TO, confidence=0.4)) is None
+    assert faq_first(journey_parse(HOW_TO, confidence=0.5)) is not None
     # a refund entry does not answer an invoice question
     assert faq_first(journey_parse(HOW_TO, entry="faq/refund_time_general")) is None
     assert faq_first(journey_parse("退款多久到账", intent="ask_refund_status",
