@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, SlotSet, UserUttered
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core.courtesy import acknowledge_if_upset
 from bot.core.faq_first import FAQ_FIRST_ACTION, TAKE_ACTION, faq_first, offered_journey
+from bot.core.replay import put_back, with_carried_entities
 from bot.core.suggestions import SUGGESTIONS_SLOT
 from bot.faq import render
-from bot.nlu.other_request import OTHER_REQUEST, REPLAYED
-
-# Details of the customer's answer to the offer (「好的 573262229751」) that the journey needs.
-CARRIED_ENTITIES = ("order_id", "phone")
-
+from bot.nlu.other_request import OTHER_REQUEST
 
 # The offer of each journey of bot/core/faq_first.yml, with its button (domain/faq_first.yml).
 OFFERS = {
@@ -34,21 +31,12 @@ OFFERS = {
 
 def journey_request(message: dict[str, Any], answer: dict[str, Any],
                     input_channel: str | None) -> list[dict[str, Any]]:
-    """The customer's question put back as their latest message, marked as put back (so it
-    goes into its journey and is not counted twice), with the order or phone number of the
-    answer to the offer when the question had none."""
+    """The customer's question put back as their latest message (so it goes into its journey
+    and is not counted twice), with the order or phone number of the answer to the offer when
+    the question had none."""
     parse = {key: value for key, value in message.items() if key != OTHER_REQUEST}
-    entities = list(parse.get("entities") or [])
-    found = {entity.get("entity") for entity in entities}
-    entities += [{"entity": entity["entity"], "value": entity.get("value")}
-                 for entity in answer.get("entities") or []
-                 if entity.get("entity") in CARRIED_ENTITIES and entity["entity"] not in found]
-    parse.update(entities=entities, **{REPLAYED: True})
-    request = UserUttered(str(message.get("text") or ""), parse_data=parse,
-                          input_channel=input_channel)
-    if answer.get("metadata"):
-        request["metadata"] = answer["metadata"]
-    return [ActionExecuted("action_listen"), request]
+    parse["entities"] = with_carried_entities(list(parse.get("entities") or []), answer)
+    return put_back(str(message.get("text") or ""), parse, answer, input_channel)
 
 
 class ActionFaqFirst(Action):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core.lookup import ORDER_ID, PHONE
+from bot.core.replay import put_back, with_carried_entities
 from bot.core.replies import verbatim
 from bot.faq import KEY_ENTITY, RETRIEVAL_INTENT
 from bot.nlu.other_request import (
@@ -47,10 +47,6 @@ class ActionRemindOtherRequest(Action):
         return []
 
 
-# Entities carried over from the customer's answer to the offer (「好的 573262229751」).
-CARRIED_ENTITIES = ("order_id", "phone")
-
-
 class ActionTakeOtherRequest(Action):
     """Takes up the offered second request when the customer answers the offer in words
     (「好的」, or the order number the request needs): the request becomes the customer's
@@ -72,13 +68,7 @@ class ActionTakeOtherRequest(Action):
         latest = tracker.latest_message or {}
         text = str(offered["text"])
         parse = request_parse(text, str(offered.get("intent") or ""), latest)
-        # Same channel and metadata as the customer's answer: agent messages and replies
-        # after a handoff go back where the customer is (WeChat, Telegram ...).
-        request = UserUttered(text, parse_data=parse,
-                              input_channel=tracker.get_latest_input_channel())
-        if latest.get("metadata"):
-            request["metadata"] = latest["metadata"]
-        return [ActionExecuted("action_listen"), request]
+        return put_back(text, parse, latest, tracker.get_latest_input_channel())
 
 
 def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, Any]:
@@ -93,14 +83,10 @@ def request_parse(text: str, intent: str, answer: dict[str, Any]) -> dict[str, A
         for match in pattern.finditer(text):
             entities.append({"entity": name, "value": match.group(),
                              "start": match.start(), "end": match.end()})
-    found = {entity["entity"] for entity in entities}
-    for entity in answer.get("entities") or []:
-        if entity.get("entity") in CARRIED_ENTITIES and entity.get("entity") not in found:
-            entities.append({"entity": entity["entity"], "value": entity.get("value")})
     return {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
         "intent_ranking": [{"name": intent, "confidence": 1.0}],
-        "entities": entities,
+        "entities": with_carried_entities(entities, answer),
         REPLAYED: True,
     }
