@@ -212,6 +212,7 @@ def _replay_row(name: str, replays: Sequence[Replay], gold: dict[str, str]) -> s
 MODEL_NAME = "model (n-grams + lexicon + corpus and sentence-vector heads, as in config.yml)"
 PREVIOUS_NAME = "previous: n-grams + lexicon, no corpus heads"
 NO_VECTORS_NAME = "stacked blend without the sentence-vector heads"
+NO_RULE_NAME = "previous model: without the corpus anger rule"
 # Where the evaluation keeps sentence vectors between runs (outside the project).
 VECTOR_CACHE = Path("/tmp/emotion-vector-cache")
 # Messages whose encoding is timed for the CPU figure (encoding is slow on a busy machine).
@@ -230,7 +231,10 @@ def predictors_for(model: EmotionModel) -> dict[str, Predictor]:
             model.lexicon_data, model.vectorizer, model.classifier, model.settings).predict_many
     if model.uses_vector_heads():
         predictors[NO_VECTORS_NAME] = model.with_settings(
-            replace(model.settings, use_vector_heads=False)).predict_many
+            replace(model.settings, use_vector_heads=False, use_angry_rule=False)).predict_many
+    if model.settings.use_angry_rule and model.corpus is not None:
+        predictors[NO_RULE_NAME] = model.with_settings(
+            replace(model.settings, use_angry_rule=False)).predict_many
     predictors[MODEL_NAME] = model.predict_many
     return predictors
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.emotion.lexicon import load_lexicon
-from bot.emotion.model import EmotionModel, read_examples
+from bot.emotion.model import BlendInputs, EmotionModel, ModelSettings, blend, read_examples
 from bot.emotion_tracking import (
     Thresholds,
     acknowledgement,
@@ -446,3 +447,30 @@ def test_neutral_shop_questions_stay_calm_with_the_blend() -> None:
     assert model.corpus is not None
     for text in ("我的快递", "快递到哪了", "什么时候发货", "在吗"):
         assert model.predict(text)[0] == "calm", text
+
+
+def _inputs(negative_whole: float, weibo_angry: float) -> BlendInputs:
+    """A message as the blend sees it: the examples' classifier calls it not calm with
+    `negative_whole` (little of it angry), the helpdesk head agrees, the Weibo-anger head says
+    `weibo_angry`."""
+    whole = {"calm": 1 - negative_whole, "upset": negative_whole * 0.95,
+             "angry": negative_whole * 0.05}
+    heads = {"helpdesk_dissatisfied": 1.0, "weibo_angry": weibo_angry}
+    return BlendInputs(whole, 0.0, heads)
+
+
+def test_strongly_negative_anger_words_make_a_message_angry() -> None:
+    settings = replace(ModelSettings(), use_vector_heads=False)
+    model = EmotionModel.train_default().with_settings(settings)
+    worded_in_anger = blend(_inputs(0.98, 3.0), settings)
+    # the angry blend alone leaves it upset: the examples' classifier saw little anger in it
+    without_rule = blend(_inputs(0.98, 3.0), replace(settings, use_angry_rule=False))
+    assert model.decide(without_rule)[0] == "upset"
+    label, score = model.decide(worded_in_anger)
+    assert label == "angry" and score == settings.angry_rule_score
+    # not worded like anger, or not clearly negative: the rule stays out of it
+    clearly_negative = blend(_inputs(0.9999, 0.5), settings)
+    assert clearly_negative["calm"] <= 1 - settings.angry_rule_negative_min
+    assert model.decide(clearly_negative)[0] == "upset"
+    assert blend(_inputs(0.7, 3.0), settings) == blend(
+        _inputs(0.7, 3.0), replace(settings, use_angry_rule=False))
