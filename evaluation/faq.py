@@ -1,6 +1,7 @@
 """FAQ retrieval on held-out phrasings (tests/faq/heldout.yml), which are never trained on.
 
-Usage: python -m evaluation.faq MODEL [--out reports/faq.md]
+Usage: python -m evaluation.faq MODEL [--heldout tests/faq/heldout.yml] [--out reports/faq.md]
+(--heldout tests/faq/heldout_fresh.yml: the blind set, figures only; see its header)
 Prints retrieval accuracy overall and per area, what the bot would do with each phrasing
 (answer, suggest, something else) and how the answer threshold trades those off; and, on the
 held-out journey messages (tests/nlu/heldout_intents.yml), how many get the FAQ answer before
@@ -187,6 +188,8 @@ def main() -> None:
     """Evaluate a model on the held-out phrasings; print and save the report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")
+    parser.add_argument("--heldout", type=Path, default=HELDOUT_FILE,
+                        help="held-out phrasings (YAML with a `heldout:` mapping)")
     parser.add_argument("--out", default="reports/faq.md")
     args = parser.parse_args()
     from rasa.core.agent import Agent
@@ -198,12 +201,13 @@ def main() -> None:
     agent = Agent.load(args.model)
     loop = asyncio.new_event_loop()
     parsed = parse_all(lambda text: loop.run_until_complete(agent.parse_message(text)),
-                       load_heldout())
+                       load_heldout(args.heldout))
     journeys = journey_lines(lambda text: loop.run_until_complete(agent.parse_message(text)))
     report = markdown(parsed) + "\n" + "\n".join(journeys) + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"# FAQ retrieval on held-out phrasings\n\n{report}", encoding="utf-8")
+    out.write_text(f"# FAQ retrieval on held-out phrasings ({args.heldout.name})\n\n{report}",
+                   encoding="utf-8")
     print(report.split("\nMisses")[0])
     print(journeys[0])
     print(f"full report: {out}")

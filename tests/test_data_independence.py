@@ -42,7 +42,8 @@ def our_texts() -> list[tuple[str, str]]:
         found += [("bot/emotion/examples.tsv", row["text"])
                   for row in csv.DictReader(handle, delimiter="\t")]
     tests = ROOT / "tests"
-    heldout = (tests / "nlu" / "heldout_intents.yml", tests / "faq" / "heldout.yml")
+    heldout = (tests / "nlu" / "heldout_intents.yml", tests / "faq" / "heldout.yml",
+               tests / "faq" / "heldout_fresh.yml")
     for path in heldout:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for lines in (data.get("heldout") or data).values():

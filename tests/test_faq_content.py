@@ -12,10 +12,12 @@ import yaml
 from bot.domain_files import load_domain, names
 from bot.faq import FAQ_DIR, RETRIEVAL_INTENT, load_area, load_faq, load_policy, render
 from evaluation.faq import load_heldout
+from tests.test_data_quality import nlu_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
 MIN_PHRASINGS = 8
+FRESH_HELDOUT = ROOT / "tests" / "faq" / "heldout_fresh.yml"
 
 
 def canonical(text: str) -> str:
@@ -96,6 +98,23 @@ def test_held_out_phrasings_are_unseen_and_cover_every_entry(faq) -> None:
     for key, phrasings in heldout.items():
         assert len(phrasings) >= 2, key
         assert not {canonical(p) for p in phrasings} & trained, f"{key}: held-out seen"
+
+
+def test_fresh_blind_set_names_real_entries_and_is_unseen(faq) -> None:
+    """tests/faq/heldout_fresh.yml scores only if no phrasing of it was trained or tuned on:
+    none may be a training example (of any intent) or a phrasing of the older held-out set."""
+    fresh = load_heldout(FRESH_HELDOUT)
+    assert set(fresh) <= set(faq), f"unknown entries: {set(fresh) - set(faq)}"
+    seen = {canonical(t) for texts in nlu_examples().values() for t in texts}
+    seen |= {canonical(p) for e in faq.values() for p in e.phrasings}
+    seen |= {canonical(t) for texts in load_heldout().values() for t in texts}
+    mine: list[str] = []
+    for key, phrasings in fresh.items():
+        assert len(phrasings) >= 2, key
+        for phrasing in phrasings:
+            assert canonical(phrasing) not in seen, f"{key}: {phrasing!r} is not unseen"
+            mine.append(canonical(phrasing))
+    assert len(mine) == len(set(mine)), "a fresh phrasing is listed twice"
 
 
 def test_sync_topics_adds_new_entries_by_area_and_drops_deleted_ones(tmp_path) -> None:
