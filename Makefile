@@ -110,8 +110,9 @@ eval-emotion: install ## Emotion detector figures on ../shared/data (writes repo
 emotion-model: install ## Rebuild bot/emotion/corpus_model.json from ../shared/study/corpora (MODEL_CARD.md)
 	@$(PY) -m bot.emotion.build
 
-eval-faq: train ## FAQ retrieval accuracy on held-out phrasings (writes reports/faq.md)
+eval-faq: train ## FAQ retrieval on held-out phrasings and on the blind set (reports/faq.md, faq_blind.md)
 	@$(PY) -m evaluation.faq $(MODEL) --out reports/faq.md
+	@$(PY) -m evaluation.faq $(MODEL) --heldout tests/faq/heldout_fresh.yml --out reports/faq_blind.md
 
 probe: install ## Hostile-input probe against a running `make run`: cases per endpoint, 4xx, 5xx, crashes, hangs
 	@$(WITH_ENV) $(PY) -m security.probe

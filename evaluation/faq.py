@@ -30,6 +30,8 @@ from evaluation.topics import load_topic_map
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "faq" / "heldout.yml"
+# Phrasings written blind (from the answers alone, December 2026): figures only, never misses.
+BLIND_FILE = ROOT / "tests" / "faq" / "heldout_fresh.yml"
 INTENT_HELDOUT_FILE = ROOT / "tests" / "nlu" / "heldout_intents.yml"
 ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 OUTCOMES = (
@@ -125,8 +127,9 @@ def summary(parsed: list[Parsed], threshold: float = ANSWER_CONFIDENCE) -> dict[
     return table
 
 
-def markdown(parsed: list[Parsed]) -> str:
-    """The report: per-area table, threshold sweep, then every phrasing not answered right."""
+def markdown(parsed: list[Parsed], misses: bool = True) -> str:
+    """The report: per-area table, threshold sweep, then (`misses`) every phrasing not answered
+    right."""
     lines = [
         f"Answer threshold {ANSWER_CONFIDENCE}. *Resolved* = answered right, or the right "
         "question among the 您是想问 suggestions; *of them before a journey* = answered right "
@@ -153,6 +156,8 @@ def markdown(parsed: list[Parsed]) -> str:
             f"| {threshold:.2f} | {answered:.1%} "
             f"| {row['answered_right'] / answered if answered else 0:.1%} | {row['resolved']:.1%} |"
         )
+    if not misses:
+        return "\n".join([*lines, "", "Misses are not listed: this set is blind (figures only)."])
     lines += ["", "Misses (text : expected -> retrieved):", ""]
     lines += [
         f"- [{outcome(i.parse, i.key)}] {i.text} : {i.key} -> {i.retrieved}"
@@ -203,7 +208,9 @@ def main() -> None:
     parsed = parse_all(lambda text: loop.run_until_complete(agent.parse_message(text)),
                        load_heldout(args.heldout))
     journeys = journey_lines(lambda text: loop.run_until_complete(agent.parse_message(text)))
-    report = markdown(parsed) + "\n" + "\n".join(journeys) + "\n"
+    # The blind set stays blind: no phrasing of it is written or printed, only figures.
+    blind = args.heldout.resolve() == BLIND_FILE.resolve()
+    report = markdown(parsed, misses=not blind) + "\n" + "\n".join(journeys) + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"# FAQ retrieval on held-out phrasings ({args.heldout.name})\n\n{report}",

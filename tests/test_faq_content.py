@@ -131,3 +131,16 @@ def test_sync_topics_adds_new_entries_by_area_and_drops_deleted_ones(tmp_path) -
     topics = yaml.safe_load(copy.read_text(encoding="utf-8"))["topics"]
     assert "faq/refund_time_wechat" in topics["refund"]
     assert copy.read_text(encoding="utf-8").startswith("# Every intent")
+
+
+def test_the_blind_set_report_gives_figures_and_never_a_phrasing() -> None:
+    from evaluation.faq import Parsed, markdown
+
+    wrong = {"intent": {"name": "greeting", "confidence": 0.9}}
+    parsed = [Parsed("faq/shipping_fee", "寄到新疆运费怎么算的呀", wrong),
+              Parsed("faq/shipping_fee", "运费谁出", wrong)]
+    listed = markdown(parsed)
+    assert "寄到新疆运费怎么算的呀" in listed and "| all | 2 |" in listed
+    blind = markdown(parsed, misses=False)
+    assert "| all | 2 |" in blind
+    assert not any(p.text in blind for p in parsed)
