@@ -48,6 +48,7 @@ from bot.nlu.intent_classifier import (
 from bot.nlu.linear import predict_proba
 from bot.nlu.normalize import classifier_text, normalize
 from bot.nlu.sentence_encoder import SentenceEncoder
+from bot.nlu.topic_priors import PriorCorrection
 from evaluation import scope_detector as scope
 from evaluation.study import (
     HELDOUT,
@@ -70,7 +71,7 @@ from evaluation.topics import (
     topic_of,
 )
 
-FALLBACK_THRESHOLD = 0.2
+FALLBACK_THRESHOLD = 0.15  # FallbackClassifier threshold in config.yml
 MAX_CHARS = 500
 
 
@@ -532,6 +533,46 @@ def fallback_at(threshold: float) -> Decide:
     return decide
 
 
+def working_priors(s: Setup) -> dict[str, float]:
+    """Each topic's share of the working half's labels (even ids only): real traffic's mix."""
+    counts: dict[str, int] = {}
+    for ident, topic in zip(s.study_ids, s.study_topics):
+        if half_of(ident) == WORKING:
+            counts[topic] = counts.get(topic, 0) + 1
+    total = sum(counts.values())
+    return {topic: n / total for topic, n in counts.items()}
+
+
+def prior_corrected(alpha: float, oos_gain: float = 1.0) -> Decide:
+    """The classifier's prior correction (bot/nlu/topic_priors.py) with the working half's topic
+    shares: in-scope intents reweighted among themselves by (share / uniform) ** alpha, the
+    out-of-scope ones times `oos_gain`."""
+
+    def decide(s: Setup) -> tuple[list[str], np.ndarray]:
+        correction = PriorCorrection.build([str(c) for c in s.classes], s.topic_map,
+                                           working_priors(s), alpha, oos_gain)
+        q = correction.apply(mixed(s.study_lr, s.study_knn))
+        return [str(s.classes[i]) for i in q.argmax(1)], q.max(1)
+
+    return decide
+
+
+def full_priors(alpha: float) -> Decide:
+    """Bayes' rule on every intent, out of scope included ((share / uniform) ** alpha, a topic's
+    share split over its intents; the FAQ intent, which has no single topic, at the floor)."""
+
+    def decide(s: Setup) -> tuple[list[str], np.ndarray]:
+        priors = working_priors(s)
+        topics = [s.topic_map.get(str(c), FALLBACK_TOPIC) for c in s.classes]
+        per_topic = {t: topics.count(t) for t in set(topics)}
+        real = np.array([max(priors.get(t, 0.0), 0.005) / per_topic[t] for t in topics])
+        q = mixed(s.study_lr, s.study_knn) * (real * len(s.classes)) ** alpha
+        q /= q.sum(1, keepdims=True)
+        return [str(s.classes[i]) for i in q.argmax(1)], q.max(1)
+
+    return decide
+
+
 def per_topic_search(setup: Setup, base: float = FALLBACK_THRESHOLD,
                      grid: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5)) -> dict[str, float]:
     """Per-topic minimum confidences (of the temperature-calibrated top intent), chosen by
@@ -607,6 +648,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for c_stack in (0.1, 1.0):
                 variants[f"stacked views Cv{c_vector} Cs{c_stack}"] = stacked_views(
                     c_vector, c_stack)
+    if args.set in ("all", "priors"):
+        print(f"  working priors: {working_priors(setup)}", file=sys.stderr)
+        for alpha in (0.25, 0.5, 0.75, 1.0):
+            variants[f"priors on every intent, alpha {alpha}"] = full_priors(alpha)
+            for gain in (1.0, 1.1, 1.25, 1.5):
+                variants[f"in-scope priors alpha {alpha}, OOS x{gain}"] = prior_corrected(
+                    alpha, gain)
     if args.set in ("all", "fallback"):
         for threshold in (0.0, 0.1, 0.15, 0.17, 0.25):
             variants[f"fallback {threshold}"] = fallback_at(threshold)

@@ -35,8 +35,9 @@ from sklearn.pipeline import FeatureUnion
 
 from bot.nlu.linear import predict_proba
 from bot.nlu.normalize import classifier_text
-from bot.nlu.other_request import OTHER_REQUEST, find_other_request
+from bot.nlu.other_request import OTHER_REQUEST, find_other_request, load_topics
 from bot.nlu.sentence_encoder import SentenceEncoder, vector_mean, with_sentence_vectors
+from bot.nlu.topic_priors import PriorCorrection, load_shares
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,13 @@ class ShopIntentClassifier(GraphComponent):
             # (bot/nlu/other_request.py); null turns it off.
             "other_request_threshold": 0.5,
             "topics_path": "bot/topics.yml",
+            # Label-shift correction to real traffic's topic mix (bot/nlu/topic_priors.py):
+            # the topic shares (null: off), how strongly they reweight the in-scope intents
+            # among themselves (0: not at all, 1: Bayes' rule in full), and the multiplier of
+            # the out-of-scope intents.
+            "topic_priors_path": None,
+            "prior_alpha": 0.5,
+            "out_of_scope_gain": 1.0,
             # Intents that are not a request to take up later.
             "other_request_ignored": [
                 "greet", "goodbye", "thank", "affirm", "deny", "inform", "no_order_id",
@@ -218,6 +226,11 @@ class ShopIntentClassifier(GraphComponent):
             self._matrix(model, texts), labels,
             sample_weight=self._sample_weights(labels, answers),
         )
+        if self._config["topic_priors_path"]:
+            model["priors"] = PriorCorrection.build(
+                [str(c) for c in classifier.classes_], load_topics(self._config["topics_path"]),
+                load_shares(self._config["topic_priors_path"]),
+                float(self._config["prior_alpha"]), float(self._config["out_of_scope_gain"]))
         if self._config["knn_weight"]:
             index = {name: i for i, name in enumerate(classifier.classes_)}
             model["knn_vectors"] = unit_rows(
@@ -280,17 +293,20 @@ class ShopIntentClassifier(GraphComponent):
 
     def _probabilities(self, texts: list[str]) -> np.ndarray:
         """Each text's probability per intent: the classifier's, mixed with the votes of the
-        nearest training examples when the model has them."""
+        nearest training examples when the model has them, corrected to real traffic's topic
+        mix when the model has the correction."""
         model = self._model
         probabilities = predict_proba(model["classifier"], self._matrix(model, texts))
         weight = float(self._config["knn_weight"])
-        if not weight or "knn_vectors" not in model:
-            return probabilities
-        vectors = unit_rows(SentenceEncoder.shared().encode([classifier_text(t) for t in texts]))
-        votes = neighbour_votes(vectors, model["knn_vectors"], model["knn_labels"],
-                                probabilities.shape[1], int(self._config["knn_k"]),
-                                float(self._config["knn_temperature"]))
-        return (1.0 - weight) * probabilities + weight * votes
+        if weight and "knn_vectors" in model:
+            vectors = unit_rows(
+                SentenceEncoder.shared().encode([classifier_text(t) for t in texts]))
+            votes = neighbour_votes(vectors, model["knn_vectors"], model["knn_labels"],
+                                    probabilities.shape[1], int(self._config["knn_k"]),
+                                    float(self._config["knn_temperature"]))
+            probabilities = (1.0 - weight) * probabilities + weight * votes
+        priors = model.get("priors")
+        return priors.apply(probabilities) if priors is not None else probabilities
 
     def _top_intents(self, texts: list[str]) -> list[tuple[str, float]]:
         """The likeliest intent of each text and its probability."""
