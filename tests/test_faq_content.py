@@ -92,7 +92,8 @@ def test_answer_buttons_lead_to_existing_entries_or_intents(faq) -> None:
 
 
 def test_held_out_phrasings_are_unseen_and_cover_every_entry(faq) -> None:
-    heldout = load_heldout()
+    # heldout.yml is frozen for before/after figures; entries added since keep theirs apart
+    heldout = {**load_heldout(), **load_heldout(ROOT / "tests" / "faq" / "heldout_added.yml")}
     assert set(heldout) == set(faq)
     trained = {canonical(p) for e in faq.values() for p in e.phrasings}
     for key, phrasings in heldout.items():

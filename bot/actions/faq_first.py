@@ -26,6 +26,8 @@ OFFERS = {
     "account_help": "utter_faq_first_offer_account_help",
     "payment_failed": "utter_faq_first_offer_payment_failed",
     "payment_charged": "utter_faq_first_offer_payment_charged",
+    "cancel_order": "utter_faq_first_offer_cancel_order",
+    "change_order": "utter_faq_first_offer_change_order",
 }
 
 

@@ -36,6 +36,11 @@ TAKE_ACTION = "action_take_offered_journey"
 # refund got the refund-method entry); at 0.45 one, for three right answers fewer among the FAQ's
 # 243 held-out phrasings (resolved 78.6% -> 77.4%) (docs/evaluation.md, "FAQ retrieval").
 FAQ_FIRST_CONFIDENCE = 0.45
+# A statement without a question in it (「短信让我点链接领理赔」) is answered first only when the
+# entry is near certain: it may as well be the start of the journey. On the held-out journey
+# messages one statement reaches it (and its entry answers it); on the FAQ's held-out phrasings
+# the entries that reach it are right.
+STATEMENT_CONFIDENCE = 0.85
 
 
 @lru_cache(maxsize=1)
@@ -44,8 +49,11 @@ def load_cues(path: Path = CUES_FILE) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {
         "journeys": frozenset(data.get("journeys") or ()),
+        "neighbours": {journey: frozenset(topics)
+                       for journey, topics in (data.get("neighbours") or {}).items()},
         "asks": re.compile("|".join(data["asks"])),
         "requests": re.compile("|".join(data["requests"])),
+        "wants": re.compile("|".join(data["wants"])),
     }
 
 
@@ -58,14 +66,40 @@ def asks_how(text: str) -> bool:
     return not cues["requests"].search(text) and bool(cues["asks"].search(text))
 
 
+def needed_confidence(text: str) -> float | None:
+    """The retriever confidence the message's entry needs to be answered first: a question
+    needs FAQ_FIRST_CONFIDENCE, a plain statement STATEMENT_CONFIDENCE; None for a request
+    (帮我, 我的, an order number ...) or a statement of what the customer wants done (我要,
+    我想 ...), which go straight into the journey."""
+    cues = load_cues()
+    if asks_how(text):
+        return FAQ_FIRST_CONFIDENCE
+    text = classifier_text(text or "")
+    if cues["requests"].search(text) or cues["wants"].search(text):
+        return None
+    return STATEMENT_CONFIDENCE
+
+
+def fits_journey(entry_key: str, intent: str) -> bool:
+    """Whether an FAQ entry may be answered ahead of this journey: of the journey's own topic,
+    or of a neighbouring topic listed for it in faq_first.yml."""
+    topics = load_topics(TOPICS_FILE)
+    topic = topics.get(entry_key)
+    return topic is not None and (
+        topic == topics.get(intent) or topic in load_cues()["neighbours"].get(intent, ())
+    )
+
+
 def faq_first(message: dict[str, Any]) -> FaqEntry | None:
     """The FAQ entry to answer before offering the journey the message started, or None to go
     straight into the journey.
 
     Answered first: a message the intent classifier put in one of the journeys of
-    faq_first.yml, whose retrieved best entry is confident and of the journey's own topic
-    (bot/topics.yml), and which asks rather than requests (`asks_how`). Never a request put
-    back after an offer (`REPLAYED`: the customer took the journey, or a second request, up)."""
+    faq_first.yml, whose retrieved best entry is of the journey's own topic or a neighbouring
+    one (`fits_journey`) and confident enough for the way the message is put: a question
+    (`asks_how`) 0.45, a plain statement 0.85, a request never (`needed_confidence`). Never a
+    request put back after an offer (`REPLAYED`: the customer took the journey, or a second
+    request, up)."""
     intent = (message.get("intent") or {}).get("name")
     if not isinstance(intent, str) or intent not in load_cues()["journeys"] \
             or message.get(REPLAYED):
@@ -74,10 +108,10 @@ def faq_first(message: dict[str, Any]) -> FaqEntry | None:
     if not ranking:
         return None
     entry, confidence = ranking[0]
-    topics = load_topics(TOPICS_FILE)
-    if confidence < FAQ_FIRST_CONFIDENCE or topics.get(entry.key) != topics.get(intent):
+    needed = needed_confidence(str(message.get("text") or ""))
+    if needed is None or confidence < needed or not fits_journey(entry.key, intent):
         return None
-    return entry if asks_how(str(message.get("text") or "")) else None
+    return entry
 
 
 def offered_journey(events: list[dict[str, Any]]) -> dict[str, Any] | None:

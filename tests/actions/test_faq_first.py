@@ -86,6 +86,48 @@ def test_only_a_confident_entry_of_the_journeys_own_topic() -> None:
                                    entry="faq/refund_time_general")) is not None
 
 
+def test_an_entry_of_a_neighbouring_topic_is_answered_first() -> None:
+    # how long the warranty lasts, read as the returns journey: the product entry answers it
+    warranty = journey_parse("这款耳机保修几年", intent="request_return",
+                             entry="faq/product_warranty")
+    assert faq_first(warranty) == load_faq()["faq/product_warranty"]
+    # order changes have no entries of their own: only their neighbours'
+    assert faq_first(journey_parse("取消以后积分会还回来吗", intent="cancel_order",
+                                   entry="faq/refund_coupon_return")) is not None
+    assert faq_first(journey_parse("能约周末送货吗", intent="change_order",
+                                   entry="faq/shipping_scheduled_delivery")) is not None
+
+
+def test_a_topic_that_is_no_neighbour_is_not_answered_first() -> None:
+    # an exchange is not what the order-change offer does; invoices have no neighbours
+    assert faq_first(journey_parse("能换个颜色吗", intent="change_order",
+                                   entry="faq/returns_exchange_size")) is None
+    assert faq_first(journey_parse("发票能写保修几年吗", entry="faq/product_warranty")) is None
+
+
+def test_a_stated_change_goes_into_the_order_change() -> None:
+    assert faq_first(journey_parse("送货时间能改成周六吗", intent="change_order",
+                                   entry="faq/shipping_scheduled_delivery")) is None
+
+
+def test_a_statement_needs_a_near_certain_entry_and_no_wish() -> None:
+    scam = journey_parse("有人发短信让我点链接领理赔", intent="account_help",
+                         entry="faq/account_phishing", confidence=0.95)
+    assert faq_first(scam) == load_faq()["faq/account_phishing"]
+    # as sure as a question needs, not as a statement needs
+    assert faq_first({**scam, **journey_parse(scam["text"], intent="account_help",
+                                              entry="faq/account_phishing",
+                                              confidence=0.7)}) is None
+    # what the customer wants done is a request, however sure the entry
+    assert faq_first(journey_parse("我想把这个号注销掉", intent="account_help",
+                                   entry="faq/account_close", confidence=0.97)) is None
+
+
+def test_how_many_years_asks_and_several_days_states() -> None:
+    assert asks_how("这个保修几年")
+    assert not asks_how("寄回去好几天了")
+
+
 def test_not_for_other_intents_nor_a_request_put_back_after_an_offer() -> None:
     # a customer who asks for a person or complains gets one, whatever the FAQ knows
     assert faq_first(journey_parse("人工客服几点上班", intent="request_human",
