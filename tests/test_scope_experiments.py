@@ -100,7 +100,7 @@ def test_the_replay_scores_like_the_bot() -> None:
     predictions = Replay(setup()).topics(
         ["ask_order_status", "payment_charged", "faq", "ask_order_status", "ask_order_status",
          "request_refund"],
-        [0.9, 0.9, 0.9, 0.15, 0.9, 0.9])
+        [0.9, 0.9, 0.9, 0.1, 0.9, 0.9])
     assert [p.topic for p in predictions] == [
         "order_status",   # as classified
         "out_of_scope",   # the credit-line guard: a repayment date is not a payment here
@@ -140,3 +140,14 @@ def test_each_half_is_scored_on_its_own_ids() -> None:
     assert (working.n, working.correct) == (3, 3)
     # held-out: s00003 and s00005 right, s00007 rejected by the input guard
     assert (heldout.n, heldout.correct, heldout.wrongly_rejected) == (3, 2, 1)
+
+
+def test_the_replay_rejects_at_the_threshold_config_yml_sets() -> None:
+    import yaml
+
+    from evaluation.scope_experiments import FALLBACK_THRESHOLD
+    from evaluation.topics import ROOT
+
+    pipeline = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    (fallback,) = [c for c in pipeline if c["name"] == "FallbackClassifier"]
+    assert FALLBACK_THRESHOLD == fallback["threshold"]
