@@ -127,6 +127,11 @@ class ShopIntentClassifier(GraphComponent):
             "topic_priors_path": None,
             "prior_alpha": 0.5,
             "out_of_scope_gain": 1.0,
+            # Intents the correction leaves alone: answers to the bot's own questions (「好的」,
+            # 「不用了」) are labelled unclear in topic-labelled sets, so the shares do not
+            # measure them; corrected as greetings, 「好的 快点」 accepting an offer read as
+            # a request for the order status.
+            "prior_exempt": ["affirm", "deny"],
             # Intents that are not a request to take up later.
             "other_request_ignored": [
                 "greet", "goodbye", "thank", "affirm", "deny", "inform", "no_order_id",
@@ -227,8 +232,11 @@ class ShopIntentClassifier(GraphComponent):
             sample_weight=self._sample_weights(labels, answers),
         )
         if self._config["topic_priors_path"]:
+            exempt = set(self._config["prior_exempt"] or ())
+            topics = {intent: topic for intent, topic in
+                      load_topics(self._config["topics_path"]).items() if intent not in exempt}
             model["priors"] = PriorCorrection.build(
-                [str(c) for c in classifier.classes_], load_topics(self._config["topics_path"]),
+                [str(c) for c in classifier.classes_], topics,
                 load_shares(self._config["topic_priors_path"]),
                 float(self._config["prior_alpha"]), float(self._config["out_of_scope_gain"]))
         if self._config["knn_weight"]:

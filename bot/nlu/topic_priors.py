@@ -13,7 +13,8 @@ make:
   mass the classifier gave them, reweighted by (real prior / uniform prior) ** `alpha`, a
   topic's share split evenly over its intents;
 - the **out-of-scope** intents' probabilities are multiplied by `out_of_scope_gain`;
-- intents with no single topic (the FAQ retrieval intent, whose entries span every topic) keep
+- intents with no single topic (the FAQ retrieval intent, whose entries span every topic) and
+  the ones the classifier exempts (answers to the bot's questions: 「好的」, 「不用了」) keep
   their probability; then everything is renormalised.
 
 The topic shares are a setting of the deployment (`bot/nlu/topic_priors.yml`): today the
