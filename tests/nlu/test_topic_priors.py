@@ -57,17 +57,27 @@ def test_shares_file_is_checked_and_the_committed_one_covers_every_topic(tmp_pat
     assert {"order_status", "after_sales", "account", "out_of_scope"} <= set(shares)
 
 
-def test_the_classifier_applies_the_correction_only_when_configured(tmp_path) -> None:
+# Customers nearly never greet here, and very often ask where their parcel is.
+TORN_MESSAGE = "在吗 快递"
+
+
+def _rankings(tmp_path, **corrected: object) -> tuple[dict[str, float], dict[str, float]]:
+    """Intent probabilities of TORN_MESSAGE without the correction and with it (`corrected`
+    overrides the classifier's settings; the shares are written to a file first)."""
     shares = tmp_path / "shares.yml"
-    # customers nearly never greet here, and very often ask where their parcel is
     shares.write_text("shares:\n  greeting: 0.001\n  order_status: 0.6\n  refund: 0.3\n",
                       encoding="utf-8")
-    message = "在吗 快递"
-    plain = trained(tmp_path / "off").process([Message(data={"text": message})])[0]
-    corrected = trained(tmp_path / "on", topic_priors_path=str(shares), prior_alpha=1.0,
-                        prior_exempt=[]).process([Message(data={"text": message})])[0]
-    before = {r["name"]: r["confidence"] for r in plain.get("intent_ranking")}
-    after = {r["name"]: r["confidence"] for r in corrected.get("intent_ranking")}
+    rankings = []
+    for name, overrides in (("off", {}), ("on", {"topic_priors_path": str(shares),
+                                                 "prior_alpha": 1.0, **corrected})):
+        (message,) = trained(tmp_path / name, **overrides).process(
+            [Message(data={"text": TORN_MESSAGE})])
+        rankings.append({r["name"]: r["confidence"] for r in message.get("intent_ranking")})
+    return rankings[0], rankings[1]
+
+
+def test_the_classifier_applies_the_correction_only_when_configured(tmp_path) -> None:
+    before, after = _rankings(tmp_path, prior_exempt=[])
     assert after["ask_order_status"] / after["greet"] > before["ask_order_status"] / before["greet"]
     assert sum(after.values()) == pytest.approx(1.0)
 
@@ -76,14 +86,6 @@ def test_answers_to_the_bot_are_left_out_of_the_correction(tmp_path) -> None:
     # 「好的」 and 「不用了」 answer the bot; topic-labelled sets file them as unclear, so the
     # shares say nothing about them (corrected, 「好的 快点」 accepting an offer became a
     # request for the order status)
-    shares = tmp_path / "shares.yml"
-    shares.write_text("shares:\n  greeting: 0.001\n  order_status: 0.6\n  refund: 0.3\n",
-                      encoding="utf-8")
-    message = "在吗 快递"
-    plain = trained(tmp_path / "off").process([Message(data={"text": message})])[0]
-    exempt = trained(tmp_path / "exempt", topic_priors_path=str(shares), prior_alpha=1.0,
-                     prior_exempt=["greet"]).process([Message(data={"text": message})])[0]
-    before = {r["name"]: r["confidence"] for r in plain.get("intent_ranking")}
-    after = {r["name"]: r["confidence"] for r in exempt.get("intent_ranking")}
+    before, after = _rankings(tmp_path, prior_exempt=["greet"])
     assert after["greet"] == pytest.approx(before["greet"])
     assert after["ask_order_status"] > before["ask_order_status"]
