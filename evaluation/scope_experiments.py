@@ -1,10 +1,12 @@
 """Fast experiments on the out-of-scope decision, on the study set, without retraining Rasa.
 
 Usage: python -m evaluation.scope_experiments MODEL [--cache /tmp/oos_cache] [--folds 5]
+       [--set all|detector|binary|component|calibration|ensemble|priors|fallback]
 
 Issue #20 asks for out of scope as a decision of its own (an in-scope detector, calibrated
 rejection, per-topic thresholds) rather than one intent among thirty, and for ensembles of the
-n-gram and vector views. Each variant here is scored in seconds:
+n-gram and vector views; `priors` replays the label-shift correction to real traffic's topic
+mix (bot/nlu/topic_priors.py). Each variant here is scored in seconds:
 
 - the trained model's intent classifier (its fitted TF-IDF, logistic regression and
   nearest-neighbour index, read from the model archive) gives the study messages' intent
