@@ -72,12 +72,12 @@ def needed_confidence(text: str) -> float | None:
     (帮我, 我的, an order number ...) or a statement of what the customer wants done (我要,
     我想 ...), which go straight into the journey."""
     cues = load_cues()
-    if asks_how(text):
-        return FAQ_FIRST_CONFIDENCE
     text = classifier_text(text or "")
-    if cues["requests"].search(text) or cues["wants"].search(text):
+    if cues["requests"].search(text):
         return None
-    return STATEMENT_CONFIDENCE
+    if cues["asks"].search(text):
+        return FAQ_FIRST_CONFIDENCE
+    return None if cues["wants"].search(text) else STATEMENT_CONFIDENCE
 
 
 def fits_journey(entry_key: str, intent: str) -> bool:
